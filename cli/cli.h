@@ -1,0 +1,29 @@
+/*
+ * cli.h - the subcommands of the gguf-forge program.  Each takes its own argv
+ * (argv[0] is the subcommand name) and returns the process exit code.
+ * Only cli/ prints to the terminal or chooses exit codes.
+ */
+#ifndef GF_CLI_H
+#define GF_CLI_H
+
+#include "../common/gf.h"
+
+/* Exit codes, documented in `gguf-forge --help`. */
+enum {
+    GF_EXIT_OK = 0,
+    GF_EXIT_USAGE = 1,       /* bad command line                                  */
+    GF_EXIT_IO = 2,          /* a file could not be read or written               */
+    GF_EXIT_BADINPUT = 3,    /* malformed or unsupported input, bad weights       */
+    GF_EXIT_EXISTS = 4,      /* output exists; use --force                        */
+    GF_EXIT_NOMEM = 5,
+    GF_EXIT_INTERRUPTED = 130,
+};
+
+int gf_exit_code(gf_status st);
+
+int gf_cmd_quantize(int argc, char **argv);
+int gf_cmd_inspect(int argc, char **argv);
+int gf_cmd_ppl(int argc, char **argv);
+int gf_cmd_run(int argc, char **argv);
+
+#endif /* GF_CLI_H */

@@ -1,0 +1,168 @@
+/*
+ * gf.c - error messages, type traits, half-precision conversion, small file I/O.
+ *
+ * The fp16 conversion rounds to nearest even with no dependence on F16C, so the
+ * scales written into Q4_0/Q8_0 blocks are the same bytes on every machine.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "gf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- errors */
+
+gf_status gf_errf(gf_err *err, gf_status code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void gf_err_prefix(gf_err *err, const char *fmt, ...) {
+    if (!err) return;
+    char pre[512], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+}
+
+const char *gf_status_name(gf_status s) {
+    static const char *names[GF_E_COUNT_] = {
+        [GF_OK] = "ok", [GF_E_USAGE] = "usage", [GF_E_IO] = "io",
+        [GF_E_FORMAT] = "format", [GF_E_UNSUPPORTED] = "unsupported",
+        [GF_E_VALUE] = "value", [GF_E_NOMEM] = "nomem", [GF_E_EXISTS] = "exists",
+        [GF_E_INTERRUPTED] = "interrupted",
+    };
+    return (s >= 0 && s < GF_E_COUNT_) ? names[s] : "unknown";
+}
+
+/* ---------------------------------------------------------------- types */
+
+static const gf_type_traits type_traits[] = {
+    [GF_TYPE_F32]  = { .name = "f32",  .block_size = 1,     .type_size = 4 },
+    [GF_TYPE_F16]  = { .name = "f16",  .block_size = 1,     .type_size = 2 },
+    [GF_TYPE_Q4_0] = { .name = "q4_0", .block_size = GF_QK, .type_size = 2 + GF_QK / 2 },
+    [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = 2 + GF_QK },
+    [GF_TYPE_BF16] = { .name = "bf16", .block_size = 1,     .type_size = 2 },
+};
+
+const gf_type_traits *gf_type_info(uint32_t type) {
+    if (type >= sizeof type_traits / sizeof type_traits[0]) return NULL;
+    return type_traits[type].name ? &type_traits[type] : NULL;
+}
+
+int gf_type_from_name(const char *name) {
+    for (size_t i = 0; i < sizeof type_traits / sizeof type_traits[0]; i++)
+        if (type_traits[i].name && strcasecmp(type_traits[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+size_t gf_row_size(gf_type t, int64_t ne0) {
+    const gf_type_traits *tt = gf_type_info(t);
+    if (!tt || ne0 < 0 || ne0 % tt->block_size) return 0;
+    return (size_t)(ne0 / tt->block_size) * tt->type_size;
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+uint16_t gf_fp32_to_fp16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = x & 0x80000000u;
+    x ^= sign;
+    uint16_t h;
+    if (x >= (uint32_t)(127 + 16) << 23) {            /* >= 2^16: inf, or NaN */
+        h = x > 0x7f800000u ? 0x7e00 : 0x7c00;
+    } else if (x < (uint32_t)113 << 23) {             /* below 2^-14: half subnormal */
+        /* Adding 0.5 (as 2^-1 scaled to the half subnormal ulp) lets the FPU do the
+         * round-to-nearest-even; the low bits are then the half's mantissa. */
+        const uint32_t magic_u = (uint32_t)((127 - 15) + (23 - 10) + 1) << 23;
+        float fx, magic;
+        memcpy(&fx, &x, 4);
+        memcpy(&magic, &magic_u, 4);
+        fx += magic;
+        uint32_t r;
+        memcpy(&r, &fx, 4);
+        h = (uint16_t)(r - magic_u);
+    } else {
+        uint32_t odd = (x >> 13) & 1;                 /* ties go to even */
+        x += ((uint32_t)(15 - 127) << 23) + 0xfff + odd;
+        h = (uint16_t)(x >> 13);                      /* carry may reach inf: correct */
+    }
+    return (uint16_t)(h | (sign >> 16));
+}
+
+float gf_fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
+    if (exp == 0) {
+        float f = (float)mant * (1.0f / 16777216.0f); /* mant * 2^-24, exact */
+        memcpy(&u, &f, 4);
+        u |= sign;
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (mant << 13);
+    } else {
+        u = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ---------------------------------------------------------------- files */
+
+gf_status gf_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, gf_err *err) {
+    *out = NULL;
+    if (out_len) *out_len = 0;
+    gf_status st = GF_OK;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return gf_errf(err, GF_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) { st = gf_errf(err, GF_E_IO, "%s: cannot stat: %s", path, strerror(errno)); goto done; }
+    if (!S_ISREG(sb.st_mode)) { st = gf_errf(err, GF_E_IO, "%s: not a regular file", path); goto done; }
+    if ((uint64_t)sb.st_size > max_bytes) {
+        st = gf_errf(err, GF_E_FORMAT, "%s: file is %lld bytes, more than the %zu this reader accepts",
+                     path, (long long)sb.st_size, max_bytes);
+        goto done;
+    }
+    size_t n = (size_t)sb.st_size;
+    buf = malloc(n + 1);
+    if (!buf) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory reading %zu bytes", path, n); goto done; }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { st = gf_errf(err, GF_E_IO, "%s: read failed: %s", path, r ? strerror(errno) : "unexpected end of file"); goto done; }
+        got += (size_t)r;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    buf = NULL;
+    if (out_len) *out_len = n;
+done:
+    free(buf);
+    close(fd);
+    return st;
+}
+
+double gf_time_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,96 @@
+/*
+ * gf.h - the small common header every gguf-forge module may include.
+ *
+ * Errors as status codes plus a caller-owned message, GGML type ids, fp16/bf16
+ * conversions and overflow-checked size arithmetic.  Nothing here allocates,
+ * prints or exits: library code reports, only cli/ decides what to do.
+ */
+#ifndef GF_H
+#define GF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define GF_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+    GF_OK = 0,
+    GF_E_USAGE,       /* bad command line or API misuse by the caller       */
+    GF_E_IO,          /* open/read/write/rename failed                       */
+    GF_E_FORMAT,      /* malformed input file (truncated, bad header, ...)   */
+    GF_E_UNSUPPORTED, /* well-formed but a feature this version lacks        */
+    GF_E_VALUE,       /* bad numbers in the data: NaN/Inf weights, ...       */
+    GF_E_NOMEM,       /* allocation failed                                   */
+    GF_E_EXISTS,      /* output exists and --force was not given             */
+    GF_E_INTERRUPTED, /* SIGINT/SIGTERM                                      */
+    GF_E_COUNT_
+} gf_status;
+
+typedef struct {
+    gf_status code;
+    char msg[1024];
+} gf_err;
+
+/* Sets err (if not NULL) and returns code, so that `return gf_errf(...)` reads well. */
+gf_status gf_errf(gf_err *err, gf_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prepends "prefix: " to an already set message (e.g. the file name). */
+void gf_err_prefix(gf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *gf_status_name(gf_status s); /* "io", "format", ... */
+
+/* ---------------------------------------------------------------- types */
+
+/* Tensor element types; values are GGML's type ids, as written into GGUF. */
+typedef enum {
+    GF_TYPE_F32  = 0,
+    GF_TYPE_F16  = 1,
+    GF_TYPE_Q4_0 = 2,
+    GF_TYPE_Q8_0 = 8,
+    GF_TYPE_BF16 = 30,
+} gf_type;
+
+#define GF_QK 32 /* elements per Q4_0 / Q8_0 block */
+
+typedef struct {
+    const char *name;   /* "q4_0" */
+    int64_t block_size; /* elements per block (1 for float types) */
+    size_t type_size;   /* bytes per block */
+} gf_type_traits;
+
+/* NULL for a type id this version does not know. */
+const gf_type_traits *gf_type_info(uint32_t type);
+/* Parses "f32", "f16", "q8_0", "q4_0", "bf16" (case-insensitive); -1 if unknown. */
+int gf_type_from_name(const char *name);
+/* Bytes of a row of ne0 elements, 0 if ne0 is not a multiple of the block size. */
+size_t gf_row_size(gf_type t, int64_t ne0);
+
+/* ---------------------------------------------------------------- numbers */
+
+/* float -> IEEE half with round-to-nearest-even, as F16C's vcvtps2ph (imm 0) does. */
+uint16_t gf_fp32_to_fp16(float f);
+float gf_fp16_to_fp32(uint16_t h);
+static inline float gf_bf16_to_fp32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Overflow-checked size arithmetic: return 0 and set *out, or 1 on overflow. */
+static inline int gf_mul_overflow(uint64_t a, uint64_t b, uint64_t *out) {
+    return __builtin_mul_overflow(a, b, out);
+}
+static inline int gf_add_overflow(uint64_t a, uint64_t b, uint64_t *out) {
+    return __builtin_add_overflow(a, b, out);
+}
+
+/* Reads a whole (small) file into a NUL-terminated buffer; refuses files over max_bytes. */
+gf_status gf_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, gf_err *err);
+
+/* Wall clock in seconds (monotonic). */
+double gf_time_now(void);
+
+#endif /* GF_H */

@@ -1,0 +1,51 @@
+/*
+ * kernels.h - matrix multiplication for the inference engine: one scalar
+ * reference and SIMD variants (AVX2/AVX-512 on x86-64, NEON on aarch64), picked
+ * at run time.
+ *
+ * Quantized weights work as GGML's do: each activation row is quantized to Q8_0
+ * blocks and dotted with integer arithmetic against the Q4_0/Q8_0 weight blocks.
+ * Work is split over output rows, so results never depend on the thread count.
+ */
+#ifndef GF_KERNELS_H
+#define GF_KERNELS_H
+
+#include "../common/gf.h"
+#include "../quantizers/blocks.h"
+
+typedef enum {
+    GF_KERNELS_SCALAR = 0,
+    GF_KERNELS_AVX2,
+    GF_KERNELS_AVX512,
+    GF_KERNELS_NEON,
+    GF_KERNELS_NEON_DOT,
+    GF_KERNELS_COUNT_
+} gf_kernel_set;
+
+/* The best set this CPU supports, unless GF_KERNELS (scalar, avx2, avx512, neon,
+ * neon-dot) names another that it supports. */
+gf_kernel_set gf_kernels_detect(void);
+const char *gf_kernels_name(gf_kernel_set ks);
+int gf_kernels_supported(gf_kernel_set ks);
+
+/* A weight matrix ready for the engine: n_out rows of n_in elements in file order
+ * (row o produces output o). Q4_0 may be repacked at init into an interleaved
+ * layout for the SIMD kernels. */
+typedef struct {
+    gf_type type;        /* F32, F16, Q8_0, Q4_0 */
+    int64_t n_in, n_out;
+    const void *data;    /* (n_out, row bytes) as in the file; not owned */
+    void *packed;        /* kernel-specific layout, owned; NULL when unused */
+    gf_kernel_set ks;    /* the kernel set this matrix was prepared for */
+} gf_wmat;
+
+/* Fails with GF_E_UNSUPPORTED naming the type if it is not F32/F16/Q8_0/Q4_0. */
+gf_status gf_wmat_init(gf_wmat *m, gf_type type, int64_t n_in, int64_t n_out,
+                       const void *data, gf_kernel_set ks, gf_err *err);
+void gf_wmat_free(gf_wmat *m);
+
+/* Y (n_tok, n_out) = X (n_tok, n_in) · Wᵀ, row-major, using W's kernel set.
+ * OpenMP-parallel over output rows inside; call it from one thread. */
+void gf_matmul(const gf_wmat *W, const float *X, float *Y, int64_t n_tok);
+
+#endif /* GF_KERNELS_H */

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages gguf-forge needs when they are missing (as root),
+# or prints the one apt-get line to run.  Usage: scripts/deps.sh [dev|arm64]
+#   (none)  build and test: C compiler, cJSON, PCRE2, zlib, OpenMP
+#   dev     also clang (ASan/UBSan, libFuzzer)
+#   arm64   also the aarch64 cross compiler, qemu-user-static and arm64 libraries
+set -e
+pkgs="gcc make libcjson-dev libpcre2-dev zlib1g-dev"
+case "$1" in
+    dev) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+    arm64) pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 libgomp1:arm64" ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "gguf-forge needs:$missing"
+    echo "run: sudo apt-get install -y$missing"
+    exit 1
+fi
+case "$missing" in *:arm64*) dpkg --print-foreign-architectures | grep -q arm64 || dpkg --add-architecture arm64 ;; esac
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q $missing >/dev/null
