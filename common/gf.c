@@ -32,13 +32,19 @@ gf_status gf_errf(gf_err *err, gf_status code, const char *fmt, ...) {
 
 void gf_err_prefix(gf_err *err, const char *fmt, ...) {
     if (!err) return;
-    char pre[512], old[sizeof err->msg];
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    size_t at = n < 0 ? 0 : (size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1;
+    size_t room = sizeof err->msg - at;       /* >= 1: the NUL always fits */
+    size_t want = strlen(old) + 2;
+    if (want > room - 1) want = room - 1;
+    char *p = err->msg + at;
+    for (size_t i = 0; i < want; i++) p[i] = i == 0 ? ':' : i == 1 ? ' ' : old[i - 2];
+    p[want] = '\0';
 }
 
 const char *gf_status_name(gf_status s) {
