@@ -1,0 +1,108 @@
+/*
+ * kernels_internal.h - what kernels.c and the tests see of each kernel set:
+ * one table of function pointers per set, and the interleaved Q4_0 layout.
+ *
+ * Every variant has its own name (_scalar, _avx2, _neon, _neondot) so that one
+ * test binary can call them all and compare them with the scalar reference.
+ * Not part of the engine's API: the forward pass only uses kernels.h.
+ */
+#ifndef GF_KERNELS_INTERNAL_H
+#define GF_KERNELS_INTERNAL_H
+
+#include "kernels.h"
+
+/* ---------------------------------------------------------------- packed Q4_0 */
+
+/* Rows interleaved per group in the packed Q4_0 layout. */
+#define GF_Q4X8_ROWS 8
+
+/* Block b of 8 consecutive output rows.  qs holds the 4-byte chunk k (k = 0..3)
+ * of row r at qs[k][r]: one 32-byte load then carries bytes 4k..4k+3 of all 8
+ * rows, so each 32-bit lane of a SIMD register belongs to one row and the
+ * per-row integer sums come out in lanes, with no horizontal reduction (the idea
+ * of llama.cpp's Q4_0_8x8 repacking).  Low nibbles are elements 4k..4k+3, high
+ * nibbles elements 16+4k..16+4k+3, as in gf_block_q4_0.  Rows past n_out are
+ * padding with d = 0. */
+typedef struct {
+    uint16_t d[GF_Q4X8_ROWS];             /* IEEE half scale of each row */
+    uint8_t qs[4][GF_Q4X8_ROWS][4];       /* [chunk][row][byte]          */
+} gf_block_q4_0x8;
+_Static_assert(sizeof(gf_block_q4_0x8) == 16 + 128, "Q4_0x8 block must be 144 bytes");
+
+/* Token rows handed to one call of a packed kernel.  The kernel for n tokens
+ * does, per token, exactly the float operations of the 1-token kernel, so a row
+ * of Y does not depend on how many tokens were in the call. */
+#define GF_TOK_TILE 4
+
+/* Repacks n_out rows of nb Q4_0 blocks (file order) into ceil(n_out/8) groups of
+ * nb gf_block_q4_0x8 (group-major).  Portable: the same bytes on every CPU. */
+void gf_pack_q4_0x8(const gf_block_q4_0 *src, int64_t nb, int64_t n_out, gf_block_q4_0x8 *dst);
+
+/* Y[t*ldy + r] = row r of group w (r < 8) · activation row t, for t < n_tok
+ * (1..GF_TOK_TILE).  x holds n_tok rows of nb Q8_0 blocks, ldx blocks apart;
+ * xsum[t*ldx + b] is the sum of the 32 int8 of x's block b in row t. */
+typedef void (*gf_gemm_q4x8_fn)(const gf_block_q4_0x8 *w, int64_t nb,
+                                const gf_block_q8_0 *x, const int32_t *xsum, int64_t ldx,
+                                int n_tok, float *y, int64_t ldy);
+
+/* ---------------------------------------------------------------- kernel table */
+
+typedef struct {
+    gf_kernel_set ks;
+    /* activation conversion: nb blocks of 32 floats -> Q8_0 (bit-identical to
+     * gf_quantize_row_q8_0_ref on every set); n floats -> IEEE half (RNE) */
+    void (*quantize_q8_0)(const float *x, gf_block_q8_0 *y, int64_t nb);
+    void (*to_f16)(const float *x, uint16_t *y, int64_t n);
+    /* one weight row · one activation row */
+    float (*dot_f32)(const float *w, const float *x, int64_t n);
+    float (*dot_f16)(const uint16_t *w, const uint16_t *x, int64_t n);
+    float (*dot_q8_0)(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
+    float (*dot_q4_0)(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+    /* interleaved Q4_0 (NULL: this set dots Q4_0 rows in file order) */
+    gf_gemm_q4x8_fn gemm_q4x8;
+} gf_kernel_ops;
+
+/* The table of a set, or NULL if it is not compiled into this binary. */
+const gf_kernel_ops *gf_kernels_ops(gf_kernel_set ks);
+
+/* ---- scalar reference (kernels_scalar.c) */
+void gf_quantize_q8_0_scalar(const float *x, gf_block_q8_0 *y, int64_t nb);
+void gf_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
+float gf_dot_f32_scalar(const float *w, const float *x, int64_t n);
+float gf_dot_f16_scalar(const uint16_t *w, const uint16_t *x, int64_t n);
+float gf_dot_q8_0_scalar(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
+float gf_dot_q4_0_scalar(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+void gf_gemm_q4x8_scalar(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
+                         const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+extern const gf_kernel_ops gf_kernel_ops_scalar;
+
+#if defined(__x86_64__)
+/* ---- AVX2 + FMA + F16C (kernels_avx2.c) */
+void gf_quantize_q8_0_avx2(const float *x, gf_block_q8_0 *y, int64_t nb);
+void gf_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
+float gf_dot_f32_avx2(const float *w, const float *x, int64_t n);
+float gf_dot_f16_avx2(const uint16_t *w, const uint16_t *x, int64_t n);
+float gf_dot_q8_0_avx2(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
+float gf_dot_q4_0_avx2(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+void gf_gemm_q4x8_avx2(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
+                       const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+extern const gf_kernel_ops gf_kernel_ops_avx2;
+#endif
+
+#if defined(__aarch64__)
+/* ---- NEON, and NEON with the dot-product extension (kernels_neon.c) */
+void gf_quantize_q8_0_neon(const float *x, gf_block_q8_0 *y, int64_t nb);
+void gf_to_f16_neon(const float *x, uint16_t *y, int64_t n);
+float gf_dot_f32_neon(const float *w, const float *x, int64_t n);
+float gf_dot_f16_neon(const uint16_t *w, const uint16_t *x, int64_t n);
+float gf_dot_q8_0_neon(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
+float gf_dot_q4_0_neon(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+float gf_dot_q8_0_neondot(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
+float gf_dot_q4_0_neondot(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+void gf_gemm_q4x8_neondot(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
+                          const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+extern const gf_kernel_ops gf_kernel_ops_neon;
+extern const gf_kernel_ops gf_kernel_ops_neon_dot;
+#endif
+
+#endif /* GF_KERNELS_INTERNAL_H */
