@@ -47,7 +47,7 @@ int gf_kernels_from_name(const char *name) {
 const gf_kernel_ops *gf_kernels_ops(gf_kernel_set ks) {
     switch (ks) {
     case GF_KERNELS_SCALAR: return &gf_kernel_ops_scalar;
-#if defined(__x86_64__) && 0 /* step 2 */
+#if defined(__x86_64__)
     case GF_KERNELS_AVX2: return &gf_kernel_ops_avx2;
 #endif
 #if defined(__aarch64__)

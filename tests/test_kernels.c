@@ -333,7 +333,7 @@ int main(void) {
         const gf_kernel_set s = (gf_kernel_set)ks;
         if (!gf_kernels_supported(s)) {
             SKIP("kernel set %s: %s", gf_kernels_name(s),
-                 gf_kernels_ops(s) ? "not supported by this CPU" : "not built for this architecture");
+                 gf_kernels_ops(s) ? "not supported by this CPU" : "not built into this binary");
             continue;
         }
         printf("kernel set %s\n", gf_kernels_name(s));
