@@ -502,6 +502,7 @@ struct gf_gguf_writer {
     uint64_t data_size;   /* padded bytes of all declared tensors          */
     uint64_t header_size; /* set by write_header (includes padding)       */
     uint64_t next;        /* next tensor whose data must be written       */
+    uint64_t part;        /* bytes of tensor `next` written so far        */
     int header_written;
 };
 
@@ -755,24 +756,35 @@ gf_status gf_gguf_write_header(gf_gguf_writer *w, gf_sink *sink, gf_err *err) {
     return st;
 }
 
-gf_status gf_gguf_write_tensor_data(gf_gguf_writer *w, gf_sink *sink, uint64_t idx, const void *data,
+gf_status gf_gguf_write_tensor_part(gf_gguf_writer *w, gf_sink *sink, uint64_t idx, const void *data,
                                     uint64_t nbytes, gf_err *err) {
     if (!w->header_written || idx != w->next || idx >= w->n_t)
         return gf_errf(err, GF_E_USAGE, "tensor data written out of order (index %llu, expected %llu)",
                        (unsigned long long)idx, (unsigned long long)w->next);
     const wtensor *t = &w->t[idx];
-    if (nbytes != t->nbytes)
-        return gf_errf(err, GF_E_USAGE, "tensor '%s': %llu bytes given, %llu declared", t->name,
-                       (unsigned long long)nbytes, (unsigned long long)t->nbytes);
-    gf_status st = sink->write(sink->ctx, data, nbytes, err);
+    if (nbytes > t->nbytes - w->part)
+        return gf_errf(err, GF_E_USAGE, "tensor '%s': %llu more bytes given, only %llu declared", t->name,
+                       (unsigned long long)(w->part + nbytes), (unsigned long long)t->nbytes);
+    gf_status st = nbytes ? sink->write(sink->ctx, data, nbytes, err) : GF_OK;
     if (st) return st;
+    w->part += nbytes;
+    if (w->part < t->nbytes) return GF_OK;
     static const uint8_t zeros[256];
-    uint64_t al = writer_alignment(w), pad = (al - nbytes % al) % al;
+    uint64_t al = writer_alignment(w), pad = (al - t->nbytes % al) % al;
     while (pad) {
         uint64_t n = pad < sizeof zeros ? pad : sizeof zeros;
         if ((st = sink->write(sink->ctx, zeros, n, err))) return st;
         pad -= n;
     }
+    w->part = 0;
     w->next++;
     return GF_OK;
+}
+
+gf_status gf_gguf_write_tensor_data(gf_gguf_writer *w, gf_sink *sink, uint64_t idx, const void *data,
+                                    uint64_t nbytes, gf_err *err) {
+    if (idx < w->n_t && (w->part != 0 || nbytes != w->t[idx].nbytes))
+        return gf_errf(err, GF_E_USAGE, "tensor '%s': %llu bytes given, %llu declared", w->t[idx].name,
+                       (unsigned long long)nbytes, (unsigned long long)w->t[idx].nbytes);
+    return gf_gguf_write_tensor_part(w, sink, idx, data, nbytes, err);
 }

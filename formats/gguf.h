@@ -137,5 +137,9 @@ gf_status gf_gguf_write_header(gf_gguf_writer *w, gf_sink *sink, gf_err *err);
  * nbytes must equal the declared size; alignment padding follows. */
 gf_status gf_gguf_write_tensor_data(gf_gguf_writer *w, gf_sink *sink, uint64_t idx,
                                     const void *data, uint64_t nbytes, gf_err *err);
+/* The same in parts: the parts of tensor idx, in order, must add up to its size;
+ * the padding is written after the last part. */
+gf_status gf_gguf_write_tensor_part(gf_gguf_writer *w, gf_sink *sink, uint64_t idx,
+                                    const void *data, uint64_t nbytes, gf_err *err);
 
 #endif /* GF_GGUF_H */

@@ -1,0 +1,299 @@
+/*
+ * convert.c - the quantize pipeline: HF folder in, GGUF out, one tensor at a time.
+ *
+ * Plans every tensor first (name, shape check against config.json, block type,
+ * fallbacks), so the GGUF header can be written before any data and bad input is
+ * refused before a byte of output exists.  Then streams each tensor: pread a chunk
+ * of rows, widen to float, quantize rows in parallel (rows are independent, so
+ * the bytes never depend on the thread count), write.  Memory: one chunk.
+ * Does not choose rounding methods itself: quantize_rows() is the single place
+ * where a method (min-max today) turns float rows into blocks.
+ */
+#include "convert.h"
+
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../formats/hfconfig.h"
+#include "../formats/safetensors.h"
+#include "../formats/vocab.h"
+#include "../quantizers/blocks.h"
+
+#define CHUNK_FLOATS ((int64_t)1 << 21) /* 8 MB of float rows per read */
+
+typedef struct {
+    const gf_st_tensor *src;
+    gf_tensor_map map;
+    gf_type type;
+    char note[96];
+    int group; /* order in the file: embedding, blocks, output norm, output */
+} plan_entry;
+
+gf_type gf_convert_default_embed_type(gf_type type) {
+    return type == GF_TYPE_Q4_0 ? GF_TYPE_Q8_0 : type;
+}
+
+uint32_t gf_ftype_of(gf_type type) {
+    switch (type) {
+    case GF_TYPE_F32: return 0;
+    case GF_TYPE_F16: return 1;
+    case GF_TYPE_Q4_0: return 2;
+    case GF_TYPE_Q8_0: return 7;
+    default: return 0;
+    }
+}
+
+static int plan_cmp(const void *a, const void *b) {
+    const plan_entry *x = a, *y = b;
+    if (x->group != y->group) return x->group - y->group;
+    if (x->map.layer != y->map.layer) return x->map.layer - y->map.layer;
+    return strcmp(x->map.name, y->map.name);
+}
+
+static int is_quantized(gf_type t) { return t == GF_TYPE_Q4_0 || t == GF_TYPE_Q8_0; }
+
+/* ---------------------------------------------------------------- planning */
+
+static gf_type pick_type(const gf_convert_opts *o, const regex_t *rx, const plan_entry *p) {
+    if (p->map.kind == GF_TK_NORM || p->map.kind == GF_TK_BIAS) return GF_TYPE_F32;
+    gf_type t = o->type;
+    if (!o->pure) {
+        if (p->map.kind == GF_TK_EMBED)
+            t = o->embed_type >= 0 ? (gf_type)o->embed_type : gf_convert_default_embed_type(o->type);
+        if (p->map.kind == GF_TK_OUTPUT)
+            t = o->output_type >= 0 ? (gf_type)o->output_type : gf_convert_default_embed_type(o->type);
+    }
+    for (int i = 0; i < o->n_rules; i++)
+        if (regexec(&rx[i], p->map.name, 0, NULL, 0) == 0) return o->rules[i].type;
+    return t;
+}
+
+static gf_status check_shape(const plan_entry *p, const char *path, gf_err *err) {
+    const gf_st_tensor *t = p->src;
+    int want_dims = p->map.cols ? 2 : 1;
+    int ok = (int)t->n_dims == want_dims && t->shape[0] == p->map.rows && (want_dims == 1 || t->shape[1] == p->map.cols);
+    if (ok) return GF_OK;
+    char got[128] = "", want[64];
+    for (uint32_t d = 0; d < t->n_dims; d++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (want_dims == 2) snprintf(want, sizeof want, "%lld, %lld", (long long)p->map.rows, (long long)p->map.cols);
+    else snprintf(want, sizeof want, "%lld", (long long)p->map.rows);
+    return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%s]", path, t->name, got, want);
+}
+
+static gf_status check_complete(const gf_hparams *hp, const plan_entry *plan, int n, const char *dir, gf_err *err) {
+    static const char *layer_need[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                                       "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
+                                       "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
+    int n_need = hp->arch == GF_ARCH_QWEN2 ? 12 : 9;
+    char name[96];
+    for (int64_t l = -1; l < hp->n_layer; l++) {
+        for (int i = 0; i < (l < 0 ? 2 : n_need); i++) {
+            if (l < 0) snprintf(name, sizeof name, "%s", i == 0 ? "token_embd.weight" : "output_norm.weight");
+            else snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, layer_need[i]);
+            int found = 0;
+            for (int j = 0; j < n && !found; j++) found = strcmp(plan[j].map.name, name) == 0;
+            if (!found)
+                return gf_errf(err, GF_E_FORMAT, "%s: the safetensors have no tensor for GGUF '%s' (%s, %lld layers)", dir,
+                               name, hp->hf_arch, (long long)hp->n_layer);
+        }
+    }
+    int has_output = 0;
+    for (int j = 0; j < n; j++) has_output |= plan[j].map.kind == GF_TK_OUTPUT;
+    if (!has_output && !hp->tie_word_embeddings)
+        return gf_errf(err, GF_E_FORMAT, "%s: no 'lm_head.weight' and config.json says tie_word_embeddings is false", dir);
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- data */
+
+/* The one place float rows become blocks. Rows are independent: any thread count
+ * gives the same bytes. */
+static void quantize_rows(gf_type type, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len) {
+    size_t rs = gf_row_size(type, row_len);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n_rows; r++) gf_quantize_row(type, x + r * row_len, dst + (size_t)r * rs, row_len);
+}
+
+static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_gguf_writer *w, gf_sink *sink,
+                              uint64_t idx, float *buf, uint8_t *qbuf, volatile int *cancel, gf_err *err) {
+    const gf_st_tensor *t = p->src;
+    int64_t rows = t->n_rows, len = t->row_len;
+    int64_t chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
+    size_t rs = gf_row_size(p->type, len);
+    gf_status rc;
+    if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: reorder its elements */
+        if ((rc = gf_st_read_rows(st, t, 0, 1, buf + len, err))) return rc;
+        for (int64_t i = 0; i < len; i++) buf[i] = buf[len + gf_permute_row(i, len, p->map.permute_heads)];
+        quantize_rows(p->type, buf, qbuf, 1, len);
+        return gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs, err);
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        if (cancel && *cancel) return gf_errf(err, GF_E_INTERRUPTED, "interrupted");
+        int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
+        if (p->map.permute_heads) {
+            for (int64_t i = 0; i < n; i++) {
+                int64_t src = gf_permute_row(r0 + i, rows, p->map.permute_heads);
+                if ((rc = gf_st_read_rows(st, t, src, 1, buf + i * len, err))) return rc;
+            }
+        } else if ((rc = gf_st_read_rows(st, t, r0, n, buf, err))) {
+            return rc;
+        }
+        quantize_rows(p->type, buf, qbuf, n, len);
+        if ((rc = gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs * (size_t)n, err))) return rc;
+    }
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+static gf_status write_meta(gf_gguf_writer *w, const gf_hparams *hp, const gf_convert_opts *o, const char *dir,
+                            const plan_entry *plan, int n, gf_err *err) {
+    gf_status rc = gf_hparams_to_gguf(hp, w, err);
+    if (rc) return rc;
+    char name[256];
+    if (o->name) {
+        snprintf(name, sizeof name, "%s", o->name);
+    } else { /* the folder's last component */
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", dir);
+        size_t l = strlen(tmp);
+        while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+        const char *b = strrchr(tmp, '/');
+        snprintf(name, sizeof name, "%s", b ? b + 1 : tmp);
+    }
+    gf_type et = o->type, ot = o->type;
+    for (int i = 0; i < n; i++) {
+        if (plan[i].map.kind == GF_TK_EMBED) et = plan[i].type;
+        if (plan[i].map.kind == GF_TK_OUTPUT) ot = plan[i].type;
+    }
+    const char *src = n ? gf_type_info(plan[0].src->dtype)->name : "none";
+    if (!rc) rc = gf_gguf_set_str(w, "general.name", name);
+    if (!rc) rc = gf_gguf_set_u32(w, "general.file_type", gf_ftype_of(o->type));
+    if (!rc) rc = gf_gguf_set_u32(w, "general.quantization_version", 2);
+    if (!rc) rc = gf_gguf_set_str(w, "general.quantized_by", "gguf-forge " GF_VERSION);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.version", GF_VERSION);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.type", gf_type_info(o->type)->name);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.embed_type", gf_type_info(et)->name);
+    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.output_type", gf_type_info(ot)->name);
+    if (!rc) rc = gf_gguf_set_bool(w, "gguf-forge.pure", o->pure);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.output", "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.source_dtype", src);
+    return rc ? gf_errf(err, rc, "out of memory writing metadata") : GF_OK;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum, gf_err *err) {
+    gf_status rc;
+    gf_hparams hp;
+    gf_safetensors *st = NULL;
+    gf_vocab *vocab = NULL;
+    gf_gguf_writer *w = NULL;
+    plan_entry *plan = NULL;
+    regex_t *rx = NULL;
+    int n_rx = 0, n = 0;
+    float *buf = NULL;
+    uint8_t *qbuf = NULL;
+    double t0 = gf_time_now();
+    memset(sum, 0, sizeof *sum);
+
+    if ((rc = gf_hparams_load(dir, &hp, err))) goto done;
+    if ((rc = gf_st_open(dir, &st, err))) goto done;
+    if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
+
+    rx = calloc((size_t)o->n_rules + 1, sizeof *rx);
+    if (!rx) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
+    for (; n_rx < o->n_rules; n_rx++) {
+        if (regcomp(&rx[n_rx], o->rules[n_rx].regex, REG_EXTENDED | REG_NOSUB) != 0) {
+            rc = gf_errf(err, GF_E_USAGE, "--tensor-type: '%s' is not a valid regular expression", o->rules[n_rx].regex);
+            goto done;
+        }
+    }
+
+    /* plan: map, check and type every tensor before writing anything */
+    plan = calloc((size_t)st->n_tensors + 1, sizeof *plan);
+    if (!plan) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
+    for (int64_t i = 0; i < st->n_tensors; i++) {
+        plan_entry *p = &plan[n];
+        p->src = &st->tensors[i];
+        if ((rc = gf_map_tensor(&hp, p->src->name, &p->map, err))) {
+            gf_err_prefix(err, "%s", dir);
+            goto done;
+        }
+        if (p->map.kind == GF_TK_SKIP) continue;
+        if ((rc = check_shape(p, st->files[p->src->file].path, err))) goto done;
+        p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
+        gf_type want = pick_type(o, rx, p);
+        p->type = want;
+        if (is_quantized(want) && p->src->row_len % GF_QK) {
+            p->type = GF_TYPE_F16;
+            snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
+                     (long long)p->src->row_len, GF_QK, gf_type_info(want)->name);
+            sum->n_fallback++;
+        }
+        n++;
+    }
+    qsort(plan, (size_t)n, sizeof *plan, plan_cmp);
+    if ((rc = check_complete(&hp, plan, n, dir, err))) goto done;
+
+    /* metadata and header */
+    if (!(w = gf_gguf_writer_new())) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
+    if ((rc = write_meta(w, &hp, o, dir, plan, n, err))) goto done;
+    if ((rc = gf_vocab_to_gguf(vocab, w, err))) goto done;
+    int64_t max_row = 1;
+    for (int i = 0; i < (o->vocab_only ? 0 : n); i++) {
+        const gf_st_tensor *t = plan[i].src;
+        int64_t ne[2] = {t->row_len, t->n_rows};
+        if ((rc = gf_gguf_add_tensor(w, plan[i].map.name, plan[i].type, t->n_dims == 1 ? 1 : 2, ne, err))) goto done;
+        if (t->row_len > max_row) max_row = t->row_len;
+    }
+    if ((rc = gf_gguf_write_header(w, sink, err))) goto done;
+    if (o->vocab_only) goto finish;
+
+    /* data: one chunk of rows at a time (2 rows of room for a permuted bias) */
+    int64_t cap = (CHUNK_FLOATS > 2 * max_row ? CHUNK_FLOATS : 2 * max_row) + max_row;
+    buf = malloc((size_t)cap * sizeof *buf);
+    qbuf = malloc((size_t)cap * sizeof *buf);
+    if (!buf || !qbuf) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
+    for (int i = 0; i < n; i++) {
+        const plan_entry *p = &plan[i];
+        const gf_st_tensor *t = p->src;
+        gf_convert_event ev = {.index = i + 1, .count = n, .hf_name = t->name, .name = p->map.name,
+                               .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
+                               .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
+                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i)};
+        double t1 = gf_time_now();
+        if (o->progress) o->progress(o->progress_ctx, &ev);
+        if ((rc = write_tensor(st, p, w, sink, (uint64_t)i, buf, qbuf, o->cancel, err))) goto done;
+        ev.seconds = gf_time_now() - t1;
+        ev.done = 1;
+        if (o->progress) o->progress(o->progress_ctx, &ev);
+        uint64_t nel = (uint64_t)t->row_len * (uint64_t)t->n_rows;
+        sum->n_params += nel;
+        sum->in_bytes += t->nbytes;
+        if (t->n_dims == 2) {
+            sum->n_quant_params += nel;
+            sum->quant_bytes += ev.nbytes;
+        }
+    }
+finish:
+    sum->n_tensors = o->vocab_only ? 0 : n;
+    sum->out_bytes = gf_gguf_writer_total_size(w);
+    sum->seconds = gf_time_now() - t0;
+    rc = GF_OK;
+done:
+    for (int i = 0; i < n_rx; i++) regfree(&rx[i]);
+    free(rx);
+    free(buf);
+    free(qbuf);
+    free(plan);
+    gf_gguf_writer_free(w);
+    gf_vocab_free(vocab);
+    gf_st_close(st);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * convert.h - Hugging Face folder -> GGUF: the pipeline every quantization
+ * method plugs into.  Reads config.json, tokenizer files and safetensors, picks
+ * a block type per tensor, and streams the GGUF to a sink tensor by tensor.
+ */
+#ifndef GF_CONVERT_H
+#define GF_CONVERT_H
+
+#include "../common/gf.h"
+#include "../formats/gguf.h"
+
+typedef struct {
+    const char *regex;  /* POSIX extended regex on the GGUF tensor name */
+    gf_type type;
+} gf_type_rule;
+
+/* One line of progress: sent before (done == 0) and after (done == 1) each tensor. */
+typedef struct {
+    int index, count;          /* 1-based position among the tensors written */
+    const char *hf_name, *name;
+    int n_dims;
+    int64_t ne[4];             /* GGUF order: ne[0] is the row length        */
+    gf_type src_type, type;
+    const char *note;          /* why the type differs from the one asked for, or NULL */
+    uint64_t nbytes;
+    double seconds;
+    int done;
+} gf_convert_event;
+
+typedef struct {
+    gf_type type;              /* linear weights of the blocks                    */
+    int embed_type;            /* token embedding; -1: default for `type`         */
+    int output_type;           /* output / lm_head; -1: default for `type`        */
+    int pure;                  /* every 2-D weight gets `type`                    */
+    const gf_type_rule *rules; /* --tensor-type overrides, first match wins       */
+    int n_rules;
+    int vocab_only;            /* vocabulary and metadata, no tensors             */
+    const char *name;          /* general.name; NULL: the folder's name           */
+    void (*progress)(void *ctx, const gf_convert_event *ev);
+    void *progress_ctx;
+    volatile int *cancel;      /* checked between tensors; set by a signal handler */
+} gf_convert_opts;
+
+typedef struct {
+    int n_tensors, n_fallback;
+    uint64_t n_params;         /* elements of all tensors                */
+    uint64_t n_quant_params;   /* elements of the 2-D weights            */
+    uint64_t in_bytes;         /* tensor bytes read from safetensors     */
+    uint64_t out_bytes;        /* bytes of the GGUF                      */
+    uint64_t quant_bytes;      /* tensor bytes of the 2-D weights        */
+    double seconds;
+} gf_convert_summary;
+
+/* The type `type` implies for the embedding and output when not given. */
+gf_type gf_convert_default_embed_type(gf_type type);
+/* llama.cpp's general.file_type for a base type. */
+uint32_t gf_ftype_of(gf_type type);
+
+gf_status gf_convert(const char *model_dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum,
+                     gf_err *err);
+
+#endif /* GF_CONVERT_H */

@@ -1,0 +1,66 @@
+/*
+ * hfconfig.h - a Hugging Face model's config.json as GGUF architecture metadata,
+ * and the mapping of its tensor names and shapes to GGUF's.
+ *
+ * Supports LlamaForCausalLM (arch "llama") and Qwen2ForCausalLM (arch "qwen2").
+ * Anything this version would convert wrongly (RoPE scaling, an active sliding
+ * window, a head_dim other than hidden/heads, mixture of experts, another
+ * activation) is refused with the key named, never written silently wrong.
+ */
+#ifndef GF_HFCONFIG_H
+#define GF_HFCONFIG_H
+
+#include "../common/gf.h"
+#include "gguf.h"
+
+typedef enum { GF_ARCH_LLAMA, GF_ARCH_QWEN2 } gf_arch;
+
+typedef struct {
+    gf_arch arch;
+    const char *arch_name;   /* GGUF general.architecture: "llama", "qwen2"   */
+    char hf_arch[64];        /* config.json architectures[0]                  */
+    int64_t n_vocab;         /* vocab_size: rows of the embedding             */
+    int64_t n_embd;          /* hidden_size                                   */
+    int64_t n_layer;         /* num_hidden_layers                             */
+    int64_t n_ff;            /* intermediate_size                             */
+    int64_t n_head;          /* num_attention_heads                           */
+    int64_t n_head_kv;       /* num_key_value_heads                           */
+    int64_t head_dim;        /* n_embd / n_head                               */
+    int64_t n_ctx_train;     /* max_position_embeddings                       */
+    double rope_theta;
+    double rms_eps;
+    int tie_word_embeddings; /* 1 or 0 (the model class's default when absent) */
+    int attn_bias;           /* q/k/v (and o for llama) carry biases           */
+} gf_hparams;
+
+gf_status gf_hparams_from_json(const char *text, size_t len, const char *name, gf_hparams *hp, gf_err *err);
+gf_status gf_hparams_load(const char *model_dir, gf_hparams *hp, gf_err *err);
+/* general.architecture and the <arch>.* keys. */
+gf_status gf_hparams_to_gguf(const gf_hparams *hp, gf_gguf_writer *w, gf_err *err);
+
+/* What a Hugging Face tensor becomes in GGUF. */
+typedef enum {
+    GF_TK_SKIP,        /* not converted (rotary inv_freq buffers)            */
+    GF_TK_EMBED,       /* token_embd.weight                                  */
+    GF_TK_OUTPUT,      /* output.weight (lm_head)                            */
+    GF_TK_NORM,        /* 1-D norm weights                                   */
+    GF_TK_BIAS,        /* 1-D biases                                         */
+    GF_TK_LINEAR,      /* 2-D weights of the decoder blocks                  */
+} gf_tensor_kind;
+
+typedef struct {
+    char name[64];         /* GGUF name, e.g. "blk.3.attn_q.weight"          */
+    gf_tensor_kind kind;
+    int layer;             /* -1 outside the blocks                          */
+    int64_t rows, cols;    /* expected HF shape (cols 0 for 1-D)             */
+    int64_t permute_heads; /* llama q/k: rotate-half -> interleaved, per head; 0 = none */
+} gf_tensor_map;
+
+/* Maps a tensor name; unknown names are GF_E_UNSUPPORTED naming the tensor. */
+gf_status gf_map_tensor(const gf_hparams *hp, const char *hf_name, gf_tensor_map *m, gf_err *err);
+
+/* Source row for GGUF row r of a q/k tensor permuted with n_heads heads of rows/n_heads rows:
+ * llama.cpp's converter reorders each head's rows from (2, hd/2) to (hd/2, 2). */
+int64_t gf_permute_row(int64_t r, int64_t rows, int64_t n_heads);
+
+#endif /* GF_HFCONFIG_H */
