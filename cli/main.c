@@ -1,0 +1,81 @@
+/*
+ * main.c - the gguf-forge program: dispatches to a subcommand, prints help,
+ * version and the exit codes.  Subcommands live in cli/<name>.c.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Until every subcommand's file is in the build, a missing one says so instead of failing the link. */
+int gf_cmd_ppl(int argc, char **argv) __attribute__((weak));
+int gf_cmd_run(int argc, char **argv) __attribute__((weak));
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} command;
+
+static const command commands[] = {
+    {"quantize", gf_cmd_quantize, "quantize MODEL_DIR -o OUT.gguf --type q4_0 [options]  convert and quantize a Hugging Face model"},
+    {"inspect", gf_cmd_inspect, "inspect PATH [--json]                                 metadata and tensors of a GGUF file or model folder"},
+    {"ppl", gf_cmd_ppl, "ppl MODEL.gguf -f TEXT [-c 512] [--kld-base BASE.gguf]    perplexity and KL divergence (bundled engine)"},
+    {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "gguf-forge %s - quantize Hugging Face LLMs to GGUF (Q4_0/Q8_0) for llama.cpp, on the CPU\n\n"
+               "usage: gguf-forge COMMAND [options]   (gguf-forge COMMAND --help for its options)\n\n",
+            GF_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\nexit codes:\n"
+               "  0    success\n"
+               "  1    bad command line\n"
+               "  2    a file could not be read or written (missing, permissions, disk full)\n"
+               "  3    bad input: malformed or unsupported model, tokenizer or GGUF, NaN/Inf weights\n"
+               "  4    the output file exists (use --force)\n"
+               "  5    out of memory\n"
+               "  130  interrupted (SIGINT/SIGTERM); no partial output is left\n");
+}
+
+int gf_exit_code(gf_status st) {
+    switch (st) {
+    case GF_OK: return GF_EXIT_OK;
+    case GF_E_USAGE: return GF_EXIT_USAGE;
+    case GF_E_IO: return GF_EXIT_IO;
+    case GF_E_EXISTS: return GF_EXIT_EXISTS;
+    case GF_E_NOMEM: return GF_EXIT_NOMEM;
+    case GF_E_INTERRUPTED: return GF_EXIT_INTERRUPTED;
+    default: return GF_EXIT_BADINPUT;
+    }
+}
+
+int main(int argc, char **argv) {
+    /* A file-size limit must surface as a write error (EFBIG), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return GF_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return GF_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("gguf-forge %s\n", GF_VERSION);
+        return GF_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            if (!commands[i].run) {
+                fprintf(stderr, "gguf-forge: '%s' is not built into this binary\n", argv[1]);
+                return GF_EXIT_USAGE;
+            }
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "gguf-forge: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return GF_EXIT_USAGE;
+}

@@ -1,0 +1,232 @@
+/*
+ * quantize.c - `gguf-forge quantize`: options, progress lines and the summary.
+ * The work is convert/convert.c; this file parses, prints, and owns the output
+ * file's lifecycle (temporary file, removed on error and on SIGINT/SIGTERM).
+ */
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../convert/convert.h"
+#include "../formats/outfile.h"
+#include "cli.h"
+
+#define MAX_RULES 64
+
+static void help(FILE *f) {
+    fprintf(f,
+            "usage: gguf-forge quantize MODEL_DIR -o OUT.gguf [options]\n\n"
+            "Converts a Hugging Face model folder (config.json, tokenizer.json, *.safetensors in F32/BF16/F16,\n"
+            "single or sharded) into a GGUF file that llama.cpp loads.\n\n"
+            "  -o, --output PATH          output GGUF file (written to a temporary file, renamed when complete)\n"
+            "  --type TYPE                block type of the linear weights: f32, f16, q8_0, q4_0 (default q8_0)\n"
+            "  --embed-type TYPE          token embedding type (alias --token-embedding-type);\n"
+            "                             default q8_0 for --type q4_0, else the --type\n"
+            "  --output-type TYPE         output/lm_head type of untied models (alias --output-tensor-type); same default\n"
+            "  --pure                     every 2-D weight gets --type (as llama-quantize --pure)\n"
+            "  --tensor-type REGEX=TYPE   type for GGUF tensor names matching REGEX (POSIX extended); repeatable,\n"
+            "                             first match wins, e.g. --tensor-type 'ffn_down=q8_0'\n"
+            "  --vocab-only               write the vocabulary and metadata only, no tensors\n"
+            "  --name NAME                general.name (default: the folder's name)\n"
+            "  -t, --threads N            threads (default: all cores)\n"
+            "  --force                    replace OUT.gguf if it exists\n"
+            "  -q, --quiet                no per-tensor progress\n\n"
+            "1-D tensors (norms, biases) stay f32. A 2-D tensor whose rows are not a multiple of 32 cannot hold\n"
+            "Q4_0/Q8_0 blocks: it is written as f16, with a notice. Exit codes: see gguf-forge --help.\n");
+}
+
+/* ---------------------------------------------------------------- signals */
+
+/* The one piece of global state: a signal handler can only reach a static. */
+static char tmp_path[4096];
+
+static void on_signal(int sig) {
+    if (tmp_path[0]) unlink(tmp_path);
+    static const char msg[] = "\ngguf-forge: interrupted; no output written\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    _exit(sig == SIGINT || sig == SIGTERM ? GF_EXIT_INTERRUPTED : 1);
+}
+
+/* ---------------------------------------------------------------- printing */
+
+typedef struct {
+    int quiet;
+} progress_ctx;
+
+static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
+    if (n_dims == 1) snprintf(buf, n, "[%lld]", (long long)ne[0]);
+    else snprintf(buf, n, "[%lld, %lld]", (long long)ne[0], (long long)ne[1]);
+}
+
+static void on_progress(void *ctx, const gf_convert_event *ev) {
+    const progress_ctx *pc = ctx;
+    if (pc->quiet || !ev->done) return;
+    char shape[64];
+    fmt_shape(shape, sizeof shape, ev->n_dims, ev->ne);
+    fprintf(stderr, "[%4d/%4d] %-28s %-14s %4s -> %-4s %9.3f MB %7.3f s\n", ev->index, ev->count, ev->name, shape,
+            gf_type_info(ev->src_type)->name, gf_type_info(ev->type)->name, (double)ev->nbytes / 1e6, ev->seconds);
+    if (ev->note) fprintf(stderr, "           note: %s: %s\n", ev->name, ev->note);
+}
+
+static int parse_type(const char *opt, const char *v, gf_type *out) {
+    int t = v ? gf_type_from_name(v) : -1;
+    if (t != GF_TYPE_F32 && t != GF_TYPE_F16 && t != GF_TYPE_Q8_0 && t != GF_TYPE_Q4_0) {
+        fprintf(stderr, "gguf-forge quantize: %s: '%s' is not one of f32, f16, q8_0, q4_0\n", opt, v ? v : "");
+        return -1;
+    }
+    *out = (gf_type)t;
+    return 0;
+}
+
+int gf_cmd_quantize(int argc, char **argv) {
+    const char *model = NULL, *out = NULL;
+    int force = 0, quiet = 0, threads = 0;
+    gf_type_rule rules[MAX_RULES];
+    char *rule_buf[MAX_RULES];
+    int n_rules = 0;
+    gf_convert_opts o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1};
+    int rc = GF_EXIT_USAGE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() do { if (!v) { fprintf(stderr, "gguf-forge quantize: %s needs a value\n", a); goto usage_err; } i++; } while (0)
+        gf_type t;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            rc = GF_EXIT_OK;
+            goto cleanup;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            NEEDV();
+            out = v;
+        } else if (!strcmp(a, "--type")) {
+            NEEDV();
+            if (parse_type(a, v, &o.type)) goto usage_err;
+        } else if (!strcmp(a, "--embed-type") || !strcmp(a, "--token-embedding-type")) {
+            NEEDV();
+            if (parse_type(a, v, &t)) goto usage_err;
+            o.embed_type = (int)t;
+        } else if (!strcmp(a, "--output-type") || !strcmp(a, "--output-tensor-type")) {
+            NEEDV();
+            if (parse_type(a, v, &t)) goto usage_err;
+            o.output_type = (int)t;
+        } else if (!strcmp(a, "--tensor-type")) {
+            NEEDV();
+            const char *eq = strrchr(v, '=');
+            if (!eq || eq == v || n_rules == MAX_RULES) {
+                fprintf(stderr, "gguf-forge quantize: --tensor-type wants REGEX=TYPE (at most %d), got '%s'\n", MAX_RULES, v);
+                goto usage_err;
+            }
+            if (parse_type(a, eq + 1, &rules[n_rules].type)) goto usage_err;
+            rule_buf[n_rules] = strndup(v, (size_t)(eq - v));
+            rules[n_rules].regex = rule_buf[n_rules];
+            n_rules++;
+        } else if (!strcmp(a, "--pure")) {
+            o.pure = 1;
+        } else if (!strcmp(a, "--vocab-only")) {
+            o.vocab_only = 1;
+        } else if (!strcmp(a, "--name")) {
+            NEEDV();
+            o.name = v;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            NEEDV();
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a thread count\n", a, v);
+                goto usage_err;
+            }
+            threads = (int)n;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "gguf-forge quantize: unknown option '%s'\n", a);
+            goto usage_err;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "gguf-forge quantize: unexpected argument '%s'\n", a);
+            goto usage_err;
+        }
+#undef NEEDV
+    }
+    if (!model || !out) {
+        fprintf(stderr, "gguf-forge quantize: %s\n", !model ? "MODEL_DIR is missing" : "-o OUT.gguf is missing");
+        goto usage_err;
+    }
+    o.rules = rules;
+    o.n_rules = n_rules;
+    if (threads) omp_set_num_threads(threads);
+
+    /* open the temporary output with signals blocked, so a signal cannot slip
+     * between its creation and the handler knowing its name */
+    gf_err err = {0};
+    gf_outfile *f = NULL;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    gf_status st = gf_outfile_open(out, force, &f, &err);
+    if (!st) {
+        snprintf(tmp_path, sizeof tmp_path, "%s", gf_outfile_temp_path(f));
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (st) {
+        fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
+        rc = gf_exit_code(st);
+        goto cleanup;
+    }
+
+    progress_ctx pc = {.quiet = quiet};
+    o.progress = on_progress;
+    o.progress_ctx = &pc;
+    gf_sink sink = {gf_outfile_write, f};
+    gf_convert_summary sum;
+    if (!quiet)
+        fprintf(stderr, "gguf-forge %s: %s -> %s (%s, %d threads)\n", GF_VERSION, model, out, gf_type_info(o.type)->name,
+                omp_get_max_threads());
+    st = gf_convert(model, &sink, &o, &sum, &err);
+    if (!st) {
+        st = gf_outfile_commit(f, &err); /* frees f */
+    } else {
+        gf_outfile_abort(f);
+    }
+    tmp_path[0] = '\0';
+    if (st) {
+        fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
+        rc = gf_exit_code(st);
+        goto cleanup;
+    }
+    if (o.vocab_only) {
+        fprintf(stderr, "wrote %s: vocabulary and metadata only, %.2f MB\n", out, (double)sum.out_bytes / 1e6);
+    } else {
+        double bpw = sum.n_quant_params ? 8.0 * (double)sum.quant_bytes / (double)sum.n_quant_params : 0;
+        fprintf(stderr,
+                "wrote %s: %d tensors, %.2f M parameters, %.2f MB in -> %.2f MB out, %.3f bits per weight "
+                "(2-D weights), %.2f s (%.0f MB/s read)\n",
+                out, sum.n_tensors, (double)sum.n_params / 1e6, (double)sum.in_bytes / 1e6, (double)sum.out_bytes / 1e6,
+                bpw, sum.seconds, sum.seconds > 0 ? (double)sum.in_bytes / 1e6 / sum.seconds : 0);
+        if (sum.n_fallback)
+            fprintf(stderr, "note: %d tensor%s written as f16 because their rows are not a multiple of 32 (see above)\n",
+                    sum.n_fallback, sum.n_fallback > 1 ? "s" : "");
+    }
+    rc = GF_EXIT_OK;
+    goto cleanup;
+usage_err:
+    fprintf(stderr, "run 'gguf-forge quantize --help' for the options\n");
+    rc = GF_EXIT_USAGE;
+cleanup:
+    for (int i = 0; i < n_rules; i++) free(rule_buf[i]);
+    return rc;
+}
