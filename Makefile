@@ -47,7 +47,9 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/quantizers/blocks.o: XFLAGS = -ffp-contract=off
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
 $(BUILD)/engine/kernels_avx512.o: XFLAGS = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq
-$(BUILD)/engine/kernels_neon.o: XFLAGS = -march=armv8.2-a+dotprod+fp16
+# Baseline ARMv8-A: the SDOT functions carry their own target("arch=armv8.2-a+dotprod"), so the
+# compiler cannot slip SDOT into the plain-NEON kernels a Cortex-A53 must run.
+$(BUILD)/engine/kernels_neon.o: XFLAGS = -march=armv8-a
 
 # ---------------------------------------------------------------- tests
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -91,3 +93,22 @@ clean:
 	rm -rf build build-* gguf-forge
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- kernels on aarch64
+# tests/test_kernels.c cross-compiled (static, so no arm64 libraries are needed)
+# and run under qemu twice: with SDOT (-cpu max) and without it (-cpu cortex-a53),
+# so both the neon-dot and the plain neon sets are exercised.
+ARM64_CC   ?= aarch64-linux-gnu-gcc
+ARM64_QEMU ?= qemu-aarch64-static
+ARM64_SRC  = common/gf.c quantizers/blocks.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c
+ARM64_HDR  = common/gf.h quantizers/blocks.h engine/kernels.h engine/kernels_internal.h tests/check.h
+
+$(BUILD)/arm64/test_kernels: tests/test_kernels.c $(ARM64_SRC) $(ARM64_HDR)
+	@mkdir -p $(dir $@)
+	$(ARM64_CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffp-contract=off -march=armv8-a -fopenmp -static \
+	    -o $@ tests/test_kernels.c $(ARM64_SRC) -lm
+
+.PHONY: test-arm64
+test-arm64: $(BUILD)/arm64/test_kernels
+	$(ARM64_QEMU) -cpu max $<
+	$(ARM64_QEMU) -cpu cortex-a53 $<
