@@ -19,10 +19,10 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 # ---------------------------------------------------------------- sources
 COMMON_SRC   = common/gf.c
 FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c
-VOCAB_SRC    = formats/vocab.c
+VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/blocks.c
 CONVERT_SRC  = convert/convert.c
-TOKENIZER_SRC = engine/tokenizer.c
+TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
 KERNELS_SRC  = engine/kernels.c engine/kernels_scalar.c
 KERNELS_X86_SRC = engine/kernels_avx2.c engine/kernels_avx512.c
 KERNELS_ARM_SRC = engine/kernels_neon.c

@@ -1,0 +1,146 @@
+/*
+ * tokenizer_spm.c - SentencePiece-style BPE ("llama" vocabularies) as llama.cpp's
+ * llm_tokenizer_spm_session does it: spaces become U+2581, the text is cut into
+ * UTF-8 characters (by lead byte, without validation), and the adjacent pair whose
+ * concatenation is the highest-scoring token is merged first (ties: leftmost).
+ * Characters that end up as no token are emitted as <0xXX> byte tokens.
+ *
+ * llama.cpp keeps a map to re-split a final symbol that is not a token; every
+ * multi-character symbol is a token by construction, so it is not needed here.
+ */
+#include "tokenizer_impl.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t start;
+    uint32_t n;
+    int32_t prev, next;
+} sym;
+
+typedef struct {
+    float score;
+    int32_t left, right;
+    uint32_t size;
+} bigram;
+
+typedef struct {
+    const gf_tokenizer *t;
+    const char *s; /* escaped text */
+    sym *sy;
+    bigram *h;
+    size_t nh, caph;
+} session;
+
+static int before(const bigram *a, const bigram *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static int heap_push(session *ss, bigram b) {
+    if (ss->nh == ss->caph) {
+        size_t cap = ss->caph ? 2 * ss->caph : 256;
+        bigram *p = cap < SIZE_MAX / sizeof *p ? realloc(ss->h, cap * sizeof *p) : NULL;
+        if (!p) return -1;
+        ss->h = p;
+        ss->caph = cap;
+    }
+    size_t i = ss->nh++;
+    while (i && before(&b, &ss->h[(i - 1) / 2])) {
+        ss->h[i] = ss->h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    ss->h[i] = b;
+    return 0;
+}
+
+static bigram heap_pop(session *ss) {
+    bigram top = ss->h[0], last = ss->h[--ss->nh];
+    size_t i = 0, n = ss->nh;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && before(&ss->h[c + 1], &ss->h[c])) c++;
+        if (!before(&ss->h[c], &last)) break;
+        ss->h[i] = ss->h[c];
+        i = c;
+    }
+    if (n) ss->h[i] = last;
+    return top;
+}
+
+static int try_bigram(session *ss, int32_t l, int32_t r) {
+    if (l < 0 || r < 0) return 0;
+    const sym *a = &ss->sy[l], *b = &ss->sy[r];
+    size_t n = (size_t)a->n + b->n;
+    if (n > GF_VOCAB_MAX_TEXT) return 0; /* longer than any token */
+    int32_t id = gf_vmap_find(&ss->t->map, ss->t->text, ss->s + a->start, n);
+    if (id < 0) return 0;
+    return heap_push(ss, (bigram){.score = ss->t->score[id], .left = l, .right = r, .size = (uint32_t)n});
+}
+
+gf_status gf_tok_spm_encode(const gf_tokenizer *t, const char *text, size_t len, int prefix_space,
+                            gf_idvec *out, gf_err *err) {
+    static const unsigned char utf8_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    session ss = {.t = t};
+    char *s = NULL;
+    gf_status st = GF_OK;
+    size_t spaces = 0;
+    for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
+    if (len > INT32_MAX / 4) /* symbol indices are int32 */
+        return gf_errf(err, GF_E_NOMEM, "gf_tokenize: text too large");
+    size_t n = len + 2 * spaces + (prefix_space ? 3 : 0); /* each space becomes the 3 bytes of U+2581 */
+    if (!(s = malloc(n + 1))) goto nomem;
+    size_t o = 0;
+    if (prefix_space) memcpy(s, "\xe2\x96\x81", 3), o = 3;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') memcpy(s + o, "\xe2\x96\x81", 3), o += 3;
+        else s[o++] = text[i];
+    }
+    ss.s = s;
+    if (!n) goto done;
+    if (!(ss.sy = malloc(n * sizeof *ss.sy))) goto nomem;
+    int32_t ns = 0;
+    for (size_t off = 0; off < n;) {
+        size_t l = utf8_len[(unsigned char)s[off] >> 4];
+        if (l > n - off) l = n - off;
+        ss.sy[ns] = (sym){.start = off, .n = (uint32_t)l, .prev = ns - 1, .next = off + l < n ? ns + 1 : -1};
+        ns++;
+        off += l;
+    }
+    for (int32_t i = 1; i < ns; i++)
+        if (try_bigram(&ss, i - 1, i)) goto nomem;
+    while (ss.nh) {
+        bigram bg = heap_pop(&ss);
+        sym *a = &ss.sy[bg.left], *b = &ss.sy[bg.right];
+        if (!a->n || !b->n || a->n + b->n != bg.size) continue; /* one side already merged */
+        a->n += b->n;
+        b->n = 0;
+        a->next = b->next;
+        if (b->next >= 0) ss.sy[b->next].prev = bg.left;
+        if (try_bigram(&ss, a->prev, bg.left) || try_bigram(&ss, bg.left, a->next)) goto nomem;
+    }
+    for (int32_t i = 0; i >= 0; i = ss.sy[i].next) {
+        const sym *y = &ss.sy[i];
+        int32_t id = gf_vmap_find(&t->map, t->text, s + y->start, y->n);
+        if (id >= 0) {
+            if (gf_idvec_push(out, id)) goto nomem;
+            continue;
+        }
+        /* byte fallback; llama.cpp throws when a byte has no token, this uses <unk> */
+        for (uint32_t j = 0; j < y->n; j++) {
+            int32_t b = t->byte_tok[(unsigned char)s[y->start + j]];
+            if (b < 0) b = t->unk;
+            if (b >= 0 && gf_idvec_push(out, b)) goto nomem;
+        }
+    }
+    goto done;
+nomem:
+    st = gf_errf(err, GF_E_NOMEM, "gf_tokenize: out of memory (%zu bytes of text)", len);
+done:
+    free(s);
+    free(ss.sy);
+    free(ss.h);
+    return st;
+}
