@@ -408,11 +408,11 @@ static gf_status build(hf *h, int64_t n_rows) {
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.vocab' is missing or not an object", h->tj_name);
     if (!is_absent(merges) && !cJSON_IsArray(merges))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.merges' is not an array", h->tj_name);
-    if (kind == GF_VOCAB_BPE && !cJSON_GetArraySize(merges))
-        return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.merges' is missing or empty", h->tj_name);
     int32_t max_id;
     if ((st = scan_ids(h, vocab, added, &max_id)) != GF_OK) return st;
     if (max_id < 0) return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.vocab' is empty", h->tj_name);
+    if (kind == GF_VOCAB_BPE && !cJSON_GetArraySize(merges))
+        return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.merges' is missing or empty", h->tj_name);
     if (n_rows < 0 || n_rows > GF_VOCAB_MAX_TOKENS)
         return gf_errf(h->err, GF_E_USAGE, "%s: embedding row count %lld out of range", h->tj_name,
                        (long long)n_rows);
