@@ -203,7 +203,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     memset(sum, 0, sizeof *sum);
 
     if ((rc = gf_hparams_load(dir, &hp, err))) goto done;
-    if ((rc = gf_st_open(dir, &st, err))) goto done;
+    if (!o->vocab_only && (rc = gf_st_open(dir, &st, err))) goto done;
     if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
 
     rx = calloc((size_t)o->n_rules + 1, sizeof *rx);
@@ -216,9 +216,10 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     }
 
     /* plan: map, check and type every tensor before writing anything */
-    plan = calloc((size_t)st->n_tensors + 1, sizeof *plan);
+    int64_t n_src = st ? st->n_tensors : 0; /* --vocab-only reads no safetensors */
+    plan = calloc((size_t)n_src + 1, sizeof *plan);
     if (!plan) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
-    for (int64_t i = 0; i < st->n_tensors; i++) {
+    for (int64_t i = 0; i < n_src; i++) {
         plan_entry *p = &plan[n];
         p->src = &st->tensors[i];
         if ((rc = gf_map_tensor(&hp, p->src->name, &p->map, err))) {
@@ -239,7 +240,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         n++;
     }
     qsort(plan, (size_t)n, sizeof *plan, plan_cmp);
-    if ((rc = check_complete(&hp, plan, n, dir, err))) goto done;
+    if (!o->vocab_only && (rc = check_complete(&hp, plan, n, dir, err))) goto done;
 
     /* metadata and header */
     if (!(w = gf_gguf_writer_new())) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
