@@ -153,19 +153,25 @@ static inline __attribute__((always_inline)) void gemm_q4x8_nt(const gf_block_q4
                                                               int64_t ldy) {
     const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[GF_TOK_TILE];
+    /* the pragmas matter: with a rolled t loop gcc keeps acc[] in memory */
+    #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i lo[4], hi[4];
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m256i p = _mm256_loadu_si256((const __m256i *)w[b].qs[k]);
             lo[k] = _mm256_and_si256(p, low4);
             hi[k] = _mm256_and_si256(_mm256_srli_epi16(p, 4), low4);
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const gf_block_q8_0 *xb = &x[t * ldx + b];
             __m256i s16 = _mm256_maddubs_epi16(lo[0], bcast32(xb->qs));
+            #pragma GCC unroll 4
             for (int k = 1; k < 4; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[k], bcast32(xb->qs + 4 * k)));
+            #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[k], bcast32(xb->qs + 16 + 4 * k)));
             __m256i s32 = _mm256_madd_epi16(s16, ones);
@@ -174,6 +180,7 @@ static inline __attribute__((always_inline)) void gemm_q4x8_nt(const gf_block_q4
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scale, acc[t]);
         }
     }
+    #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
