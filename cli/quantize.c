@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../convert/convert.h"
@@ -217,6 +218,8 @@ int gf_cmd_quantize(int argc, char **argv) {
                 "(2-D weights), %.2f s (%.0f MB/s read)\n",
                 out, sum.n_tensors, (double)sum.n_params / 1e6, (double)sum.in_bytes / 1e6, (double)sum.out_bytes / 1e6,
                 bpw, sum.seconds, sum.seconds > 0 ? (double)sum.in_bytes / 1e6 / sum.seconds : 0);
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(stderr, "peak resident memory: %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
         if (sum.n_fallback)
             fprintf(stderr, "note: %d tensor%s written as f16 because their rows are not a multiple of 32 (see above)\n",
                     sum.n_fallback, sum.n_fallback > 1 ? "s" : "");

@@ -4,8 +4,8 @@
  * Every header is validated before any data is read: dtype known, at most 4
  * dims, byte counts equal to shape x dtype size (overflow-checked), data offsets
  * in bounds, non-overlapping and contiguous over the whole data buffer.  Data is
- * read with pread into the caller's float buffer and widened in place, so no
- * file is mapped and resident memory stays small.  Does not write safetensors.
+ * read with pread (16-bit data through a scratch buffer the size of the request),
+ * so no file is mapped and resident memory stays small.  Does not write safetensors.
  * Format: github.com/huggingface/safetensors (8-byte LE header length, JSON header, data).
  */
 #include "safetensors.h"
@@ -383,25 +383,39 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
                        (long long)(row0 + n));
     uint64_t count = (uint64_t)n * (uint64_t)t->row_len;
     size_t es = gf_type_info(t->dtype)->type_size;
-    /* F16/BF16 are read into the upper half of out and widened forward in place:
-     * float i (bytes 4i..4i+3) never reaches a 2-byte source j > i before it is read. */
-    uint8_t *raw = (uint8_t *)out + count * (sizeof(float) - es);
-    gf_status rc = pread_all(f->fd, raw, count * es, t->offset + (uint64_t)row0 * (uint64_t)t->row_len * es, f->path, err);
-    if (rc) return rc;
-    if (t->dtype != GF_TYPE_F32) {
-        for (uint64_t i = 0; i < count; i++) {
-            uint16_t v; /* memcpy: raw aliases out, so loads must stay ordered with the stores */
-            memcpy(&v, raw + 2 * i, 2);
-            out[i] = t->dtype == GF_TYPE_BF16 ? gf_bf16_to_fp32(v) : gf_fp16_to_fp32(v);
+    uint64_t off = t->offset + (uint64_t)row0 * (uint64_t)t->row_len * es;
+    uint64_t bad = count; /* index of the first NaN/Inf */
+    gf_status rc;
+    if (t->dtype == GF_TYPE_F32) {
+        if ((rc = pread_all(f->fd, out, count * 4, off, f->path, err))) return rc;
+        const uint32_t *u = (const uint32_t *)out;
+        for (uint64_t i = 0; i < count; i++)
+            if ((u[i] & 0x7f800000u) == 0x7f800000u) { bad = i; break; }
+    } else {
+        uint16_t *h = malloc(count ? count * 2 : 1);
+        if (!h) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading %lld rows", t->name, (long long)n);
+        if ((rc = pread_all(f->fd, h, count * 2, off, f->path, err))) {
+            free(h);
+            return rc;
         }
+        /* the same exponent test in both 16-bit formats: all-ones exponent is Inf/NaN */
+        uint16_t expmask = t->dtype == GF_TYPE_BF16 ? 0x7f80 : 0x7c00;
+        int any = 0;
+        for (uint64_t i = 0; i < count; i++) any |= (h[i] & expmask) == expmask;
+        if (t->dtype == GF_TYPE_BF16)
+            for (uint64_t i = 0; i < count; i++) out[i] = gf_bf16_to_fp32(h[i]);
+        else
+            for (uint64_t i = 0; i < count; i++) out[i] = gf_fp16_to_fp32(h[i]);
+        for (uint64_t i = 0; any && i < count; i++)
+            if ((h[i] & expmask) == expmask) { bad = i; break; }
+        free(h);
     }
-    for (uint64_t i = 0; i < count; i++) {
+    if (bad < count) {
         uint32_t u;
-        memcpy(&u, &out[i], 4);
-        if ((u & 0x7f800000u) == 0x7f800000u)
-            return gf_errf(err, GF_E_VALUE, "%s: tensor '%s': %s at row %lld, column %lld", f->path, t->name,
-                           (u & 0x007fffffu) ? "NaN" : "Inf", (long long)(row0 + (int64_t)(i / (uint64_t)t->row_len)),
-                           (long long)(i % (uint64_t)t->row_len));
+        memcpy(&u, &out[bad], 4);
+        return gf_errf(err, GF_E_VALUE, "%s: tensor '%s': %s at row %lld, column %lld", f->path, t->name,
+                       (u & 0x007fffffu) ? "NaN" : "Inf", (long long)(row0 + (int64_t)(bad / (uint64_t)t->row_len)),
+                       (long long)(bad % (uint64_t)t->row_len));
     }
     return GF_OK;
 }

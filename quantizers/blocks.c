@@ -3,12 +3,21 @@
  *
  * These decide the bytes written to disk and must match GGML's reference rounding
  * bit for bit (tested against llama-quantize output in tests/test_blocks.c).  They
- * are compiled with -ffp-contract=off: an FMA in `x*id + 8.5f` changes the result.
+ * are compiled with -ffp-contract=off: an FMA in `x*id + 8.5f` changes the result;
+ * rounding to nearest is done without libm (round_away) so the loop stays inline.
  * Per-tensor search methods (OMSE, AWQ, AutoRound) live elsewhere and call these.
  */
 #include "blocks.h"
 
 #include <math.h>
+
+/* roundf() for |v| < 2^31 without a libm call: v - trunc(v) is exact in float,
+ * so comparing it with 1/2 rounds halves away from zero exactly as roundf does. */
+static inline int round_away(float v) {
+    int i = (int)v;
+    float frac = v - (float)i;
+    return i + (frac >= 0.5f) - (frac <= -0.5f);
+}
 
 void gf_quantize_row_q4_0_ref(const float *x, gf_block_q4_0 *y, int64_t k) {
     for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
@@ -35,11 +44,11 @@ void gf_quantize_row_q4_0_ref(const float *x, gf_block_q4_0 *y, int64_t k) {
 void gf_quantize_row_q8_0_ref(const float *x, gf_block_q8_0 *y, int64_t k) {
     for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
         float amax = 0.0f;
-        for (int j = 0; j < GF_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < GF_QK; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax; /* inputs are finite */
         const float d = amax / 127;
         const float id = d ? 1.0f / d : 0.0f;
         y[b].d = gf_fp32_to_fp16(d);
-        for (int j = 0; j < GF_QK; j++) y[b].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < GF_QK; j++) y[b].qs[j] = (int8_t)round_away(x[j] * id);
     }
 }
 
