@@ -44,7 +44,8 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Per-file flags: reference quantizers must not contract x*id+c into an FMA.
-$(BUILD)/quantizers/blocks.o: XFLAGS = -ffp-contract=off
+$(BUILD)/quantizers/blocks.o: XFLAGS = -ffp-contract=off -O3
+$(BUILD)/formats/safetensors.o: XFLAGS = -O3
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
 $(BUILD)/engine/kernels_avx512.o: XFLAGS = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq
 # Baseline ARMv8-A: the SDOT functions carry their own target("arch=armv8.2-a+dotprod"), so the
