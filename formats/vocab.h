@@ -23,7 +23,7 @@ typedef enum {
 } gf_vocab_kind;
 
 /* Caps on untrusted input: counts beyond these are rejected, never allocated. */
-#define GF_VOCAB_MAX_TOKENS    (1 << 24)     /* tokens (or embedding rows)            */
+#define GF_VOCAB_MAX_TOKENS    (1 << 22)     /* tokens (or embedding rows); real ones < 300k */
 #define GF_VOCAB_MAX_MERGES    (1 << 24)
 #define GF_VOCAB_MAX_TEXT      (1 << 16)     /* bytes in one token or merge text      */
 #define GF_VOCAB_MAX_TEMPLATE  (16u << 20)   /* bytes of tokenizer.chat_template      */

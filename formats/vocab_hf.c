@@ -419,6 +419,12 @@ static gf_status build(hf *h, int64_t n_rows) {
     if (n_rows > 0 && max_id >= n_rows)
         return gf_errf(h->err, GF_E_FORMAT, "%s: token id %d does not fit the embedding's %lld rows",
                        h->tj_name, (int)max_id, (long long)n_rows);
+    /* Without a row count to vouch for it, a few bytes of JSON must not demand millions
+     * of padding tokens: ids may leave gaps, but not more gaps than tokens. */
+    int vocab_n = cJSON_GetArraySize(vocab) + (cJSON_IsArray(added) ? cJSON_GetArraySize(added) : 0);
+    if (n_rows == 0 && max_id > 2 * (int64_t)vocab_n + 1024)
+        return gf_errf(h->err, GF_E_FORMAT, "%s: token id %d is far beyond the %d tokens defined", h->tj_name,
+                       (int)max_id, vocab_n);
     int32_t n = n_rows > 0 ? (int32_t)n_rows : max_id + 1;
     if (!(h->v = gf_vocab_alloc(n)) || !(h->added = calloc((size_t)n, 1)))
         return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory for %d tokens", h->tj_name, (int)n);
