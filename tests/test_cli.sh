@@ -1,0 +1,78 @@
+#!/bin/sh
+# test_cli.sh - the gguf-forge program as a user meets it: exit codes, messages
+# that name the file, no output (and no temporary file) left behind on any
+# failure: bad input, an existing output, a full disk (ulimit -f), Ctrl-C.
+G=${BUILD:-build}/gguf-forge
+M=models/qwen2-tiny
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL test_cli: $*" >&2; }
+T=$(mktemp -d /tmp/gf-test-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+# expect CODE NEEDLE -- command...: exit code and a message containing NEEDLE
+expect() {
+    code=$1; needle=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"; rc=$?
+    [ "$rc" -eq "$code" ] && ok || bad "'$*' exited $rc, want $code: $(tail -n 2 "$T/err")"
+    if [ -n "$needle" ]; then grep -q -- "$needle" "$T/err" && ok || bad "'$*': message lacks '$needle': $(tail -n 2 "$T/err")"; fi
+}
+no_leftovers() { # no output and no temporary file in $T/o
+    [ ! -e "$T/o/out.gguf" ] && ok || bad "$1: output file left behind"
+    [ -z "$(ls -A "$T/o" 2>/dev/null)" ] && ok || bad "$1: leftovers: $(ls -A "$T/o")"
+}
+mkdir -p "$T/o"
+
+expect 0 "" -- "$G" --version
+expect 1 "unknown command" -- "$G" frobnicate
+expect 1 "not one of" -- "$G" quantize $M -o "$T/o/out.gguf" --type q5_k
+expect 1 "unknown option" -- "$G" quantize $M -o "$T/o/out.gguf" --bogus
+expect 1 "is missing" -- "$G" quantize $M
+no_leftovers "usage errors"
+
+# success, then the existing file is kept without --force
+expect 0 "wrote" -- "$G" quantize $M -o "$T/o/out.gguf" --type q4_0 -q
+sum1=$(cksum < "$T/o/out.gguf")
+expect 4 "use --force" -- "$G" quantize $M -o "$T/o/out.gguf" --type q8_0 -q
+[ "$(cksum < "$T/o/out.gguf")" = "$sum1" ] && ok || bad "existing output changed without --force"
+expect 0 "wrote" -- "$G" quantize $M -o "$T/o/out.gguf" --type q8_0 -q --force
+[ "$(cksum < "$T/o/out.gguf")" != "$sum1" ] && ok || bad "--force did not replace the output"
+[ "$(ls -A "$T/o")" = "out.gguf" ] && ok || bad "temporary files left: $(ls -A "$T/o")"
+expect 0 "qwen2.attention.head_count" -- sh -c "'$G' inspect '$T/o/out.gguf' 1>&2"
+expect 0 "token_embd.weight" -- sh -c "'$G' inspect '$T/o/out.gguf' --json 1>&2"
+expect 0 "Qwen2ForCausalLM" -- sh -c "'$G' inspect $M 1>&2"
+rm -f "$T/o/out.gguf"
+
+# broken model folders: a clear message naming the file, exit 3 (2 for I/O), nothing written
+B="$T/model"; mkdir -p "$B"; cp $M/*.json "$B/"
+expect 2 "$T/nonexistent" -- "$G" quantize "$T/nonexistent" -o "$T/o/out.gguf"
+no_leftovers "missing folder"
+head -c 1000 $M/model.safetensors > "$B/model.safetensors"
+expect 3 "model.safetensors" -- "$G" quantize "$B" -o "$T/o/out.gguf"
+no_leftovers "truncated safetensors"
+printf '\377\377\377\377\000\000\000\000{}' > "$B/model.safetensors"
+expect 3 "header length" -- "$G" quantize "$B" -o "$T/o/out.gguf"
+no_leftovers "header length past the end"
+cp $M/model.safetensors "$B/"; echo '{"architectures": ["GPT2LMHeadModel"]}' > "$B/config.json"
+expect 3 "GPT2LMHeadModel" -- "$G" quantize "$B" -o "$T/o/out.gguf"
+no_leftovers "unknown architecture"
+printf 'GGUF\003\000\000\000' > "$T/bad.gguf"
+expect 3 "bad.gguf" -- "$G" inspect "$T/bad.gguf"
+
+# a write that fails part-way (file size limit: EFBIG) leaves nothing
+expect 2 "File too large" -- sh -c "ulimit -f 200; exec '$G' quantize $M -o '$T/o/out.gguf' --type q4_0 -q"
+no_leftovers "write failure"
+
+# SIGINT while running: config.json is a FIFO, so the run waits with its temporary file open
+cp $M/model.safetensors $M/tokenizer*.json "$B/"; rm -f "$B/config.json"; mkfifo "$B/config.json"
+"$G" quantize "$B" -o "$T/o/out.gguf" -q 2>"$T/err" &
+pid=$!
+i=0; while [ -z "$(ls -A "$T/o")" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+[ -n "$(ls -A "$T/o")" ] && ok || bad "no temporary file while running"
+kill -INT $pid; wait $pid; rc=$?
+[ $rc -eq 130 ] && ok || bad "SIGINT exit code $rc, want 130"
+grep -q interrupted "$T/err" && ok || bad "no 'interrupted' message"
+no_leftovers "SIGINT"
+
+echo "test_cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
