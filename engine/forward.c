@@ -1,0 +1,340 @@
+/*
+ * forward.c - the float forward pass of a qwen2/llama decoder: RMSNorm, RoPE,
+ * causal grouped-query attention over a float KV cache, SwiGLU MLP, output head.
+ * Matrix products go through gf_matmul (kernels.h); everything else is plain C
+ * here, with reductions in a fixed order so results never depend on threads.
+ *
+ * The element-wise steps follow GGML's CPU ops where the order of float
+ * operations is observable (double sums in RMSNorm and softmax, RoPE angles by
+ * repeated multiplication) so that perplexities agree closely with llama.cpp.
+ * Not here: sampling and perplexity (ppl.c), loading (model.c).
+ */
+#include "forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* ---------------------------------------------------------------- state */
+
+static float *alloc_f(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
+
+gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n_batch, gf_type kv_type,
+                        gf_err *err) {
+    memset(s, 0, sizeof *s);
+    const gf_hparams *hp = &m->hp;
+    if (n_ctx < 1 || n_ctx > INT32_MAX || n_batch < 1)
+        return gf_errf(err, GF_E_USAGE, "context of %lld and batch of %lld tokens are not valid",
+                       (long long)n_ctx, (long long)n_batch);
+    if (kv_type != GF_TYPE_F16 && kv_type != GF_TYPE_F32)
+        return gf_errf(err, GF_E_USAGE, "KV cache type %d is not supported (f16, f32)", (int)kv_type);
+    s->kv_type = kv_type;
+    if (n_batch > n_ctx) n_batch = n_ctx;
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    const size_t P = (size_t)n_ctx, B = (size_t)n_batch, D = (size_t)hp->dim;
+    const size_t Dq = (size_t)(hp->n_heads * hp->head_dim), Dkv = (size_t)(hp->n_kv_heads * hp->head_dim);
+    const size_t half = (size_t)hp->n_rot / 2;
+    uint64_t kv;
+    if (gf_mul_overflow((uint64_t)hp->n_layers * P, Dkv, &kv) || kv > ((uint64_t)1 << 40))
+        return gf_errf(err, GF_E_NOMEM, "%s: KV cache for %lld positions is too large", m->path, (long long)n_ctx);
+
+    size_t work = 0;
+    for (int64_t il = 0; il < hp->n_layers; il++)
+        for (int l = 0; l < GF_LIN_COUNT; l++) {
+            size_t w = gf_matmul_work_size(&m->layers[il].lin[l], n_batch);
+            if (w > work) work = w;
+        }
+    size_t w = gf_matmul_work_size(&m->output, n_batch);
+    if (w > work) work = w;
+
+    int kv_ok;
+    if (kv_type == GF_TYPE_F32) {
+        s->k_cache = alloc_f(kv);
+        s->v_cache = alloc_f(kv);
+        kv_ok = s->k_cache && s->v_cache;
+    } else {
+        s->k_cache16 = malloc((kv ? kv : 1) * sizeof(uint16_t));
+        s->v_cache16 = malloc((kv ? kv : 1) * sizeof(uint16_t));
+        s->half_to_float = alloc_f(65536);
+        kv_ok = s->k_cache16 && s->v_cache16 && s->half_to_float;
+        if (s->half_to_float)
+            for (uint32_t h = 0; h < 65536; h++) s->half_to_float[h] = gf_fp16_to_fp32((uint16_t)h);
+    }
+    s->rope_cos = alloc_f(P * half);
+    s->rope_sin = alloc_f(P * half);
+    s->x = alloc_f(B * D);
+    s->xn = alloc_f(B * D);
+    s->q = alloc_f(B * Dq);
+    s->k = alloc_f(B * Dkv);
+    s->v = alloc_f(B * Dkv);
+    s->att = alloc_f(B * Dq);
+    s->gate = alloc_f(B * (size_t)hp->n_ff);
+    s->up = alloc_f(B * (size_t)hp->n_ff);
+    s->y = alloc_f(B * D);
+    s->scores = alloc_f((size_t)hp->n_heads * P);
+    s->mm_work = aligned_alloc(64, (work + 64) & ~(size_t)63);
+    if (!kv_ok || !s->rope_cos || !s->rope_sin || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att ||
+        !s->gate || !s->up || !s->y || !s->scores || !s->mm_work) {
+        gf_state_free(s);
+        return gf_errf(err, GF_E_NOMEM, "%s: out of memory for a context of %lld tokens", m->path,
+                       (long long)n_ctx);
+    }
+
+    /* The angle of pair i at position p is p * base^(-2i/n_rot), built by
+     * repeated float multiplication as GGML's rope cache does. */
+    const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    for (size_t p = 0; p < P; p++) {
+        float theta = (float)p;
+        for (size_t i = 0; i < half; i++) {
+            s->rope_cos[p * half + i] = cosf(theta);
+            s->rope_sin[p * half + i] = sinf(theta);
+            theta *= theta_scale;
+        }
+    }
+    return GF_OK;
+}
+
+void gf_state_free(gf_state *s) {
+    if (!s) return;
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->k_cache16);
+    free(s->v_cache16);
+    free(s->half_to_float);
+    free(s->rope_cos);
+    free(s->rope_sin);
+    free(s->x);
+    free(s->xn);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->gate);
+    free(s->up);
+    free(s->y);
+    free(s->scores);
+    free(s->mm_work);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---------------------------------------------------------------- layers */
+
+void gf_rmsnorm_forward(float *out, const float *in, const float *w, int64_t n_tok, int64_t dim, float eps) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *x = in + t * dim;
+        float *o = out + t * dim;
+        double ss = 0.0;
+        for (int64_t i = 0; i < dim; i++) ss += (double)(x[i] * x[i]);
+        const float mean = (float)(ss / (double)dim);
+        const float scale = 1.0f / sqrtf(mean + eps);
+        for (int64_t i = 0; i < dim; i++) o[i] = (x[i] * scale) * w[i];
+    }
+}
+
+void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                     gf_rope_kind kind, const float *cos_tab, const float *sin_tab) {
+    const int64_t half = n_rot / 2;
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *c = cos_tab + (pos0 + t) * half, *s = sin_tab + (pos0 + t) * half;
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *v = x + (t * n_heads + h) * head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                /* NORM pairs neighbours (2i, 2i+1); NEOX pairs halves (i, i+half) */
+                const int64_t a = kind == GF_ROPE_NEOX ? i : 2 * i, b = kind == GF_ROPE_NEOX ? i + half : 2 * i + 1;
+                const float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c[i] - x1 * s[i];
+                v[b] = x0 * s[i] + x1 * c[i];
+            }
+        }
+    }
+}
+
+void gf_attention_forward(float *out, const float *q, const float *k, const float *v, float *scores, int64_t n_tok,
+                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+    const int64_t Dq = n_heads * head_dim, Dkv = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+    const int64_t P = pos0 + n_tok;
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    /* Each head is computed start to finish by one thread in a fixed order. */
+    #pragma omp parallel for schedule(static) if (n_heads > 1 && n_tok * P * head_dim >= 16384)
+    for (int64_t h = 0; h < n_heads; h++) {
+        const int64_t kh = h / group;
+        float *sc = scores + h * P;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *qt = q + t * Dq + h * head_dim;
+            const int64_t n_kv = pos0 + t + 1; /* causal: positions 0 .. pos0+t */
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float *kj = k + j * Dkv + kh * head_dim;
+                float d = 0.0f;
+                for (int64_t i = 0; i < head_dim; i++) d += qt[i] * kj[i];
+                sc[j] = d * scale;
+                if (sc[j] > mx) mx = sc[j];
+            }
+            double sum = 0.0;
+            for (int64_t j = 0; j < n_kv; j++) {
+                sc[j] = expf(sc[j] - mx);
+                sum += sc[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            float *o = out + t * Dq + h * head_dim;
+            for (int64_t i = 0; i < head_dim; i++) o[i] = 0.0f;
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float p = sc[j] * inv;
+                const float *vj = v + j * Dkv + kh * head_dim;
+                for (int64_t i = 0; i < head_dim; i++) o[i] += p * vj[i];
+            }
+        }
+    }
+}
+
+/* Rounds to the nearest half and back. */
+static inline float round_half(float x, const float *h2f) { return h2f[gf_fp32_to_fp16(x)]; }
+
+void gf_attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, const float *h2f,
+                              float *scores, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t n_kv_heads,
+                              int64_t head_dim) {
+    const int64_t Dq = n_heads * head_dim, Dkv = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+    const int64_t P = pos0 + n_tok;
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    #pragma omp parallel for schedule(static) if (n_heads > 1 && n_tok * P * head_dim >= 16384)
+    for (int64_t h = 0; h < n_heads; h++) {
+        const int64_t kh = h / group;
+        float *sc = scores + h * P;
+        float qh[GF_MAX_HEAD_DIM]; /* the loader caps head_dim */
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *qt = q + t * Dq + h * head_dim;
+            for (int64_t i = 0; i < head_dim; i++) qh[i] = round_half(qt[i], h2f);
+            const int64_t n_kv = pos0 + t + 1;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < n_kv; j++) {
+                const uint16_t *kj = k + j * Dkv + kh * head_dim;
+                float d = 0.0f;
+                for (int64_t i = 0; i < head_dim; i++) d += qh[i] * h2f[kj[i]];
+                sc[j] = d * scale;
+                if (sc[j] > mx) mx = sc[j];
+            }
+            double sum = 0.0;
+            for (int64_t j = 0; j < n_kv; j++) {
+                sc[j] = expf(sc[j] - mx);
+                sum += sc[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            float *o = out + t * Dq + h * head_dim;
+            for (int64_t i = 0; i < head_dim; i++) o[i] = 0.0f;
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float p = round_half(sc[j] * inv, h2f);
+                const uint16_t *vj = v + j * Dkv + kh * head_dim;
+                for (int64_t i = 0; i < head_dim; i++) o[i] += p * h2f[vj[i]];
+            }
+        }
+    }
+}
+
+void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work) {
+    gf_matmul_work(W, x, y, n_tok, work);
+    if (bias)
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t o = 0; o < W->n_out; o++) y[t * W->n_out + o] += bias[o];
+}
+
+/* ---------------------------------------------------------------- block */
+
+static void hook(const gf_hooks *hk, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
+    if (hk && hk->on_linear_input) hk->on_linear_input(hk->ctx, layer, name, x, n_tok, n_in);
+}
+
+gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok, int64_t pos0, gf_state *s,
+                           const gf_hooks *hooks, gf_err *err) {
+    const gf_hparams *hp = &m->hp;
+    if (layer < 0 || layer >= hp->n_layers)
+        return gf_errf(err, GF_E_USAGE, "%s: layer %d does not exist (%lld layers)", m->path, layer,
+                       (long long)hp->n_layers);
+    if (n_tok < 1 || n_tok > s->n_batch || pos0 < 0 || pos0 + n_tok > s->n_ctx)
+        return gf_errf(err, GF_E_USAGE, "%s: %lld tokens at position %lld do not fit a batch of %lld and a "
+                       "context of %lld", m->path, (long long)n_tok, (long long)pos0, (long long)s->n_batch,
+                       (long long)s->n_ctx);
+    const gf_layer *ly = &m->layers[layer];
+    const int64_t D = hp->dim, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
+    const size_t cache_off = (size_t)layer * (size_t)s->n_ctx * (size_t)Dkv + (size_t)pos0 * (size_t)Dkv;
+
+    /* attention */
+    gf_rmsnorm_forward(s->xn, x, ly->attn_norm, n_tok, D, hp->rms_eps);
+    for (int l = GF_LIN_Q; l <= GF_LIN_V; l++) hook(hooks, layer, ly->name[l], s->xn, n_tok, D);
+    gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work);
+    gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work);
+    gf_linear_forward(s->v, &ly->lin[GF_LIN_V], ly->bias[GF_LIN_V], s->xn, n_tok, s->mm_work);
+    gf_rope_forward(s->q, n_tok, pos0, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
+    gf_rope_forward(s->k, n_tok, pos0, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
+    const int64_t n_new = n_tok * Dkv;
+    if (s->kv_type == GF_TYPE_F32) {
+        memcpy(s->k_cache + cache_off, s->k, (size_t)n_new * sizeof(float));
+        memcpy(s->v_cache + cache_off, s->v, (size_t)n_new * sizeof(float));
+        gf_attention_forward(s->att, s->q, s->k_cache + (cache_off - (size_t)pos0 * (size_t)Dkv),
+                             s->v_cache + (cache_off - (size_t)pos0 * (size_t)Dkv), s->scores, n_tok, pos0,
+                             hp->n_heads, hp->n_kv_heads, hp->head_dim);
+    } else {
+        for (int64_t i = 0; i < n_new; i++) {
+            s->k_cache16[cache_off + (size_t)i] = gf_fp32_to_fp16(s->k[i]);
+            s->v_cache16[cache_off + (size_t)i] = gf_fp32_to_fp16(s->v[i]);
+        }
+        gf_attention_forward_f16(s->att, s->q, s->k_cache16 + (cache_off - (size_t)pos0 * (size_t)Dkv),
+                                 s->v_cache16 + (cache_off - (size_t)pos0 * (size_t)Dkv), s->half_to_float,
+                                 s->scores, n_tok, pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim);
+    }
+    hook(hooks, layer, ly->name[GF_LIN_O], s->att, n_tok, Dq);
+    gf_linear_forward(s->y, &ly->lin[GF_LIN_O], ly->bias[GF_LIN_O], s->att, n_tok, s->mm_work);
+    for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
+
+    /* feed-forward */
+    gf_rmsnorm_forward(s->xn, x, ly->ffn_norm, n_tok, D, hp->rms_eps);
+    hook(hooks, layer, ly->name[GF_LIN_GATE], s->xn, n_tok, D);
+    hook(hooks, layer, ly->name[GF_LIN_UP], s->xn, n_tok, D);
+    gf_linear_forward(s->gate, &ly->lin[GF_LIN_GATE], ly->bias[GF_LIN_GATE], s->xn, n_tok, s->mm_work);
+    gf_linear_forward(s->up, &ly->lin[GF_LIN_UP], ly->bias[GF_LIN_UP], s->xn, n_tok, s->mm_work);
+    gf_swiglu_forward(s->gate, s->gate, s->up, n_tok * hp->n_ff);
+    hook(hooks, layer, ly->name[GF_LIN_DOWN], s->gate, n_tok, hp->n_ff);
+    gf_linear_forward(s->y, &ly->lin[GF_LIN_DOWN], ly->bias[GF_LIN_DOWN], s->gate, n_tok, s->mm_work);
+    for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- model */
+
+void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
+                       const gf_hooks *hooks) {
+    const int64_t D = m->hp.dim;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += s->n_batch) {
+        const int64_t nt = n_tok - t0 < s->n_batch ? n_tok - t0 : s->n_batch;
+        gf_rmsnorm_forward(s->xn, x + t0 * D, m->output_norm, nt, D, m->hp.rms_eps);
+        hook(hooks, -1, "output.weight", s->xn, nt, D);
+        gf_linear_forward(logits + t0 * m->hp.n_vocab, &m->output, NULL, s->xn, nt, s->mm_work);
+    }
+}
+
+gf_status gf_forward(const gf_model *m, gf_state *s, const int32_t *tokens, int64_t n_tok, int64_t pos0,
+                     int64_t out_from, float *logits, const gf_hooks *hooks, gf_err *err) {
+    const int64_t D = m->hp.dim;
+    if (n_tok < 0 || out_from < 0 || out_from > n_tok || pos0 < 0 || pos0 + n_tok > s->n_ctx)
+        return gf_errf(err, GF_E_USAGE, "%s: %lld tokens at position %lld do not fit a context of %lld",
+                       m->path, (long long)n_tok, (long long)pos0, (long long)s->n_ctx);
+    gf_status st;
+    for (int64_t b0 = 0; b0 < n_tok; b0 += s->n_batch) {
+        const int64_t nt = n_tok - b0 < s->n_batch ? n_tok - b0 : s->n_batch;
+        if ((st = gf_model_embed(m, tokens + b0, nt, s->x, err))) return st;
+        for (int il = 0; il < m->hp.n_layers; il++)
+            if ((st = gf_block_forward(m, il, s->x, nt, pos0 + b0, s, hooks, err))) return st;
+        /* logits only for the rows asked for */
+        const int64_t first = out_from > b0 ? out_from - b0 : 0;
+        if (first < nt)
+            gf_output_forward(m, s->x + first * D, nt - first, logits + (b0 + first - out_from) * m->hp.n_vocab,
+                              s, hooks);
+    }
+    return GF_OK;
+}

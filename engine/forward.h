@@ -1,0 +1,117 @@
+/*
+ * forward.h - the forward pass of a gf_model, as one function per layer over
+ * explicit buffers, so that calibration can run it block by block and look at
+ * the input of every linear layer, and a backward pass can be added beside it.
+ *
+ * Shape legend (all buffers row-major, one row per token):
+ *   T   tokens in the call                 D   dim (embedding_length)
+ *   H   query heads     Hk  key/value heads     Dh  head_dim
+ *   F   n_ff            V   n_vocab             P   positions the KV cache holds
+ * A token at index t of a call sits at position pos0 + t and attends to
+ * positions 0 .. pos0 + t of the cache (causal).
+ */
+#ifndef GF_FORWARD_H
+#define GF_FORWARD_H
+
+#include "model.h"
+
+/* Callbacks into the forward pass; any may be NULL.  They run on the calling
+ * thread, between parallel regions, and must not keep the pointers. */
+typedef struct {
+    /* x (n_tok, n_in) is the input of matrix tensor_name ("blk.3.attn_q.weight",
+     * "output.weight" with layer -1), just before the product.  q, k and v share
+     * one input and are reported once each, as llama.cpp's imatrix sees them. */
+    void (*on_linear_input)(void *ctx, int layer, const char *tensor_name, const float *x, int64_t n_tok,
+                            int64_t n_in);
+    void *ctx;
+} gf_hooks;
+
+/* KV cache and scratch for one sequence: every buffer the pass needs, allocated
+ * once so that decoding a token allocates nothing.
+ *
+ * The cache holds F16 (as llama.cpp's default cache does: keys, queries and the
+ * attention weights are rounded to half precision where GGML rounds them, which
+ * is what makes perplexities agree to 4-5 digits) or F32 (exact float attention,
+ * for calibration and gradients). */
+typedef struct {
+    int64_t n_ctx;       /* P                                                        */
+    int64_t n_batch;     /* largest T one gf_block_forward call may take             */
+    gf_type kv_type;     /* GF_TYPE_F16 or GF_TYPE_F32                               */
+    float *k_cache;      /* F32: (n_layers, P, Hk*Dh) keys after RoPE                */
+    float *v_cache;      /* F32: (n_layers, P, Hk*Dh)                                */
+    uint16_t *k_cache16; /* F16: (n_layers, P, Hk*Dh) as IEEE halves                 */
+    uint16_t *v_cache16; /* F16: (n_layers, P, Hk*Dh)                                */
+    float *half_to_float;/* F16: (65536) decoding table                              */
+    float *rope_cos;     /* (P, n_rot/2) cos(pos * theta_i)                          */
+    float *rope_sin;     /* (P, n_rot/2)                                             */
+    float *x;            /* (n_batch, D) residual stream inside gf_forward          */
+    float *xn;           /* (n_batch, D) normalized input of the current sub-layer   */
+    float *q;            /* (n_batch, H*Dh)                                          */
+    float *k;            /* (n_batch, Hk*Dh) new keys before they enter the cache    */
+    float *v;            /* (n_batch, Hk*Dh)                                         */
+    float *att;          /* (n_batch, H*Dh) attention output, input of attn_output   */
+    float *gate;         /* (n_batch, F) gate projection, then silu(gate) * up       */
+    float *up;           /* (n_batch, F)                                             */
+    float *y;            /* (n_batch, D) sub-layer output before the residual add    */
+    float *scores;       /* (H, P) attention weights, one row per head               */
+    void *mm_work;       /* gf_matmul_work scratch for n_batch tokens                */
+} gf_state;
+
+/* n_ctx: positions the cache holds (any length: like llama.cpp, exceeding the
+ * training context is allowed).  n_batch: tokens per block call (≤ n_ctx).
+ * kv_type: GF_TYPE_F16 (llama.cpp's numbers) or GF_TYPE_F32. */
+gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n_batch, gf_type kv_type,
+                        gf_err *err);
+void gf_state_free(gf_state *s);
+
+/* ---------------------------------------------------------------- layers */
+
+/* out (T, D) = in / sqrt(mean(in²) + eps) * w; the sum of squares in double
+ * like GGML.  out may equal in. */
+void gf_rmsnorm_forward(float *out, const float *in, const float *w, int64_t n_tok, int64_t dim, float eps);
+
+/* Rotates the first n_rot dims of every head of x (T, n_heads*Dh) in place,
+ * token t by the angles of position pos0 + t from the tables cos/sin (P, n_rot/2). */
+void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                     gf_rope_kind kind, const float *cos_tab, const float *sin_tab);
+
+/* Causal grouped-query attention.  q (T, H*Dh) at positions pos0..; k, v (P, Hk*Dh)
+ * hold positions 0 .. pos0+T-1; out (T, H*Dh); scores (H, P) scratch.  Query head
+ * h reads key/value head h / (H/Hk).  OpenMP over heads; thread count does not
+ * change the result. */
+void gf_attention_forward(float *out, const float *q, const float *k, const float *v, float *scores, int64_t n_tok,
+                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
+/* The same over a half-precision cache, rounding as GGML's F16 cache path does:
+ * q to half before q·k, the softmax weights to half before they weight v.
+ * h2f is the (65536) half-to-float table of a gf_state. */
+void gf_attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, const float *h2f,
+                              float *scores, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t n_kv_heads,
+                              int64_t head_dim);
+
+/* out (n) = silu(gate) * up; out may equal gate. */
+void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
+
+/* y (T, n_out) = x (T, n_in) · Wᵀ + bias (bias may be NULL). */
+void gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work);
+
+/* One decoder block on the residual stream x (T, D), in place:
+ *   x += attn_output(attention(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
+ *   x += ffn_down(silu(ffn_gate(norm(x))) * ffn_up(norm(x)))
+ * Writes this layer's keys/values for positions pos0 .. pos0+T-1 into s's cache.
+ * T ≤ s->n_batch and pos0 + T ≤ s->n_ctx, or GF_E_USAGE. */
+gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok, int64_t pos0, gf_state *s,
+                           const gf_hooks *hooks, gf_err *err);
+
+/* logits (T, V) = output(norm(x)) for x (T, D) (x is left unchanged). */
+void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
+                       const gf_hooks *hooks);
+
+/* The whole model over tokens (T) at positions pos0 .. pos0+T-1 of the cache,
+ * in batches of s->n_batch.  Logits are computed only for tokens out_from .. T-1
+ * of this call and written to logits (T - out_from, V); out_from = T gives none.
+ * GF_E_VALUE for a token id outside the vocabulary, GF_E_USAGE when the cache
+ * is too short. */
+gf_status gf_forward(const gf_model *m, gf_state *s, const int32_t *tokens, int64_t n_tok, int64_t pos0,
+                     int64_t out_from, float *logits, const gf_hooks *hooks, gf_err *err);
+
+#endif /* GF_FORWARD_H */

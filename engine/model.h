@@ -1,0 +1,87 @@
+/*
+ * model.h - a decoder-only transformer (GGUF arch "qwen2" or "llama") loaded for
+ * the inference engine: hyperparameters from the <arch>.* keys, every weight
+ * matrix as a gf_wmat over the file mapping, small vectors (norms, biases)
+ * widened to float.  The forward pass lives in forward.h.
+ */
+#ifndef GF_MODEL_H
+#define GF_MODEL_H
+
+#include "../common/gf.h"
+#include "../formats/gguf.h"
+#include "kernels.h"
+
+typedef enum { GF_ARCH_LLAMA = 0, GF_ARCH_QWEN2 = 1 } gf_arch;
+
+/* Largest head the engine accepts (real models use 64..256). */
+#define GF_MAX_HEAD_DIM 1024
+
+/* How RoPE pairs the dimensions of a head.  NORM rotates (2i, 2i+1): GGUF llama
+ * q/k rows were permuted by the converter so that this works.  NEOX rotates
+ * (i, i + n_rot/2), the Hugging Face layout, used as-is for qwen2. */
+typedef enum { GF_ROPE_NORM = 0, GF_ROPE_NEOX = 2 } gf_rope_kind;
+
+typedef struct {
+    gf_arch arch;
+    int64_t n_vocab;      /* rows of token_embd                                  */
+    int64_t dim;          /* embedding_length                                    */
+    int64_t n_layers;     /* block_count                                         */
+    int64_t n_ff;         /* feed_forward_length                                 */
+    int64_t n_heads;      /* attention.head_count                                */
+    int64_t n_kv_heads;   /* attention.head_count_kv (= n_heads when absent)     */
+    int64_t head_dim;     /* dim / n_heads                                       */
+    int64_t n_rot;        /* rope.dimension_count (= head_dim when absent)       */
+    int64_t n_ctx_train;  /* context_length: informative, never enforced         */
+    float rope_base;      /* rope.freq_base, 10000 when absent                   */
+    float rms_eps;        /* attention.layer_norm_rms_epsilon                    */
+    gf_rope_kind rope;    /* NEOX for qwen2, NORM for llama                      */
+} gf_hparams;
+
+/* The seven matrices of a decoder block, in the order the forward pass uses them. */
+typedef enum {
+    GF_LIN_Q = 0, GF_LIN_K, GF_LIN_V, GF_LIN_O, GF_LIN_GATE, GF_LIN_UP, GF_LIN_DOWN, GF_LIN_COUNT
+} gf_linear;
+
+/* GGUF name stem of a block matrix: "attn_q", ..., "ffn_down". */
+const char *gf_linear_stem(gf_linear l);
+
+typedef struct {
+    const float *attn_norm;      /* (dim)                                                 */
+    const float *bias[GF_LIN_COUNT]; /* (n_out) of each matrix, or NULL (qwen2: q, k, v)  */
+    const float *ffn_norm;       /* (dim)                                                 */
+    /* lin[GF_LIN_Q]: (n_heads*head_dim, dim)     lin[GF_LIN_K], [V]: (n_kv_heads*head_dim, dim)
+     * lin[GF_LIN_O]: (dim, n_heads*head_dim)     lin[GF_LIN_GATE], [UP]: (n_ff, dim)
+     * lin[GF_LIN_DOWN]: (dim, n_ff)              shapes as (n_out, n_in)                */
+    gf_wmat lin[GF_LIN_COUNT];
+    char name[GF_LIN_COUNT][48]; /* GGUF tensor names, "blk.3.attn_q.weight"              */
+} gf_layer;
+
+typedef struct {
+    gf_hparams hp;
+    const char *path;            /* for messages; points into gguf                        */
+    gf_type embd_type;           /* type of token_embd rows                               */
+    const void *embd;            /* (n_vocab, row bytes) token_embd data in the file      */
+    size_t embd_row_bytes;
+    const float *output_norm;    /* (dim)                                                 */
+    gf_wmat output;              /* (n_vocab, dim); token_embd's data when tied           */
+    int tied_output;             /* 1 when the file has no output.weight                  */
+    gf_layer *layers;            /* (n_layers)                                            */
+    gf_kernel_set ks;
+    /* owned */
+    gf_gguf *gguf;               /* the open file (NULL if borrowed)                      */
+    float *vec_arena;            /* norms and biases widened to float                     */
+} gf_model;
+
+/* Loads path (memory-mapped; the model keeps the file open).  ks is the kernel
+ * set the matrices are prepared for (gf_kernels_detect() normally). */
+gf_status gf_model_open(const char *path, gf_kernel_set ks, gf_model **out, gf_err *err);
+/* The same over an already open GGUF, which must outlive the model (tests build
+ * files in memory and parse them with gf_gguf_parse). */
+gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out, gf_err *err);
+void gf_model_free(gf_model *m);
+
+/* Dequantizes rows of token_embd: x (n_tok, dim). GF_E_VALUE names a token id
+ * outside [0, n_vocab). */
+gf_status gf_model_embed(const gf_model *m, const int32_t *tokens, int64_t n_tok, float *x, gf_err *err);
+
+#endif /* GF_MODEL_H */
