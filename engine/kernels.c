@@ -1,6 +1,6 @@
 /*
  * kernels.c - picks a kernel set at run time, prepares weight matrices for it
- * (Q4_0 repacking) and drives the matrix multiply over OpenMP threads.
+ * (Q4_0/Q8_0 repacking) and drives the matrix multiply over OpenMP threads.
  *
  * Results never depend on the thread count: every output element is computed
  * by one kernel call whose operation order is fixed by the data layout and by a
@@ -115,17 +115,20 @@ gf_status gf_wmat_init(gf_wmat *m, gf_type type, int64_t n_in, int64_t n_out,
     m->n_out = n_out;
     m->data = data;
     m->ks = ks;
-    if (type == GF_TYPE_Q4_0 && gf_kernels_ops(ks)->gemm_q4x8) {
+    const gf_kernel_ops *ops = gf_kernels_ops(ks);
+    const int pack4 = type == GF_TYPE_Q4_0 && ops->gemm_q4x8, pack8 = type == GF_TYPE_Q8_0 && ops->gemm_q8x8;
+    if (pack4 || pack8) {
         const int64_t nb = n_in / GF_QK, n_grp = (n_out + GF_Q4X8_ROWS - 1) / GF_Q4X8_ROWS;
+        const size_t blk = pack4 ? sizeof(gf_block_q4_0x8) : sizeof(gf_block_q8_0x8);
         uint64_t bytes;
-        if (gf_mul_overflow((uint64_t)nb * (uint64_t)n_grp, sizeof(gf_block_q4_0x8), &bytes) ||
-            bytes > SIZE_MAX - 63)
-            return gf_errf(err, GF_E_NOMEM, "matmul: packed Q4_0 size overflows");
+        if (gf_mul_overflow((uint64_t)nb * (uint64_t)n_grp, blk, &bytes) || bytes > SIZE_MAX - 63)
+            return gf_errf(err, GF_E_NOMEM, "matmul: packed %s size overflows", gf_type_info(type)->name);
         m->packed = aligned_alloc(64, (size_t)((bytes + 63) & ~(uint64_t)63));
         if (!m->packed)
-            return gf_errf(err, GF_E_NOMEM, "matmul: cannot allocate %llu bytes for packed Q4_0",
-                           (unsigned long long)bytes);
-        gf_pack_q4_0x8(data, nb, n_out, m->packed);
+            return gf_errf(err, GF_E_NOMEM, "matmul: cannot allocate %llu bytes for packed %s",
+                           (unsigned long long)bytes, gf_type_info(type)->name);
+        if (pack4) gf_pack_q4_0x8(data, nb, n_out, m->packed);
+        else gf_pack_q8_0x8(data, nb, n_out, m->packed);
     }
     return GF_OK;
 }
@@ -138,8 +141,8 @@ void gf_wmat_free(gf_wmat *m) {
 
 /* ---------------------------------------------------------------- matmul */
 
-/* Scratch layout: converted activations (Q8_0 blocks or halves), then for the
- * packed path the int32 block sums. */
+/* Scratch layout: converted activations (Q8_0 blocks or halves), then for
+ * packed Q4_0 the int32 block sums. */
 static size_t act_bytes(const gf_wmat *W, int64_t n_tok) {
     switch (W->type) {
     case GF_TYPE_F16: return (size_t)(n_tok * W->n_in) * sizeof(uint16_t);
@@ -151,7 +154,7 @@ static size_t act_bytes(const gf_wmat *W, int64_t n_tok) {
 
 size_t gf_matmul_work_size(const gf_wmat *W, int64_t n_tok) {
     size_t a = (act_bytes(W, n_tok) + 63) & ~(size_t)63;
-    if (W->packed) a += (size_t)(n_tok * (W->n_in / GF_QK)) * sizeof(int32_t);
+    if (W->packed && W->type == GF_TYPE_Q4_0) a += (size_t)(n_tok * (W->n_in / GF_QK)) * sizeof(int32_t);
     return a;
 }
 
@@ -185,7 +188,6 @@ static void matmul_packed(const gf_wmat *W, const gf_kernel_ops *ops, const gf_b
     const int64_t n_out = W->n_out, nb = W->n_in / GF_QK;
     const int64_t n_grp = (n_out + GF_Q4X8_ROWS - 1) / GF_Q4X8_ROWS;
     const int64_t n_chunk = (n_grp + GROUPS_PER_CHUNK - 1) / GROUPS_PER_CHUNK;
-    const gf_block_q4_0x8 *packed = W->packed;
     #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunk; c++) {
         const int64_t g0 = c * GROUPS_PER_CHUNK;
@@ -194,8 +196,12 @@ static void matmul_packed(const gf_wmat *W, const gf_kernel_ops *ops, const gf_b
             const int nt = n_tok - t0 < GF_TOK_TILE ? (int)(n_tok - t0) : GF_TOK_TILE;
             for (int64_t g = g0; g < g1; g++) {
                 float tile[GF_TOK_TILE * GF_Q4X8_ROWS];
-                ops->gemm_q4x8(packed + g * nb, nb, xq + t0 * nb, xsum + t0 * nb, nb, nt, tile,
-                               GF_Q4X8_ROWS);
+                if (W->type == GF_TYPE_Q4_0)
+                    ops->gemm_q4x8((const gf_block_q4_0x8 *)W->packed + g * nb, nb, xq + t0 * nb,
+                                   xsum + t0 * nb, nb, nt, tile, GF_Q4X8_ROWS);
+                else
+                    ops->gemm_q8x8((const gf_block_q8_0x8 *)W->packed + g * nb, nb, xq + t0 * nb, nb, nt,
+                                   tile, GF_Q4X8_ROWS);
                 const int64_t o0 = g * GF_Q4X8_ROWS;
                 const int nr = n_out - o0 < GF_Q4X8_ROWS ? (int)(n_out - o0) : GF_Q4X8_ROWS;
                 for (int t = 0; t < nt; t++)
@@ -209,7 +215,7 @@ void gf_matmul_work(const gf_wmat *W, const float *X, float *Y, int64_t n_tok, v
     const gf_kernel_ops *ops = gf_kernels_ops(W->ks);
     const int64_t n_in = W->n_in, nb = n_in / GF_QK;
     void *xa = work;
-    int32_t *xsum = W->packed ? (int32_t *)((char *)work + ((act_bytes(W, n_tok) + 63) & ~(size_t)63)) : NULL;
+    int32_t *xsum = W->packed && W->type == GF_TYPE_Q4_0 ? (int32_t *)((char *)work + ((act_bytes(W, n_tok) + 63) & ~(size_t)63)) : NULL;
     /* tiny products are not worth waking the other threads for */
     const int par = (double)n_tok * (double)n_in * (double)W->n_out >= 32768.0;
     #pragma omp parallel if (par)

@@ -4,7 +4,7 @@
  *
  * Same contracts as kernels_scalar.c: the Q8_0 activation quantizer matches the
  * reference bit for bit (round half away from zero done exactly), the packed
- * Q4_0 kernel does the scalar packed kernel's float steps lane by lane, and the
+ * Q4_0/Q8_0 kernels do the scalar packed kernels' float steps lane by lane, and the
  * row dots differ from the scalar ones only in float summation order.  Lengths
  * that are not a multiple of the vector width finish in a scalar tail.
  */
@@ -194,6 +194,51 @@ void gf_gemm_q4x8_avx2(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0
     }
 }
 
+/* Q8_0 weights are signed, so maddubs gets |w| (taken once per block for all
+ * tokens) and the activation with w's sign; a pair of products can reach
+ * 2·127·127, so every chunk is widened to int32 before it is summed. */
+static inline __attribute__((always_inline)) void gemm_q8x8_nt(const gf_block_q8_0x8 *w, int64_t nb,
+                                                              const gf_block_q8_0 *x, int64_t ldx, const int NT,
+                                                              float *y, int64_t ldy) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[GF_TOK_TILE];
+    #pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i sw[8], aw[8];
+        #pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            sw[k] = _mm256_loadu_si256((const __m256i *)w[b].qs[k]);
+            aw[k] = _mm256_sign_epi8(sw[k], sw[k]);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        #pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const gf_block_q8_0 *xb = &x[t * ldx + b];
+            __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[0], _mm256_sign_epi8(bcast32(xb->qs), sw[0])), ones);
+            #pragma GCC unroll 8
+            for (int k = 1; k < 8; k++) {
+                const __m256i p = _mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(bcast32(xb->qs + 4 * k), sw[k]));
+                s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(p, ones));
+            }
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(xb->d)));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scale, acc[t]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+void gf_gemm_q8x8_avx2(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                       int n_tok, float *y, int64_t ldy) {
+    switch (n_tok) {
+    case 1: gemm_q8x8_nt(w, nb, x, ldx, 1, y, ldy); break;
+    case 2: gemm_q8x8_nt(w, nb, x, ldx, 2, y, ldy); break;
+    case 3: gemm_q8x8_nt(w, nb, x, ldx, 3, y, ldy); break;
+    default: gemm_q8x8_nt(w, nb, x, ldx, 4, y, ldy); break;
+    }
+}
+
 const gf_kernel_ops gf_kernel_ops_avx2 = {
     .ks = GF_KERNELS_AVX2,
     .quantize_q8_0 = gf_quantize_q8_0_avx2,
@@ -203,4 +248,5 @@ const gf_kernel_ops gf_kernel_ops_avx2 = {
     .dot_q8_0 = gf_dot_q8_0_avx2,
     .dot_q4_0 = gf_dot_q4_0_avx2,
     .gemm_q4x8 = gf_gemm_q4x8_avx2,
+    .gemm_q8x8 = gf_gemm_q8x8_avx2,
 };

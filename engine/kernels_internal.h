@@ -29,6 +29,14 @@ typedef struct {
 } gf_block_q4_0x8;
 _Static_assert(sizeof(gf_block_q4_0x8) == 16 + 128, "Q4_0x8 block must be 144 bytes");
 
+/* The same interleave for Q8_0: chunk k (k = 0..7) of row r is elements
+ * 4k..4k+3 of that row.  Rows past n_out are padding with d = 0. */
+typedef struct {
+    uint16_t d[GF_Q4X8_ROWS];             /* IEEE half scale of each row */
+    int8_t qs[8][GF_Q4X8_ROWS][4];        /* [chunk][row][byte]          */
+} gf_block_q8_0x8;
+_Static_assert(sizeof(gf_block_q8_0x8) == 16 + 256, "Q8_0x8 block must be 272 bytes");
+
 /* Token rows handed to one call of a packed kernel.  The kernel for n tokens
  * does, per token, exactly the float operations of the 1-token kernel, so a row
  * of Y does not depend on how many tokens were in the call. */
@@ -38,11 +46,16 @@ _Static_assert(sizeof(gf_block_q4_0x8) == 16 + 128, "Q4_0x8 block must be 144 by
  * nb gf_block_q4_0x8 (group-major).  Portable: the same bytes on every CPU. */
 void gf_pack_q4_0x8(const gf_block_q4_0 *src, int64_t nb, int64_t n_out, gf_block_q4_0x8 *dst);
 
+void gf_pack_q8_0x8(const gf_block_q8_0 *src, int64_t nb, int64_t n_out, gf_block_q8_0x8 *dst);
+
 /* Y[t*ldy + r] = row r of group w (r < 8) · activation row t, for t < n_tok
  * (1..GF_TOK_TILE).  x holds n_tok rows of nb Q8_0 blocks, ldx blocks apart;
  * xsum[t*ldx + b] is the sum of the 32 int8 of x's block b in row t. */
 typedef void (*gf_gemm_q4x8_fn)(const gf_block_q4_0x8 *w, int64_t nb,
                                 const gf_block_q8_0 *x, const int32_t *xsum, int64_t ldx,
+                                int n_tok, float *y, int64_t ldy);
+/* The same for Q8_0 groups (no block sums needed). */
+typedef void (*gf_gemm_q8x8_fn)(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
                                 int n_tok, float *y, int64_t ldy);
 
 /* ---------------------------------------------------------------- kernel table */
@@ -58,8 +71,9 @@ typedef struct {
     float (*dot_f16)(const uint16_t *w, const uint16_t *x, int64_t n);
     float (*dot_q8_0)(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
     float (*dot_q4_0)(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
-    /* interleaved Q4_0 (NULL: this set dots Q4_0 rows in file order) */
+    /* interleaved Q4_0 / Q8_0 (NULL: this set dots such rows in file order) */
     gf_gemm_q4x8_fn gemm_q4x8;
+    gf_gemm_q8x8_fn gemm_q8x8;
 } gf_kernel_ops;
 
 /* The table of a set, or NULL if it is not compiled into this binary. */
@@ -74,6 +88,8 @@ float gf_dot_q8_0_scalar(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t
 float gf_dot_q4_0_scalar(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
 void gf_gemm_q4x8_scalar(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                          const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+void gf_gemm_q8x8_scalar(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                         int n_tok, float *y, int64_t ldy);
 extern const gf_kernel_ops gf_kernel_ops_scalar;
 
 #if defined(__x86_64__)
@@ -86,6 +102,8 @@ float gf_dot_q8_0_avx2(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t n
 float gf_dot_q4_0_avx2(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
 void gf_gemm_q4x8_avx2(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                        const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+void gf_gemm_q8x8_avx2(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                       int n_tok, float *y, int64_t ldy);
 extern const gf_kernel_ops gf_kernel_ops_avx2;
 #endif
 
@@ -101,6 +119,8 @@ float gf_dot_q8_0_neondot(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_
 float gf_dot_q4_0_neondot(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
 void gf_gemm_q4x8_neondot(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                           const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
+void gf_gemm_q8x8_neondot(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                          int n_tok, float *y, int64_t ldy);
 extern const gf_kernel_ops gf_kernel_ops_neon;
 extern const gf_kernel_ops gf_kernel_ops_neon_dot;
 #endif

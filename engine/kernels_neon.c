@@ -199,6 +199,48 @@ DOTPROD void gf_gemm_q4x8_neondot(const gf_block_q4_0x8 *w, int64_t nb, const gf
     }
 }
 
+/* Q8_0: signed × signed is what SDOT does, so no offset is needed. */
+static DOTPROD inline __attribute__((always_inline)) void
+gemm_q8x8_nt(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx, const int NT, float *y,
+             int64_t ldy) {
+    float32x4_t acc_a[GF_TOK_TILE], acc_b[GF_TOK_TILE];
+    for (int t = 0; t < NT; t++) acc_a[t] = acc_b[t] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        int8x16_t wa[8], wb[8]; /* chunk k of rows 0-3 and of rows 4-7 */
+        for (int k = 0; k < 8; k++) {
+            wa[k] = vld1q_s8(w[b].qs[k][0]);
+            wb[k] = vld1q_s8(w[b].qs[k][4]);
+        }
+        const float32x4_t dw_a = loadh(w[b].d), dw_b = loadh(w[b].d + 4);
+        for (int t = 0; t < NT; t++) {
+            const gf_block_q8_0 *xb = &x[t * ldx + b];
+            const int8x16_t x0 = vld1q_s8(xb->qs), x1 = vld1q_s8(xb->qs + 16);
+            int32x4_t sa = vdupq_n_s32(0), sb = vdupq_n_s32(0);
+            SDOT4(sa, wa, x0);
+            SDOT4(sa, (wa + 4), x1);
+            SDOT4(sb, wb, x0);
+            SDOT4(sb, (wb + 4), x1);
+            const float dx = h2f(xb->d);
+            acc_a[t] = vfmaq_f32(acc_a[t], vcvtq_f32_s32(sa), vmulq_n_f32(dw_a, dx));
+            acc_b[t] = vfmaq_f32(acc_b[t], vcvtq_f32_s32(sb), vmulq_n_f32(dw_b, dx));
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        vst1q_f32(y + t * ldy, acc_a[t]);
+        vst1q_f32(y + t * ldy + 4, acc_b[t]);
+    }
+}
+
+DOTPROD void gf_gemm_q8x8_neondot(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                                  int n_tok, float *y, int64_t ldy) {
+    switch (n_tok) {
+    case 1: gemm_q8x8_nt(w, nb, x, ldx, 1, y, ldy); break;
+    case 2: gemm_q8x8_nt(w, nb, x, ldx, 2, y, ldy); break;
+    case 3: gemm_q8x8_nt(w, nb, x, ldx, 3, y, ldy); break;
+    default: gemm_q8x8_nt(w, nb, x, ldx, 4, y, ldy); break;
+    }
+}
+
 const gf_kernel_ops gf_kernel_ops_neon = {
     .ks = GF_KERNELS_NEON,
     .quantize_q8_0 = gf_quantize_q8_0_neon,
@@ -207,7 +249,8 @@ const gf_kernel_ops gf_kernel_ops_neon = {
     .dot_f16 = gf_dot_f16_neon,
     .dot_q8_0 = gf_dot_q8_0_neon,
     .dot_q4_0 = gf_dot_q4_0_neon,
-    .gemm_q4x8 = NULL, /* no packed kernel without SDOT yet: rows in file order */
+    .gemm_q4x8 = NULL, /* no packed kernels without SDOT yet: rows in file order */
+    .gemm_q8x8 = NULL,
 };
 
 const gf_kernel_ops gf_kernel_ops_neon_dot = {
@@ -219,4 +262,5 @@ const gf_kernel_ops gf_kernel_ops_neon_dot = {
     .dot_q8_0 = gf_dot_q8_0_neondot,
     .dot_q4_0 = gf_dot_q4_0_neondot,
     .gemm_q4x8 = gf_gemm_q4x8_neondot,
+    .gemm_q8x8 = gf_gemm_q8x8_neondot,
 };

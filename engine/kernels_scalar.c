@@ -1,7 +1,7 @@
 /*
  * kernels_scalar.c - the scalar reference kernels: activation conversion and row
  * dot products for F32, F16, Q8_0 and Q4_0 weights, plus the interleaved Q4_0
- * packing and a scalar kernel for it.
+ * and Q8_0 packings with a scalar kernel for each.
  *
  * The quantized dots follow GGML's generic vec_dot_q4_0_q8_0 / vec_dot_q8_0_q8_0:
  * an exact integer sum per block, then sumf += isum * d_w * d_x in float.  The
@@ -81,6 +81,23 @@ void gf_pack_q4_0x8(const gf_block_q4_0 *src, int64_t nb, int64_t n_out, gf_bloc
     }
 }
 
+void gf_pack_q8_0x8(const gf_block_q8_0 *src, int64_t nb, int64_t n_out, gf_block_q8_0x8 *dst) {
+    const int64_t n_grp = (n_out + GF_Q4X8_ROWS - 1) / GF_Q4X8_ROWS;
+    for (int64_t g = 0; g < n_grp; g++) {
+        for (int64_t b = 0; b < nb; b++) {
+            gf_block_q8_0x8 *o = &dst[g * nb + b];
+            memset(o, 0, sizeof *o);
+            for (int r = 0; r < GF_Q4X8_ROWS; r++) {
+                const int64_t row = g * GF_Q4X8_ROWS + r;
+                if (row >= n_out) continue;
+                const gf_block_q8_0 *s = &src[row * nb + b];
+                o->d[r] = s->d;
+                for (int k = 0; k < 8; k++) memcpy(o->qs[k][r], &s->qs[4 * k], 4);
+            }
+        }
+    }
+}
+
 /* The float steps are the ones every SIMD packed kernel does per lane (scale =
  * d_w * d_x, then one fused multiply-add per block), so that kernel and this one
  * agree bit for bit and the packed kernels are tested exactly. */
@@ -107,6 +124,24 @@ void gf_gemm_q4x8_scalar(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8
     }
 }
 
+void gf_gemm_q8x8_scalar(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
+                         int n_tok, float *y, int64_t ldy) {
+    for (int t = 0; t < n_tok; t++) {
+        const gf_block_q8_0 *xt = x + t * ldx;
+        for (int r = 0; r < GF_Q4X8_ROWS; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                int32_t isum = 0;
+                for (int k = 0; k < 8; k++)
+                    for (int i = 0; i < 4; i++) isum += w[b].qs[k][r][i] * xt[b].qs[4 * k + i];
+                const float scale = gf_fp16_to_fp32(w[b].d[r]) * gf_fp16_to_fp32(xt[b].d);
+                acc = fmaf((float)isum, scale, acc);
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}
+
 const gf_kernel_ops gf_kernel_ops_scalar = {
     .ks = GF_KERNELS_SCALAR,
     .quantize_q8_0 = gf_quantize_q8_0_scalar,
@@ -116,4 +151,5 @@ const gf_kernel_ops gf_kernel_ops_scalar = {
     .dot_q8_0 = gf_dot_q8_0_scalar,
     .dot_q4_0 = gf_dot_q4_0_scalar,
     .gemm_q4x8 = NULL, /* the reference dots rows in file order, like GGML's */
+    .gemm_q8x8 = NULL,
 };

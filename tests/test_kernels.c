@@ -184,6 +184,41 @@ static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
     }
 }
 
+static void test_gemm_q8x8(gf_gemm_q8x8_fn gemm, const char *name) {
+    rng_t r = {8};
+    for (int a = 0; a < N_AWK; a++) {
+        const int64_t nb = blocks_awkward[a], n = nb * GF_QK, n_out = 13; /* 2 groups, padded */
+        gf_block_q8_0 *w = make_weights(&r, GF_TYPE_Q8_0, n, n_out);
+        w[0].qs[0] = -128; /* not written by the reference quantizer, but legal in a file */
+        gf_block_q8_0x8 *p = malloc(2 * (size_t)nb * sizeof *p);
+        gf_pack_q8_0x8(w, nb, n_out, p);
+        float *x = malloc((size_t)(GF_TOK_TILE * n) * sizeof(float));
+        gf_block_q8_0 *xq = malloc((size_t)(GF_TOK_TILE * nb) * sizeof *xq);
+        fill_act(&r, x, GF_TOK_TILE * n);
+        for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, nb);
+        for (int nt = 1; nt <= GF_TOK_TILE; nt++)
+            for (int g = 0; g < 2; g++) {
+                float y_ref[GF_TOK_TILE * 8], y[GF_TOK_TILE * 8];
+                gf_gemm_q8x8_scalar(p + g * nb, nb, xq, nb, nt, y_ref, 8);
+                gemm(p + g * nb, nb, xq, nb, nt, y, 8);
+                CHECK(memcmp(y, y_ref, (size_t)nt * 8 * sizeof(float)) == 0,
+                      "%s: gemm_q8x8 differs from scalar: nb=%lld tokens=%d group=%d max diff %g", name,
+                      (long long)nb, nt, g, max_abs_diff(y, y_ref, nt * 8));
+            }
+        float y0[8], y1[8];
+        gf_gemm_q8x8_scalar(p, nb, xq, nb, 1, y0, 8);
+        gf_gemm_q8x8_scalar(p + nb, nb, xq, nb, 1, y1, 8);
+        for (int rr = 0; rr < 5; rr++) {
+            const int row = rr == 0 ? 0 : 7 + rr;
+            const float got = rr == 0 ? y0[0] : y1[row - 8];
+            float d = gf_dot_q8_0_scalar(w + row * nb, xq, nb);
+            CHECK(fabsf(d - got) <= 1e-4f * (fabsf(d) + 1e-3f), "packed q8 row %d: %g vs %g", row, got, d);
+        }
+        CHECK(y1[5] == 0.0f && y1[7] == 0.0f, "padding rows give %g %g", y1[5], y1[7]);
+        free(w); free(p); free(x); free(xq);
+    }
+}
+
 /* ---------------------------------------------------------------- gf_matmul */
 
 /* Bound on |scalar gf_matmul - exact| from activation rounding (derived in the
@@ -329,6 +364,7 @@ static void test_api(void) {
 int main(void) {
     test_api();
     test_gemm_q4x8(gf_gemm_q4x8_scalar, "scalar");
+    test_gemm_q8x8(gf_gemm_q8x8_scalar, "scalar");
     for (int ks = 0; ks < GF_KERNELS_COUNT_; ks++) {
         const gf_kernel_set s = (gf_kernel_set)ks;
         if (!gf_kernels_supported(s)) {
@@ -340,6 +376,7 @@ int main(void) {
         const gf_kernel_ops *ops = gf_kernels_ops(s);
         if (s != GF_KERNELS_SCALAR) test_kernels_vs_scalar(ops, gf_kernels_name(s));
         if (ops->gemm_q4x8) test_gemm_q4x8(ops->gemm_q4x8, gf_kernels_name(s));
+        if (ops->gemm_q8x8) test_gemm_q8x8(ops->gemm_q8x8, gf_kernels_name(s));
         test_matmul(s);
     }
     return check_done("test_kernels");
