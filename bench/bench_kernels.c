@@ -32,6 +32,7 @@ static const shape shapes[] = {
 /* Caps one call's work so the scalar set at n_tok = 512 finishes: bigger shapes
  * are timed on their first rows (GFLOP/s is a rate; rows are independent). */
 #define MAX_FLOP_PER_CALL 4e9
+#define MAX_FLOP_PER_CALL_SCALAR 2e8 /* the scalar F16 dot runs at ~0.2 GFLOP/s */
 
 typedef struct { uint64_t s; } rng_t;
 static float rnd_f(rng_t *r) {
@@ -121,7 +122,9 @@ int main(int argc, char **argv) {
                     for (int s = 0; s < N_SHAPES; s++) {
                         int64_t n_out = shapes[s].n_out;
                         const double full = 2.0 * shapes[s].n_in * n_out * toks[ti];
-                        if (full > MAX_FLOP_PER_CALL) n_out = (int64_t)(n_out * MAX_FLOP_PER_CALL / full) / 64 * 64;
+                        const double cap = set == GF_KERNELS_SCALAR ? MAX_FLOP_PER_CALL_SCALAR : MAX_FLOP_PER_CALL;
+                        if (full > cap) n_out = (int64_t)(n_out * cap / full) / 64 * 64;
+                        if (n_out < 64) n_out = 64;
                         gf_wmat W;
                         gf_err err;
                         if (gf_wmat_init(&W, (gf_type)type, shapes[s].n_in, n_out, wd[s], set, &err)) {

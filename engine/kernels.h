@@ -6,6 +6,8 @@
  * Quantized weights work as GGML's do: each activation row is quantized to Q8_0
  * blocks and dotted with integer arithmetic against the Q4_0/Q8_0 weight blocks.
  * Work is split over output rows, so results never depend on the thread count.
+ * GF_KERNELS_AVX512 is reserved: no AVX-512 kernels are built yet (the machine
+ * they were written on has none to measure them), so it is never supported.
  */
 #ifndef GF_KERNELS_H
 #define GF_KERNELS_H
