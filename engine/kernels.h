@@ -34,7 +34,7 @@ int gf_kernels_from_name(const char *name);
 int gf_kernels_supported(gf_kernel_set ks);
 
 /* A weight matrix ready for the engine: n_out rows of n_in elements in file order
- * (row o produces output o). Q4_0 may be repacked at init into an interleaved
+ * (row o produces output o). Q4_0/Q8_0 may be repacked at init into an interleaved
  * layout for the SIMD kernels. */
 typedef struct {
     gf_type type;        /* F32, F16, Q8_0, Q4_0 */
