@@ -55,6 +55,10 @@ $(BUILD)/engine/kernels_neon.o: XFLAGS = -march=armv8-a
 # ---------------------------------------------------------------- tests
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# fuzz targets also build as plain programs that replay their corpus (make test)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY_BIN = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps test demo asan fuzz bench clean
 all: gguf-forge
@@ -77,11 +81,20 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
 
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libgf.a fuzz/fuzz_replay.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DGF_FUZZ_REPLAY -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 
-test: deps gguf-forge $(TEST_BIN)
+test: deps $(BUILD)/gguf-forge $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 	@GF_SHARED=$(GF_SHARED) BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# libFuzzer campaigns: FUZZ_SECONDS per target (clang); corpus grows in build-fuzz/<target>
+fuzz:
+	@sh scripts/deps.sh dev
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(LIB_SRC)
 
 demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
