@@ -221,6 +221,9 @@ gf_status gf_tokenizer_init(const gf_vocab *v, gf_tokenizer **out, gf_err *err) 
             t->byte_tok[b] = gf_vmap_find(&t->map, t->text, &c, 1);
         }
     }
+    t->spm_split_words = spm;
+    for (int32_t i = 0; i < n && spm; i++)
+        if (t->text[i].n > 3 && memmem(t->text[i].p + 1, t->text[i].n - 1, "\xe2\x96\x81", 3)) t->spm_split_words = 0;
     if ((st = build_pieces(t, err)) != GF_OK) goto fail;
     *out = t;
     return GF_OK;

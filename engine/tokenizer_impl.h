@@ -29,6 +29,7 @@ struct gf_tokenizer {
     gf_vmap map;            /* text -> id                                        */
     int32_t bos, eos, unk;  /* -1 when none                                      */
     int add_bos, add_eos, add_space_prefix, clean_spaces, ignore_merges;
+    int spm_split_words;    /* SPM: no token has U+2581 past byte 0 (see tokenizer_spm.c) */
     int32_t *special;       /* (n_special) CONTROL/USER_DEFINED/UNKNOWN ids, longest text first */
     int32_t n_special;
     char *piece_arena;      /* token_to_piece(special = 1) of every token        */
