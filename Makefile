@@ -100,6 +100,15 @@ demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
 	./gguf-forge inspect demo-q4_0.gguf
 
+BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
+
+bench: $(BUILD)/gguf-forge $(BENCH_BIN)
+	@sh scripts/deps.sh bench
+	@BUILD=$(BUILD) GF_SHARED=$(GF_SHARED) sh bench/run.sh
+
 asan:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
 
