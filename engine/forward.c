@@ -47,19 +47,8 @@ gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n
     size_t w = gf_matmul_work_size(&m->output, n_batch);
     if (w > work) work = w;
 
-    int kv_ok;
-    if (kv_type == GF_TYPE_F32) {
-        s->k_cache = alloc_f(kv);
-        s->v_cache = alloc_f(kv);
-        kv_ok = s->k_cache && s->v_cache;
-    } else {
-        s->k_cache16 = malloc((kv ? kv : 1) * sizeof(uint16_t));
-        s->v_cache16 = malloc((kv ? kv : 1) * sizeof(uint16_t));
-        s->half_to_float = alloc_f(65536);
-        kv_ok = s->k_cache16 && s->v_cache16 && s->half_to_float;
-        if (s->half_to_float)
-            for (uint32_t h = 0; h < 65536; h++) s->half_to_float[h] = gf_fp16_to_fp32((uint16_t)h);
-    }
+    s->k_cache = alloc_f(kv);
+    s->v_cache = alloc_f(kv);
     s->rope_cos = alloc_f(P * half);
     s->rope_sin = alloc_f(P * half);
     s->x = alloc_f(B * D);
@@ -73,7 +62,7 @@ gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n
     s->y = alloc_f(B * D);
     s->scores = alloc_f((size_t)hp->n_heads * P);
     s->mm_work = aligned_alloc(64, (work + 64) & ~(size_t)63);
-    if (!kv_ok || !s->rope_cos || !s->rope_sin || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att ||
+    if (!s->k_cache || !s->v_cache || !s->rope_cos || !s->rope_sin || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att ||
         !s->gate || !s->up || !s->y || !s->scores || !s->mm_work) {
         gf_state_free(s);
         return gf_errf(err, GF_E_NOMEM, "%s: out of memory for a context of %lld tokens", m->path,
@@ -98,9 +87,6 @@ void gf_state_free(gf_state *s) {
     if (!s) return;
     free(s->k_cache);
     free(s->v_cache);
-    free(s->k_cache16);
-    free(s->v_cache16);
-    free(s->half_to_float);
     free(s->rope_cos);
     free(s->rope_sin);
     free(s->x);
@@ -149,68 +135,66 @@ void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int
     }
 }
 
+static inline float round_half(float x) {
+    const float a = fabsf(x);
+    float r;
+    if (a < 6.103515625e-05f) {
+        /* half subnormals are multiples of 2^-24, the ulp of floats in [0.5, 1):
+         * the float add rounds to nearest even, the subtraction is exact */
+        r = (a + 0.5f) - 0.5f;
+    } else if (a < 65504.0f) {
+        /* keep 10 mantissa bits, ties to even; a carry into the exponent is right */
+        uint32_t u;
+        memcpy(&u, &a, 4);
+        u += 0xfffu + ((u >> 13) & 1u);
+        u &= ~0x1fffu;
+        memcpy(&r, &u, 4);
+    } else {
+        return gf_fp16_to_fp32(gf_fp32_to_fp16(x)); /* overflow to inf, NaN */
+    }
+    return copysignf(r, x);
+}
+
+float gf_round_half(float x) { return round_half(x); }
+
+/* A dot product in a fixed order that the compiler can vectorize: eight
+ * running sums, then a fixed tree. */
+static inline float dot8(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += a * x, in blocks of eight that the compiler vectorizes at -O2. */
+static inline void axpy8(float *y, float a, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 void gf_attention_forward(float *out, const float *q, const float *k, const float *v, float *scores, int64_t n_tok,
-                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int round_f16) {
     const int64_t Dq = n_heads * head_dim, Dkv = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
     const int64_t P = pos0 + n_tok;
     const float scale = 1.0f / sqrtf((float)head_dim);
     /* Each head is computed start to finish by one thread in a fixed order. */
-    #pragma omp parallel for schedule(static) if (n_heads > 1 && n_tok * P * head_dim >= 16384)
-    for (int64_t h = 0; h < n_heads; h++) {
-        const int64_t kh = h / group;
-        float *sc = scores + h * P;
-        for (int64_t t = 0; t < n_tok; t++) {
-            const float *qt = q + t * Dq + h * head_dim;
-            const int64_t n_kv = pos0 + t + 1; /* causal: positions 0 .. pos0+t */
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n_kv; j++) {
-                const float *kj = k + j * Dkv + kh * head_dim;
-                float d = 0.0f;
-                for (int64_t i = 0; i < head_dim; i++) d += qt[i] * kj[i];
-                sc[j] = d * scale;
-                if (sc[j] > mx) mx = sc[j];
-            }
-            double sum = 0.0;
-            for (int64_t j = 0; j < n_kv; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            const float inv = (float)(1.0 / sum);
-            float *o = out + t * Dq + h * head_dim;
-            for (int64_t i = 0; i < head_dim; i++) o[i] = 0.0f;
-            for (int64_t j = 0; j < n_kv; j++) {
-                const float p = sc[j] * inv;
-                const float *vj = v + j * Dkv + kh * head_dim;
-                for (int64_t i = 0; i < head_dim; i++) o[i] += p * vj[i];
-            }
-        }
-    }
-}
-
-/* Rounds to the nearest half and back. */
-static inline float round_half(float x, const float *h2f) { return h2f[gf_fp32_to_fp16(x)]; }
-
-void gf_attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, const float *h2f,
-                              float *scores, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t n_kv_heads,
-                              int64_t head_dim) {
-    const int64_t Dq = n_heads * head_dim, Dkv = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
-    const int64_t P = pos0 + n_tok;
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    #pragma omp parallel for schedule(static) if (n_heads > 1 && n_tok * P * head_dim >= 16384)
+    #pragma omp parallel for schedule(static) if (n_heads > 1 && n_tok * P * head_dim >= 32768)
     for (int64_t h = 0; h < n_heads; h++) {
         const int64_t kh = h / group;
         float *sc = scores + h * P;
         float qh[GF_MAX_HEAD_DIM]; /* the loader caps head_dim */
         for (int64_t t = 0; t < n_tok; t++) {
             const float *qt = q + t * Dq + h * head_dim;
-            for (int64_t i = 0; i < head_dim; i++) qh[i] = round_half(qt[i], h2f);
-            const int64_t n_kv = pos0 + t + 1;
+            for (int64_t i = 0; i < head_dim; i++) qh[i] = round_f16 ? round_half(qt[i]) : qt[i];
+            const int64_t n_kv = pos0 + t + 1; /* causal: positions 0 .. pos0+t */
             float mx = -INFINITY;
             for (int64_t j = 0; j < n_kv; j++) {
-                const uint16_t *kj = k + j * Dkv + kh * head_dim;
-                float d = 0.0f;
-                for (int64_t i = 0; i < head_dim; i++) d += qh[i] * h2f[kj[i]];
-                sc[j] = d * scale;
+                sc[j] = dot8(qh, k + j * Dkv + kh * head_dim, head_dim) * scale;
                 if (sc[j] > mx) mx = sc[j];
             }
             double sum = 0.0;
@@ -219,13 +203,15 @@ void gf_attention_forward_f16(float *out, const float *q, const uint16_t *k, con
                 sum += sc[j];
             }
             const float inv = (float)(1.0 / sum);
-            float *o = out + t * Dq + h * head_dim;
-            for (int64_t i = 0; i < head_dim; i++) o[i] = 0.0f;
+            /* a local accumulator: nothing can alias it, so the loop vectorizes */
+            float acc[GF_MAX_HEAD_DIM];
+            for (int64_t i = 0; i < head_dim; i++) acc[i] = 0.0f;
             for (int64_t j = 0; j < n_kv; j++) {
-                const float p = round_half(sc[j] * inv, h2f);
-                const uint16_t *vj = v + j * Dkv + kh * head_dim;
-                for (int64_t i = 0; i < head_dim; i++) o[i] += p * h2f[vj[i]];
+                const float p = round_f16 ? round_half(sc[j] * inv) : sc[j] * inv;
+                const float *vj = v + j * Dkv + kh * head_dim;
+                axpy8(acc, p, vj, head_dim);
             }
+            memcpy(out + t * Dq + h * head_dim, acc, (size_t)head_dim * sizeof(float));
         }
     }
 }
@@ -273,21 +259,15 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     gf_rope_forward(s->q, n_tok, pos0, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     gf_rope_forward(s->k, n_tok, pos0, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     const int64_t n_new = n_tok * Dkv;
-    if (s->kv_type == GF_TYPE_F32) {
-        memcpy(s->k_cache + cache_off, s->k, (size_t)n_new * sizeof(float));
-        memcpy(s->v_cache + cache_off, s->v, (size_t)n_new * sizeof(float));
-        gf_attention_forward(s->att, s->q, s->k_cache + (cache_off - (size_t)pos0 * (size_t)Dkv),
-                             s->v_cache + (cache_off - (size_t)pos0 * (size_t)Dkv), s->scores, n_tok, pos0,
-                             hp->n_heads, hp->n_kv_heads, hp->head_dim);
-    } else {
-        for (int64_t i = 0; i < n_new; i++) {
-            s->k_cache16[cache_off + (size_t)i] = gf_fp32_to_fp16(s->k[i]);
-            s->v_cache16[cache_off + (size_t)i] = gf_fp32_to_fp16(s->v[i]);
-        }
-        gf_attention_forward_f16(s->att, s->q, s->k_cache16 + (cache_off - (size_t)pos0 * (size_t)Dkv),
-                                 s->v_cache16 + (cache_off - (size_t)pos0 * (size_t)Dkv), s->half_to_float,
-                                 s->scores, n_tok, pos0, hp->n_heads, hp->n_kv_heads, hp->head_dim);
+    float *kc = s->k_cache + cache_off, *vc = s->v_cache + cache_off;
+    const int f16 = s->kv_type == GF_TYPE_F16;
+    for (int64_t i = 0; i < n_new; i++) {
+        kc[i] = f16 ? round_half(s->k[i]) : s->k[i];
+        vc[i] = f16 ? round_half(s->v[i]) : s->v[i];
     }
+    const size_t layer_off = cache_off - (size_t)pos0 * (size_t)Dkv;
+    gf_attention_forward(s->att, s->q, s->k_cache + layer_off, s->v_cache + layer_off, s->scores, n_tok, pos0,
+                         hp->n_heads, hp->n_kv_heads, hp->head_dim, f16);
     hook(hooks, layer, ly->name[GF_LIN_O], s->att, n_tok, Dq);
     gf_linear_forward(s->y, &ly->lin[GF_LIN_O], ly->bias[GF_LIN_O], s->att, n_tok, s->mm_work);
     for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];

@@ -29,19 +29,18 @@ typedef struct {
 /* KV cache and scratch for one sequence: every buffer the pass needs, allocated
  * once so that decoding a token allocates nothing.
  *
- * The cache holds F16 (as llama.cpp's default cache does: keys, queries and the
- * attention weights are rounded to half precision where GGML rounds them, which
- * is what makes perplexities agree to 4-5 digits) or F32 (exact float attention,
- * for calibration and gradients). */
+ * kv_type F16 computes attention as llama.cpp's default F16 cache does: keys,
+ * values, queries and the attention weights rounded to half precision where GGML
+ * rounds them (this is what makes perplexities agree to 4-5 digits).  The cache
+ * still stores those values as floats: no conversion in the inner loops, at
+ * twice the memory of a real F16 cache.  kv_type F32 is exact float attention,
+ * for calibration and gradients. */
 typedef struct {
     int64_t n_ctx;       /* P                                                        */
     int64_t n_batch;     /* largest T one gf_block_forward call may take             */
     gf_type kv_type;     /* GF_TYPE_F16 or GF_TYPE_F32                               */
-    float *k_cache;      /* F32: (n_layers, P, Hk*Dh) keys after RoPE                */
-    float *v_cache;      /* F32: (n_layers, P, Hk*Dh)                                */
-    uint16_t *k_cache16; /* F16: (n_layers, P, Hk*Dh) as IEEE halves                 */
-    uint16_t *v_cache16; /* F16: (n_layers, P, Hk*Dh)                                */
-    float *half_to_float;/* F16: (65536) decoding table                              */
+    float *k_cache;      /* (n_layers, P, Hk*Dh) keys after RoPE                     */
+    float *v_cache;      /* (n_layers, P, Hk*Dh)                                     */
     float *rope_cos;     /* (P, n_rot/2) cos(pos * theta_i)                          */
     float *rope_sin;     /* (P, n_rot/2)                                             */
     float *x;            /* (n_batch, D) residual stream inside gf_forward          */
@@ -78,15 +77,14 @@ void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int
 /* Causal grouped-query attention.  q (T, H*Dh) at positions pos0..; k, v (P, Hk*Dh)
  * hold positions 0 .. pos0+T-1; out (T, H*Dh); scores (H, P) scratch.  Query head
  * h reads key/value head h / (H/Hk).  OpenMP over heads; thread count does not
- * change the result. */
+ * change the result.  round_f16: round q and the softmax weights to half
+ * precision, as GGML does with an F16 cache (k and v must then hold values
+ * already rounded to half). */
 void gf_attention_forward(float *out, const float *q, const float *k, const float *v, float *scores, int64_t n_tok,
-                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
-/* The same over a half-precision cache, rounding as GGML's F16 cache path does:
- * q to half before q·k, the softmax weights to half before they weight v.
- * h2f is the (65536) half-to-float table of a gf_state. */
-void gf_attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, const float *h2f,
-                              float *scores, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t n_kv_heads,
-                              int64_t head_dim);
+                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int round_f16);
+
+/* x rounded to the nearest IEEE half (ties to even) and widened back. */
+float gf_round_half(float x);
 
 /* out (n) = silu(gate) * up; out may equal gate. */
 void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
