@@ -88,7 +88,12 @@ $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libgf.a fuzz/fuzz_replay.h
 deps:
 	@sh scripts/deps.sh
 
-test: deps $(BUILD)/gguf-forge $(TEST_BIN) $(FUZZ_REPLAY_BIN)
+# the bad-input suite's generator (tests/test_bad_inputs.sh runs it); not a test_* program
+$(BUILD)/tests/gen_bad: tests/gen_bad.c $(BUILD)/libgf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
+
+test: deps $(BUILD)/gguf-forge $(TEST_BIN) $(FUZZ_REPLAY_BIN) $(BUILD)/tests/gen_bad
 	@GF_SHARED=$(GF_SHARED) BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
 
 # libFuzzer campaigns: FUZZ_SECONDS per target (clang); corpus grows in build-fuzz/<target>
