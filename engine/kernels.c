@@ -7,6 +7,9 @@
  * blocking of rows and tokens that is a constant, never derived from the number
  * of threads.  The arithmetic itself lives in kernels_<set>.c.
  */
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include "kernels_internal.h"
 
 #include <stdlib.h>
@@ -58,13 +61,20 @@ const gf_kernel_ops *gf_kernels_ops(gf_kernel_set ks) {
     }
 }
 
+#if defined(__x86_64__)
+/* clang 14's __builtin_cpu_supports does not know "f16c": ask CPUID (leaf 1, ECX bit 29). */
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 static int cpu_has(gf_kernel_set ks) {
     switch (ks) {
     case GF_KERNELS_SCALAR: return 1;
 #if defined(__x86_64__)
     case GF_KERNELS_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 #endif
 #if defined(__aarch64__) && defined(__linux__)
     case GF_KERNELS_NEON: return (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;

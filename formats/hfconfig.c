@@ -14,6 +14,7 @@
 #include "json.h"
 
 #define MAX_DIM ((int64_t)1 << 24)
+#define GF_MAX_VOCAB ((int64_t)1 << 22) /* as formats/vocab.h GF_VOCAB_MAX_TOKENS */
 
 static const char *str_or_null(const cJSON *obj, const char *key) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -63,7 +64,7 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hparams *hp, 
     if (is_set(c, "mlp_bias"))
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'mlp_bias' is true; MLP biases are not supported", name);
 
-    if ((rc = gf_json_get_int(c, "vocab_size", 1, INT32_MAX, name, &hp->n_vocab, err)) ||
+    if ((rc = gf_json_get_int(c, "vocab_size", 1, GF_MAX_VOCAB, name, &hp->n_vocab, err)) ||
         (rc = gf_json_get_int(c, "hidden_size", 1, MAX_DIM, name, &hp->n_embd, err)) ||
         (rc = gf_json_get_int(c, "num_hidden_layers", 1, 4096, name, &hp->n_layer, err)) ||
         (rc = gf_json_get_int(c, "intermediate_size", 1, MAX_DIM, name, &hp->n_ff, err)) ||

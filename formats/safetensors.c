@@ -298,8 +298,15 @@ static gf_status open_index(gf_safetensors *st, const char *dir, const char *ind
         }
     }
     if (mapped != st->n_tensors) {
-        rc = gf_errf(err, GF_E_FORMAT, "%s: the shards hold %lld tensors but the index maps %lld", index_path,
-                     (long long)st->n_tensors, (long long)mapped);
+        const char *missing = "?";
+        for (int64_t i = 0; i < st->n_tensors; i++) {
+            if (!cJSON_GetObjectItemCaseSensitive(wm, st->tensors[i].name)) {
+                missing = st->tensors[i].name;
+                break;
+            }
+        }
+        rc = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' is in the shards but not in the index (%lld tensors, %lld mapped)",
+                     index_path, missing, (long long)st->n_tensors, (long long)mapped);
         goto done;
     }
     rc = GF_OK;
