@@ -18,9 +18,9 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
 COMMON_SRC   = common/gf.c
-FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c
+FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
-QUANT_SRC    = quantizers/blocks.c
+QUANT_SRC    = quantizers/blocks.c quantizers/method.c search/scale.c
 CONVERT_SRC  = convert/convert.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
 KERNELS_SRC  = engine/kernels.c engine/kernels_scalar.c
@@ -46,6 +46,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 # Per-file flags: reference quantizers must not contract x*id+c into an FMA.
 $(BUILD)/quantizers/blocks.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/formats/safetensors.o: XFLAGS = -O3
+$(BUILD)/search/scale.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
 $(BUILD)/engine/kernels_avx512.o: XFLAGS = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq
 # Baseline ARMv8-A: the SDOT functions carry their own target("arch=armv8.2-a+dotprod"), so the

@@ -11,7 +11,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "../convert/convert.h"
+#include "../formats/imatrix.h"
 #include "../formats/outfile.h"
 #include "cli.h"
 
@@ -30,11 +33,19 @@ static void help(FILE *f) {
             "  --pure                     every 2-D weight gets --type (as llama-quantize --pure)\n"
             "  --tensor-type REGEX=TYPE   type for GGUF tensor names matching REGEX (POSIX extended); repeatable,\n"
             "                             first match wins, e.g. --tensor-type 'ffn_down=q8_0'\n"
+            "  --blocks METHOD            how the blocks of the decoder layers' weights are chosen (default minmax)\n"
+            "  --embed METHOD             ... of the token embedding (default minmax)\n"
+            "  --output METHOD            ... of the output/lm_head of untied models (default minmax)\n"
+            "  --imatrix FILE             importance matrix written by llama-imatrix (.dat), for method imatrix\n"
+            "  --report FILE              per-tensor JSON report: type, method, weight MSE, relative error, time\n"
+            "  --list                     list the methods\n"
             "  --vocab-only               write the vocabulary and metadata only, no tensors\n"
             "  --name NAME                general.name (default: the folder's name)\n"
             "  -t, --threads N            threads (default: all cores)\n"
             "  --force                    replace OUT.gguf if it exists\n"
             "  -q, --quiet                no per-tensor progress\n\n"
+            "Type and method are separate: --type says which block format a tensor gets, --blocks/--embed/--output\n"
+            "say how its blocks are chosen.\n"
             "1-D tensors (norms, biases) stay f32. A 2-D tensor whose rows are not a multiple of 32 cannot hold\n"
             "Q4_0/Q8_0 blocks: it is written as f16, with a notice. Exit codes: see gguf-forge --help.\n");
 }
@@ -56,6 +67,7 @@ static void on_signal(int sig) {
 
 typedef struct {
     int quiet;
+    cJSON *report; /* array of per-tensor objects, or NULL */
 } progress_ctx;
 
 static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
@@ -65,12 +77,70 @@ static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
 
 static void on_progress(void *ctx, const gf_convert_event *ev) {
     const progress_ctx *pc = ctx;
-    if (pc->quiet || !ev->done) return;
+    if (!ev->done) return;
+    if (pc->report) {
+        cJSON *o = cJSON_CreateObject(), *sh = cJSON_CreateArray();
+        cJSON_AddStringToObject(o, "name", ev->name);
+        cJSON_AddStringToObject(o, "hf_name", ev->hf_name);
+        for (int d = 0; d < ev->n_dims; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)ev->ne[d]));
+        cJSON_AddItemToObject(o, "shape", sh);
+        cJSON_AddStringToObject(o, "type", gf_type_info(ev->type)->name);
+        cJSON_AddStringToObject(o, "method", ev->n_dims == 2 ? ev->method : "none");
+        cJSON_AddNumberToObject(o, "weight_mse", ev->w_mse);
+        cJSON_AddNumberToObject(o, "weight_rel_error", ev->w_rel);
+        cJSON_AddNullToObject(o, "output_rel_error"); /* needs calibration activations */
+        cJSON_AddNumberToObject(o, "bytes", (double)ev->nbytes);
+        cJSON_AddNumberToObject(o, "seconds", ev->seconds);
+        if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
+        cJSON_AddItemToArray(pc->report, o);
+    }
+    if (pc->quiet) return;
     char shape[64];
     fmt_shape(shape, sizeof shape, ev->n_dims, ev->ne);
-    fprintf(stderr, "[%4d/%4d] %-28s %-14s %4s -> %-4s %9.3f MB %7.3f s\n", ev->index, ev->count, ev->name, shape,
-            gf_type_info(ev->src_type)->name, gf_type_info(ev->type)->name, (double)ev->nbytes / 1e6, ev->seconds);
+    fprintf(stderr, "[%4d/%4d] %-28s %-14s %4s -> %-4s %-7s %9.3f MB  rel.err %.2e %7.3f s\n", ev->index, ev->count,
+            ev->name, shape, gf_type_info(ev->src_type)->name, gf_type_info(ev->type)->name,
+            ev->n_dims == 2 ? ev->method : "", (double)ev->nbytes / 1e6, ev->w_rel, ev->seconds);
     if (ev->note) fprintf(stderr, "           note: %s: %s\n", ev->name, ev->note);
+}
+
+static int parse_method(const char *opt, const char *v, const gf_qmethod **out) {
+    *out = gf_qmethod_find(v);
+    if (!*out) {
+        fprintf(stderr, "gguf-forge quantize: %s: unknown method '%s' (gguf-forge quantize --list)\n", opt, v);
+        return -1;
+    }
+    return 0;
+}
+
+static void list_methods(void) {
+    printf("quantization methods (--blocks, --embed, --output):\n");
+    for (int i = 0; gf_qmethod_at(i); i++) printf("  %-10s %s\n", gf_qmethod_at(i)->name, gf_qmethod_at(i)->help);
+}
+
+/* Writes the report JSON next to nothing else: a small file, written whole. */
+static int write_report(const char *path, cJSON *tensors, const char *model, const char *out, const gf_convert_opts *o,
+                        const gf_convert_summary *sum) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "gguf_forge", GF_VERSION);
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddStringToObject(root, "output", out);
+    cJSON_AddStringToObject(root, "type", gf_type_info(o->type)->name);
+    cJSON_AddStringToObject(root, "blocks_method", o->blocks ? o->blocks->name : "minmax");
+    cJSON_AddStringToObject(root, "embed_method", o->embed ? o->embed->name : "minmax");
+    cJSON_AddStringToObject(root, "output_method", o->output ? o->output->name : "minmax");
+    if (o->imatrix_name) cJSON_AddStringToObject(root, "imatrix", o->imatrix_name);
+    cJSON_AddNumberToObject(root, "parameters", (double)sum->n_params);
+    cJSON_AddNumberToObject(root, "output_bytes", (double)sum->out_bytes);
+    cJSON_AddNumberToObject(root, "seconds", sum->seconds);
+    cJSON_AddItemReferenceToObject(root, "tensors", tensors);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    free(text);
+    if (!ok) fprintf(stderr, "gguf-forge quantize: %s: cannot write the report\n", path);
+    return ok ? 0 : -1;
 }
 
 static int parse_type(const char *opt, const char *v, gf_type *out) {
@@ -84,7 +154,9 @@ static int parse_type(const char *opt, const char *v, gf_type *out) {
 }
 
 int gf_cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL;
+    const char *model = NULL, *out = NULL, *report_path = NULL, *imatrix_path = NULL;
+    gf_imatrix *imatrix = NULL;
+    cJSON *report = NULL;
     int force = 0, quiet = 0, threads = 0;
     gf_type_rule rules[MAX_RULES];
     char *rule_buf[MAX_RULES];
@@ -126,6 +198,25 @@ int gf_cmd_quantize(int argc, char **argv) {
             rule_buf[n_rules] = strndup(v, (size_t)(eq - v));
             rules[n_rules].regex = rule_buf[n_rules];
             n_rules++;
+        } else if (!strcmp(a, "--blocks")) {
+            NEEDV();
+            if (parse_method(a, v, &o.blocks)) goto usage_err;
+        } else if (!strcmp(a, "--embed")) {
+            NEEDV();
+            if (parse_method(a, v, &o.embed)) goto usage_err;
+        } else if (!strcmp(a, "--output")) {
+            NEEDV();
+            if (parse_method(a, v, &o.output)) goto usage_err;
+        } else if (!strcmp(a, "--imatrix")) {
+            NEEDV();
+            imatrix_path = v;
+        } else if (!strcmp(a, "--report")) {
+            NEEDV();
+            report_path = v;
+        } else if (!strcmp(a, "--list")) {
+            list_methods();
+            rc = GF_EXIT_OK;
+            goto cleanup;
         } else if (!strcmp(a, "--pure")) {
             o.pure = 1;
         } else if (!strcmp(a, "--vocab-only")) {
@@ -163,6 +254,26 @@ int gf_cmd_quantize(int argc, char **argv) {
     }
     o.rules = rules;
     o.n_rules = n_rules;
+    if (imatrix_path) {
+        gf_err ierr = {0};
+        gf_status ist = gf_imatrix_load(imatrix_path, &imatrix, &ierr);
+        if (ist) {
+            fprintf(stderr, "gguf-forge quantize: %s\n", ierr.msg);
+            rc = gf_exit_code(ist);
+            goto cleanup;
+        }
+        o.imatrix = imatrix;
+        o.imatrix_name = imatrix_path;
+    }
+    const gf_qmethod *used[3] = {o.blocks, o.embed, o.output};
+    for (int i = 0; i < 3; i++) {
+        if (used[i] && used[i]->uses_importance && !imatrix) {
+            fprintf(stderr, "gguf-forge quantize: method '%s' needs activation statistics: give --imatrix FILE\n",
+                    used[i]->name);
+            goto usage_err;
+        }
+    }
+    if (report_path) report = cJSON_CreateArray();
     if (threads) omp_set_num_threads(threads);
 
     /* open the temporary output with signals blocked, so a signal cannot slip
@@ -189,7 +300,7 @@ int gf_cmd_quantize(int argc, char **argv) {
         goto cleanup;
     }
 
-    progress_ctx pc = {.quiet = quiet};
+    progress_ctx pc = {.quiet = quiet, .report = report};
     o.progress = on_progress;
     o.progress_ctx = &pc;
     gf_sink sink = {gf_outfile_write, f};
@@ -207,6 +318,10 @@ int gf_cmd_quantize(int argc, char **argv) {
     if (st) {
         fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
         rc = gf_exit_code(st);
+        goto cleanup;
+    }
+    if (report && write_report(report_path, report, model, out, &o, &sum)) {
+        rc = GF_EXIT_IO;
         goto cleanup;
     }
     if (o.vocab_only) {
@@ -231,5 +346,7 @@ usage_err:
     rc = GF_EXIT_USAGE;
 cleanup:
     for (int i = 0; i < n_rules; i++) free(rule_buf[i]);
+    gf_imatrix_free(imatrix);
+    cJSON_Delete(report);
     return rc;
 }

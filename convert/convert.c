@@ -7,11 +7,12 @@
  * of rows, widen to float, quantize rows in parallel (rows are independent, so
  * the bytes never depend on the thread count), write.  Memory: one chunk.
  * Does not choose rounding methods itself: quantize_rows() is the single place
- * where a method (min-max today) turns float rows into blocks.
+ * where the tensor's method (quantizers/method.h) turns float rows into blocks.
  */
 #include "convert.h"
 
 #include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,9 @@ typedef struct {
     const gf_st_tensor *src;
     gf_tensor_map map;
     gf_type type;
-    char note[96];
+    const gf_qmethod *method;
+    const float *importance;   /* (row_len) from the importance matrix, or NULL */
+    char note[160];
     int group; /* order in the file: embedding, blocks, output norm, output */
 } plan_entry;
 
@@ -109,25 +112,52 @@ static gf_status check_complete(const gf_hparams *hp, const plan_entry *plan, in
 
 /* ---------------------------------------------------------------- data */
 
-/* The one place float rows become blocks. Rows are independent: any thread count
- * gives the same bytes. */
-static void quantize_rows(gf_type type, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len) {
-    size_t rs = gf_row_size(type, row_len);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n_rows; r++) gf_quantize_row(type, x + r * row_len, dst + (size_t)r * rs, row_len);
+/* The one place float rows become blocks, by the tensor's method. Rows are
+ * independent, and the error sums are combined in row order, so any thread
+ * count gives the same bytes and the same numbers. err2/ref2 (n_rows doubles of
+ * scratch each) receive per-row squared error and squared norm. */
+static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
+                          double *err2, double *ref2) {
+    size_t rs = gf_row_size(p->type, row_len);
+#pragma omp parallel
+    {
+        float *back = malloc((size_t)row_len * sizeof *back);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n_rows; r++) {
+            const float *xr = x + r * row_len;
+            uint8_t *qr = dst + (size_t)r * rs;
+            p->method->quantize_row(p->type, xr, qr, row_len, p->importance);
+            double e = 0, n = 0;
+            if (back && gf_dequantize_row(p->type, qr, back, row_len) == 0) {
+                for (int64_t j = 0; j < row_len; j++) {
+                    double d = (double)xr[j] - (double)back[j];
+                    e += d * d;
+                    n += (double)xr[j] * (double)xr[j];
+                }
+            }
+            err2[r] = e;
+            ref2[r] = n;
+        }
+        free(back);
+    }
 }
 
 static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_gguf_writer *w, gf_sink *sink,
-                              uint64_t idx, float *buf, uint8_t *qbuf, volatile int *cancel, gf_err *err) {
+                              uint64_t idx, float *buf, uint8_t *qbuf, double *scratch, volatile int *cancel,
+                              double *sq_err, double *sq_ref, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t rows = t->n_rows, len = t->row_len;
     int64_t chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
     size_t rs = gf_row_size(p->type, len);
+    double *err2 = scratch, *ref2 = scratch + CHUNK_FLOATS;
     gf_status rc;
+    *sq_err = *sq_ref = 0;
     if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: reorder its elements */
         if ((rc = gf_st_read_rows(st, t, 0, 1, buf + len, err))) return rc;
         for (int64_t i = 0; i < len; i++) buf[i] = buf[len + gf_permute_row(i, len, p->map.permute_heads)];
-        quantize_rows(p->type, buf, qbuf, 1, len);
+        quantize_rows(p, buf, qbuf, 1, len, err2, ref2);
+        *sq_err = err2[0];
+        *sq_ref = ref2[0];
         return gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs, err);
     }
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
@@ -141,7 +171,11 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_
         } else if ((rc = gf_st_read_rows(st, t, r0, n, buf, err))) {
             return rc;
         }
-        quantize_rows(p->type, buf, qbuf, n, len);
+        quantize_rows(p, buf, qbuf, n, len, err2, ref2);
+        for (int64_t i = 0; i < n; i++) {
+            *sq_err += err2[i];
+            *sq_ref += ref2[i];
+        }
         if ((rc = gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs * (size_t)n, err))) return rc;
     }
     return GF_OK;
@@ -179,9 +213,12 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hparams *hp, const gf_co
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.embed_type", gf_type_info(et)->name);
     if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.output_type", gf_type_info(ot)->name);
     if (!rc) rc = gf_gguf_set_bool(w, "gguf-forge.pure", o->pure);
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", "minmax");
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", "minmax");
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.output", "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", o->blocks ? o->blocks->name : "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", o->embed ? o->embed->name : "minmax");
+    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", o->output ? o->output->name : "minmax");
+    if (!rc && o->imatrix) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.file", o->imatrix_name ? o->imatrix_name : "");
+    if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
+    if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.source_dtype", src);
     return rc ? gf_errf(err, rc, "out of memory writing metadata") : GF_OK;
 }
@@ -199,12 +236,12 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     int n_rx = 0, n = 0;
     float *buf = NULL;
     uint8_t *qbuf = NULL;
+    double *scratch = NULL;
     double t0 = gf_time_now();
     memset(sum, 0, sizeof *sum);
 
     if ((rc = gf_hparams_load(dir, &hp, err))) goto done;
     if (!o->vocab_only && (rc = gf_st_open(dir, &st, err))) goto done;
-    if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
 
     rx = calloc((size_t)o->n_rules + 1, sizeof *rx);
     if (!rx) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
@@ -231,8 +268,25 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
         gf_type want = pick_type(o, rx, p);
         p->type = want;
+        const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
+        p->method = mm ? mm : gf_qmethod_find("minmax");
+        if (p->method->uses_importance && p->src->n_dims == 2 && is_quantized(want)) {
+            const gf_imatrix_entry *ie = gf_imatrix_find(o->imatrix, p->map.name);
+            /* a tied embedding is the output layer too: its columns see the final hidden state */
+            if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings) ie = gf_imatrix_find(o->imatrix, "output.weight");
+            if (ie && ie->n != p->src->row_len) {
+                rc = gf_errf(err, GF_E_FORMAT, "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
+                             o->imatrix_name ? o->imatrix_name : "imatrix", ie->name, (long long)ie->n,
+                             (long long)p->src->row_len);
+                goto done;
+            }
+            p->importance = ie ? ie->values : NULL;
+            if (!ie) snprintf(p->note, sizeof p->note, "no importance data for this tensor: %s searched without weights",
+                              p->method->name);
+        }
         if (is_quantized(want) && p->src->row_len % GF_QK) {
             p->type = GF_TYPE_F16;
+            p->importance = NULL;
             snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
                      (long long)p->src->row_len, GF_QK, gf_type_info(want)->name);
             sum->n_fallback++;
@@ -241,6 +295,8 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     }
     qsort(plan, (size_t)n, sizeof *plan, plan_cmp);
     if (!o->vocab_only && (rc = check_complete(&hp, plan, n, dir, err))) goto done;
+    /* after the shapes: a config.json that disagrees with the weights fails fast */
+    if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
 
     /* metadata and header */
     if (!(w = gf_gguf_writer_new())) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
@@ -260,18 +316,21 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     int64_t cap = (CHUNK_FLOATS > 2 * max_row ? CHUNK_FLOATS : 2 * max_row) + max_row;
     buf = malloc((size_t)cap * sizeof *buf);
     qbuf = malloc((size_t)cap * sizeof *buf);
-    if (!buf || !qbuf) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
+    scratch = malloc(2 * (size_t)CHUNK_FLOATS * sizeof *scratch);
+    if (!buf || !qbuf || !scratch) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
     for (int i = 0; i < n; i++) {
         const plan_entry *p = &plan[i];
         const gf_st_tensor *t = p->src;
         gf_convert_event ev = {.index = i + 1, .count = n, .hf_name = t->name, .name = p->map.name,
                                .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
                                .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
-                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i)};
-        double t1 = gf_time_now();
+                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i), .method = p->method->name};
+        double t1 = gf_time_now(), e2, r2;
         if (o->progress) o->progress(o->progress_ctx, &ev);
-        if ((rc = write_tensor(st, p, w, sink, (uint64_t)i, buf, qbuf, o->cancel, err))) goto done;
+        if ((rc = write_tensor(st, p, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err))) goto done;
         ev.seconds = gf_time_now() - t1;
+        ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
+        ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
         ev.done = 1;
         if (o->progress) o->progress(o->progress_ctx, &ev);
         uint64_t nel = (uint64_t)t->row_len * (uint64_t)t->n_rows;
@@ -292,6 +351,7 @@ done:
     free(rx);
     free(buf);
     free(qbuf);
+    free(scratch);
     free(plan);
     gf_gguf_writer_free(w);
     gf_vocab_free(vocab);

@@ -8,6 +8,8 @@
 
 #include "../common/gf.h"
 #include "../formats/gguf.h"
+#include "../formats/imatrix.h"
+#include "../quantizers/method.h"
 
 typedef struct {
     const char *regex;  /* POSIX extended regex on the GGUF tensor name */
@@ -24,6 +26,9 @@ typedef struct {
     const char *note;          /* why the type differs from the one asked for, or NULL */
     uint64_t nbytes;
     double seconds;
+    const char *method;        /* the method that chose the blocks                  */
+    double w_mse;              /* mean squared error of the written weights (done)  */
+    double w_rel;              /* ||W - Q(W)|| / ||W||                              */
     int done;
 } gf_convert_event;
 
@@ -35,6 +40,11 @@ typedef struct {
     const gf_type_rule *rules; /* --tensor-type overrides, first match wins       */
     int n_rules;
     int vocab_only;            /* vocabulary and metadata, no tensors             */
+    const gf_qmethod *blocks;  /* method for the decoder blocks' weights; NULL: minmax */
+    const gf_qmethod *embed;   /* method for token_embd; NULL: minmax              */
+    const gf_qmethod *output;  /* method for output (lm_head); NULL: minmax        */
+    const gf_imatrix *imatrix; /* per-channel importance (mean x^2), or NULL       */
+    const char *imatrix_name;  /* where it came from, recorded in the GGUF         */
     const char *name;          /* general.name; NULL: the folder's name           */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;
