@@ -293,7 +293,7 @@ void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *
     for (int64_t t0 = 0; t0 < n_tok; t0 += s->n_batch) {
         const int64_t nt = n_tok - t0 < s->n_batch ? n_tok - t0 : s->n_batch;
         gf_rmsnorm_forward(s->xn, x + t0 * D, m->output_norm, nt, D, m->hp.rms_eps);
-        hook(hooks, -1, "output.weight", s->xn, nt, D);
+        hook(hooks, -1, m->output_name, s->xn, nt, D);
         gf_linear_forward(logits + t0 * m->hp.n_vocab, &m->output, NULL, s->xn, nt, s->mm_work);
     }
 }

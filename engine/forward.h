@@ -18,8 +18,9 @@
 /* Callbacks into the forward pass; any may be NULL.  They run on the calling
  * thread, between parallel regions, and must not keep the pointers. */
 typedef struct {
-    /* x (n_tok, n_in) is the input of matrix tensor_name ("blk.3.attn_q.weight",
-     * "output.weight" with layer -1), just before the product.  q, k and v share
+    /* x (n_tok, n_in) is the input of matrix tensor_name ("blk.3.attn_q.weight";
+     * with layer -1 the output head: "output.weight", or "token_embd.weight" when
+     * the model ties it to the embedding), just before the product.  q, k and v share
      * one input and are reported once each, as llama.cpp's imatrix sees them. */
     void (*on_linear_input)(void *ctx, int layer, const char *tensor_name, const float *x, int64_t n_tok,
                             int64_t n_in);

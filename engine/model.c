@@ -247,10 +247,12 @@ gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out,
     if (!m->vec_arena || !m->layers) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
 
     if ((st = load_vec(&L, "output_norm.weight", 0, D, &m->output_norm, err))) goto done;
+    m->output_name = "output.weight";
     if (gf_gguf_find_tensor(g, "output.weight") >= 0) {
         if ((st = load_mat(&L, "output.weight", D, hp->n_vocab, ks, &m->output, err))) goto done;
     } else {
         m->tied_output = 1;
+        m->output_name = "token_embd.weight";
         if ((st = gf_wmat_init(&m->output, te->type, D, hp->n_vocab, te->data, ks, err))) {
             gf_err_prefix(err, "%s: tensor 'token_embd.weight' (as output)", g->path);
             goto done;

@@ -65,6 +65,7 @@ typedef struct {
     const float *output_norm;    /* (dim)                                                 */
     gf_wmat output;              /* (n_vocab, dim); token_embd's data when tied           */
     int tied_output;             /* 1 when the file has no output.weight                  */
+    const char *output_name;     /* "output.weight", or "token_embd.weight" when tied     */
     gf_layer *layers;            /* (n_layers)                                            */
     gf_kernel_set ks;
     /* owned */

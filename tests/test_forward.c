@@ -465,7 +465,8 @@ static void on_input(void *ctx, int layer, const char *name, const float *x, int
             }
     }
     if (strstr(name, "ffn_down.weight")) { h->n_down++; if (n_in != sp->n_ff) h->bad++; }
-    if (strcmp(name, "output.weight") == 0) { h->n_out += (int)n_tok; if (layer != -1) h->bad++; }
+    /* base_qwen2 ties its output to the embedding */
+    if (strcmp(name, "token_embd.weight") == 0) { h->n_out += (int)n_tok; if (layer != -1) h->bad++; }
 }
 
 static void test_hooks(void) {
