@@ -50,9 +50,9 @@ int main(int argc, char **argv) {
     const char *cfg = argv[1], *out = argv[2];
     int bf16 = argc < 4 || strcmp(argv[3], "f32") != 0;
     rng = argc > 4 ? strtoull(argv[4], NULL, 10) | 1 : 12345;
-    gf_hparams hp;
+    gf_hfcfg hp;
     gf_err err = {0};
-    if (gf_hparams_load(cfg, &hp, &err)) {
+    if (gf_hfcfg_load(cfg, &hp, &err)) {
         fprintf(stderr, "gen_model: %s\n", err.msg);
         return 1;
     }

@@ -167,9 +167,9 @@ static int inspect_gguf(const char *path, int json) {
 
 static int inspect_folder(const char *dir, int json) {
     gf_err err = {0};
-    gf_hparams hp;
+    gf_hfcfg hp;
     gf_safetensors *st = NULL;
-    gf_status s = gf_hparams_load(dir, &hp, &err);
+    gf_status s = gf_hfcfg_load(dir, &hp, &err);
     if (!s) s = gf_st_open(dir, &st, &err);
     if (s) {
         fprintf(stderr, "gguf-forge inspect: %s\n", err.msg);

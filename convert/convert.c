@@ -86,11 +86,11 @@ static gf_status check_shape(const plan_entry *p, const char *path, gf_err *err)
     return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%s]", path, t->name, got, want);
 }
 
-static gf_status check_complete(const gf_hparams *hp, const plan_entry *plan, int n, const char *dir, gf_err *err) {
+static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int n, const char *dir, gf_err *err) {
     static const char *layer_need[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
                                        "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
                                        "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
-    int n_need = hp->arch == GF_ARCH_QWEN2 ? 12 : 9;
+    int n_need = hp->arch == GF_HF_QWEN2 ? 12 : 9;
     char name[96];
     for (int64_t l = -1; l < hp->n_layer; l++) {
         for (int i = 0; i < (l < 0 ? 2 : n_need); i++) {
@@ -183,9 +183,9 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_
 
 /* ---------------------------------------------------------------- metadata */
 
-static gf_status write_meta(gf_gguf_writer *w, const gf_hparams *hp, const gf_convert_opts *o, const char *dir,
+static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_convert_opts *o, const char *dir,
                             const plan_entry *plan, int n, gf_err *err) {
-    gf_status rc = gf_hparams_to_gguf(hp, w, err);
+    gf_status rc = gf_hfcfg_to_gguf(hp, w, err);
     if (rc) return rc;
     char name[256];
     if (o->name) {
@@ -227,7 +227,7 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hparams *hp, const gf_co
 
 gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum, gf_err *err) {
     gf_status rc;
-    gf_hparams hp;
+    gf_hfcfg hp;
     gf_safetensors *st = NULL;
     gf_vocab *vocab = NULL;
     gf_gguf_writer *w = NULL;
@@ -240,7 +240,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     double t0 = gf_time_now();
     memset(sum, 0, sizeof *sum);
 
-    if ((rc = gf_hparams_load(dir, &hp, err))) goto done;
+    if ((rc = gf_hfcfg_load(dir, &hp, err))) goto done;
     if (!o->vocab_only && (rc = gf_st_open(dir, &st, err))) goto done;
 
     rx = calloc((size_t)o->n_rules + 1, sizeof *rx);

@@ -1,5 +1,5 @@
 /*
- * hfconfig.c - config.json -> gf_hparams -> GGUF keys, and HF -> GGUF tensor names.
+ * hfconfig.c - config.json -> gf_hfcfg -> GGUF keys, and HF -> GGUF tensor names.
  *
  * Key names and defaults follow transformers' LlamaConfig and Qwen2Config; the
  * GGUF keys are the ones llama.cpp's converter writes for these architectures.
@@ -28,7 +28,7 @@ static int is_set(const cJSON *obj, const char *key) {
     return 1;
 }
 
-static gf_status parse_config(const cJSON *c, const char *name, gf_hparams *hp, gf_err *err) {
+static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf_err *err) {
     memset(hp, 0, sizeof *hp);
     gf_status rc;
     if (!cJSON_IsObject(c)) return gf_errf(err, GF_E_FORMAT, "%s: not a JSON object", name);
@@ -38,10 +38,10 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hparams *hp, 
         return gf_errf(err, GF_E_FORMAT, "%s: key 'architectures' is missing or not a list of strings", name);
     snprintf(hp->hf_arch, sizeof hp->hf_arch, "%s", a0->valuestring);
     if (strcmp(a0->valuestring, "LlamaForCausalLM") == 0) {
-        hp->arch = GF_ARCH_LLAMA;
+        hp->arch = GF_HF_LLAMA;
         hp->arch_name = "llama";
     } else if (strcmp(a0->valuestring, "Qwen2ForCausalLM") == 0) {
-        hp->arch = GF_ARCH_QWEN2;
+        hp->arch = GF_HF_QWEN2;
         hp->arch_name = "qwen2";
     } else {
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.60s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM)",
@@ -51,9 +51,9 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hparams *hp, 
     /* features this version would convert wrongly */
     if (is_set(c, "rope_scaling"))
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' is set; RoPE scaling is not supported yet", name);
-    if (hp->arch == GF_ARCH_QWEN2 ? is_set(c, "use_sliding_window") : is_set(c, "sliding_window"))
+    if (hp->arch == GF_HF_QWEN2 ? is_set(c, "use_sliding_window") : is_set(c, "sliding_window"))
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' enables sliding-window attention, which is not supported",
-                       name, hp->arch == GF_ARCH_QWEN2 ? "use_sliding_window" : "sliding_window");
+                       name, hp->arch == GF_HF_QWEN2 ? "use_sliding_window" : "sliding_window");
     static const char *moe_keys[] = {"num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok"};
     for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
         if (is_set(c, moe_keys[i]))
@@ -90,12 +90,12 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hparams *hp, 
                        "a separate head size is not supported", name, (long long)hd, (long long)hp->head_dim);
     if (!(hp->rope_theta > 0) || !(hp->rms_eps > 0))
         return gf_errf(err, GF_E_FORMAT, "%s: rope_theta and rms_norm_eps must be positive", name);
-    if (hp->arch == GF_ARCH_QWEN2) hp->attn_bias = 1;
+    if (hp->arch == GF_HF_QWEN2) hp->attn_bias = 1;
     else if ((rc = gf_json_get_bool_or(c, "attention_bias", 0, name, &hp->attn_bias, err))) return rc;
     return GF_OK;
 }
 
-gf_status gf_hparams_from_json(const char *text, size_t len, const char *name, gf_hparams *hp, gf_err *err) {
+gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err) {
     cJSON *c = NULL;
     gf_status rc = gf_json_parse(text, len, name, &c, err);
     if (!rc) rc = parse_config(c, name, hp, err);
@@ -103,29 +103,29 @@ gf_status gf_hparams_from_json(const char *text, size_t len, const char *name, g
     return rc;
 }
 
-gf_status gf_hparams_load(const char *model_dir, gf_hparams *hp, gf_err *err) {
+gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", model_dir);
     char *text = NULL;
     size_t len = 0;
     gf_status rc = gf_read_file(path, 16u << 20, &text, &len, err);
-    if (!rc) rc = gf_hparams_from_json(text, len, path, hp, err);
+    if (!rc) rc = gf_hfcfg_from_json(text, len, path, hp, err);
     free(text);
     return rc;
 }
 
-gf_status gf_hparams_to_gguf(const gf_hparams *hp, gf_gguf_writer *w, gf_err *err) {
+gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err) {
     char k[128];
     const char *a = hp->arch_name;
     gf_status rc = gf_gguf_set_str(w, "general.architecture", a);
 #define SETU(key, v) if (!rc) { snprintf(k, sizeof k, "%s." key, a); rc = gf_gguf_set_u32(w, k, (uint32_t)(v)); }
 #define SETF(key, v) if (!rc) { snprintf(k, sizeof k, "%s." key, a); rc = gf_gguf_set_f32(w, k, (float)(v)); }
-    if (hp->arch == GF_ARCH_LLAMA) SETU("vocab_size", hp->n_vocab);
+    if (hp->arch == GF_HF_LLAMA) SETU("vocab_size", hp->n_vocab);
     SETU("context_length", hp->n_ctx_train);
     SETU("embedding_length", hp->n_embd);
     SETU("block_count", hp->n_layer);
     SETU("feed_forward_length", hp->n_ff);
-    if (hp->arch == GF_ARCH_LLAMA) SETU("rope.dimension_count", hp->head_dim);
+    if (hp->arch == GF_HF_LLAMA) SETU("rope.dimension_count", hp->head_dim);
     SETU("attention.head_count", hp->n_head);
     SETU("attention.head_count_kv", hp->n_head_kv);
     SETF("rope.freq_base", hp->rope_theta);
@@ -162,7 +162,7 @@ static const layer_entry layer_map[] = {
     {"self_attn.rotary_emb.inv_freq", "", GF_TK_SKIP, 0, 0, 0},
 };
 
-static int64_t dim_of(const gf_hparams *hp, char c) {
+static int64_t dim_of(const gf_hfcfg *hp, char c) {
     switch (c) {
     case 'e': return hp->n_embd;
     case 'q': return hp->n_head * hp->head_dim;
@@ -172,7 +172,7 @@ static int64_t dim_of(const gf_hparams *hp, char c) {
     }
 }
 
-gf_status gf_map_tensor(const gf_hparams *hp, const char *hf, gf_tensor_map *m, gf_err *err) {
+gf_status gf_map_tensor(const gf_hfcfg *hp, const char *hf, gf_tensor_map *m, gf_err *err) {
     memset(m, 0, sizeof *m);
     m->layer = -1;
     if (strcmp(hf, "model.embed_tokens.weight") == 0) {
@@ -212,7 +212,7 @@ gf_status gf_map_tensor(const gf_hparams *hp, const char *hf, gf_tensor_map *m, 
                 snprintf(m->name, sizeof m->name, "blk.%ld.%s", layer, e->gguf);
                 m->rows = dim_of(hp, e->rows);
                 m->cols = dim_of(hp, e->cols);
-                if (hp->arch == GF_ARCH_LLAMA && e->permute)
+                if (hp->arch == GF_HF_LLAMA && e->permute)
                     m->permute_heads = e->permute == 'q' ? hp->n_head : hp->n_head_kv;
                 return GF_OK;
             }

@@ -13,10 +13,10 @@
 #include "../common/gf.h"
 #include "gguf.h"
 
-typedef enum { GF_ARCH_LLAMA, GF_ARCH_QWEN2 } gf_arch;
+typedef enum { GF_HF_LLAMA, GF_HF_QWEN2 } gf_hf_arch;
 
 typedef struct {
-    gf_arch arch;
+    gf_hf_arch arch;
     const char *arch_name;   /* GGUF general.architecture: "llama", "qwen2"   */
     char hf_arch[64];        /* config.json architectures[0]                  */
     int64_t n_vocab;         /* vocab_size: rows of the embedding             */
@@ -31,12 +31,12 @@ typedef struct {
     double rms_eps;
     int tie_word_embeddings; /* 1 or 0 (the model class's default when absent) */
     int attn_bias;           /* q/k/v (and o for llama) carry biases           */
-} gf_hparams;
+} gf_hfcfg;
 
-gf_status gf_hparams_from_json(const char *text, size_t len, const char *name, gf_hparams *hp, gf_err *err);
-gf_status gf_hparams_load(const char *model_dir, gf_hparams *hp, gf_err *err);
+gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err);
+gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err);
 /* general.architecture and the <arch>.* keys. */
-gf_status gf_hparams_to_gguf(const gf_hparams *hp, gf_gguf_writer *w, gf_err *err);
+gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err);
 
 /* What a Hugging Face tensor becomes in GGUF. */
 typedef enum {
@@ -57,7 +57,7 @@ typedef struct {
 } gf_tensor_map;
 
 /* Maps a tensor name; unknown names are GF_E_UNSUPPORTED naming the tensor. */
-gf_status gf_map_tensor(const gf_hparams *hp, const char *hf_name, gf_tensor_map *m, gf_err *err);
+gf_status gf_map_tensor(const gf_hfcfg *hp, const char *hf_name, gf_tensor_map *m, gf_err *err);
 
 /* Source row for GGUF row r of a q/k tensor permuted with n_heads heads of rows/n_heads rows:
  * llama.cpp's converter reorders each head's rows from (2, hd/2) to (hd/2, 2). */

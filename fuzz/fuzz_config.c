@@ -7,9 +7,9 @@
 #include "fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    gf_hparams hp;
+    gf_hfcfg hp;
     gf_err err;
-    if (gf_hparams_from_json((const char *)data, size, "config.json", &hp, &err) != GF_OK) return 0;
+    if (gf_hfcfg_from_json((const char *)data, size, "config.json", &hp, &err) != GF_OK) return 0;
     static const char *names[] = {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
                                   "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.bias",
                                   "model.layers.00.mlp.up_proj.weight", "model.layers.-1.mlp.up_proj.weight",
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (gf_permute_row(r, m.rows, m.permute_heads) >= m.rows) __builtin_trap();
     }
     gf_gguf_writer *w = gf_gguf_writer_new();
-    if (w) gf_hparams_to_gguf(&hp, w, &err);
+    if (w) gf_hfcfg_to_gguf(&hp, w, &err);
     gf_gguf_writer_free(w);
     return 0;
 }
