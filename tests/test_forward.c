@@ -4,10 +4,13 @@
  * layouts, F32/F16/Q8_0/Q4_0 weights) built as GGUF files in memory; batched
  * prompt processing against token-by-token decoding with the KV cache; 1 thread
  * against 2; the calibration hook; bad files that must be rejected naming the
- * tensor; and the shared llama.cpp files load with the right hyperparameters.
+ * tensor; the shared llama.cpp files load with the right hyperparameters; and
+ * greedy generation with the KV cache writes what llama-cli writes.
  */
 #include "../engine/forward.h"
+#include "../engine/tokenizer.h"
 #include "../formats/gguf.h"
+#include "../formats/vocab.h"
 #include "../quantizers/blocks.h"
 #include "check.h"
 
@@ -580,6 +583,51 @@ static void test_shared_files(void) {
     }
 }
 
+/* Greedy decoding, prompt as one batch then token by token through the cache.
+ * Expected text: llama-cli (llama.cpp c392e50) -m FILE -p "Once upon a time"
+ * -n 32 --temp 0 -no-cnv -t 2, by hand (it adds a final newline, dropped here). */
+static void test_generation(const char *rel, const char *expect) {
+    char p[512];
+    gf_err err = {0};
+    if (!check_shared_path(p, sizeof p, rel)) return;
+    gf_model *m = NULL;
+    gf_vocab *v = NULL;
+    gf_tokenizer *t = NULL;
+    gf_state s = {0};
+    int32_t *ids = NULL, out[64];
+    size_t n_ids = 0, len = 0;
+    char *text = NULL;
+    float *lg = NULL;
+    int ok = gf_model_open(p, gf_kernels_detect(), &m, &err) == GF_OK &&
+             gf_vocab_from_gguf(m->gguf, &v, &err) == GF_OK && gf_tokenizer_init(v, &t, &err) == GF_OK &&
+             gf_tokenize(t, "Once upon a time", 16, 1, 1, &ids, &n_ids, &err) == GF_OK &&
+             gf_state_init(&s, m, 64, 64, GF_TYPE_F16, &err) == GF_OK;
+    CHECK(ok, "%s: %s", rel, err.msg);
+    if (ok) {
+        lg = malloc(sizeof(float) * (size_t)m->hp.n_vocab);
+        int n = 0;
+        memcpy(out, ids, n_ids * sizeof *ids);
+        n = (int)n_ids;
+        ok = gf_forward(m, &s, ids, (int64_t)n_ids, 0, (int64_t)n_ids - 1, lg, NULL, &err) == GF_OK;
+        for (int i = 0; ok && i < 32; i++) {
+            int32_t best = 0;
+            for (int32_t k = 1; k < m->hp.n_vocab; k++)
+                if (lg[k] > lg[best]) best = k;
+            out[n++] = best;
+            if (i < 31) ok = gf_forward(m, &s, &best, 1, n - 1, 0, lg, NULL, &err) == GF_OK;
+        }
+        ok = ok && gf_detokenize(t, out, (size_t)n, 1, 0, &text, &len, &err) == GF_OK;
+        CHECK(ok && strcmp(text, expect) == 0, "%s generated '%s' (%s)", rel, ok ? text : "", err.msg);
+    }
+    free(text);
+    free(lg);
+    free(ids);
+    gf_state_free(&s);
+    gf_tokenizer_free(t);
+    gf_vocab_free(v);
+    gf_model_free(m);
+}
+
 int main(void) {
     rng_state = 0x9e3779b97f4a7c15ull;
     printf("forward pass vs naive double reference:\n");
@@ -614,5 +662,9 @@ int main(void) {
     printf("bad files:\n");
     test_bad_files();
     test_shared_files();
+    test_generation("oracle/qwen2-tiny-f32.f32.gguf", "Once upon a time.\nThe top 100 years ago, the 1990s, the "
+                    "Committee of the Committee of the");
+    test_generation("oracle/qwen2-tiny-f32.q4_0.gguf", "Once upon a time.\nThe top 100 years ago, the 1990s, the "
+                    "Committee of the Committee, the");
     return check_done("test_forward");
 }
