@@ -18,9 +18,11 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
 COMMON_SRC   = common/gf.c
-FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c
+FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/blocks.c quantizers/method.c search/scale.c
+CALIB_SRC    = calib/calib.c
+CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
 KERNELS_SRC  = engine/kernels.c engine/kernels_scalar.c
@@ -36,11 +38,11 @@ ifeq ($(ARCH),aarch64)
 KERNELS_SRC += $(KERNELS_ARM_SRC)
 endif
 
-LIB_SRC = $(COMMON_SRC) $(FORMATS_SRC) $(VOCAB_SRC) $(QUANT_SRC) $(CONVERT_SRC) \
+LIB_SRC = $(COMMON_SRC) $(FORMATS_SRC) $(VOCAB_SRC) $(QUANT_SRC) $(CALIB_SRC) $(CONVERT_SRC) \
           $(TOKENIZER_SRC) $(KERNELS_SRC) $(ENGINE_SRC)
 LIB_SRC := $(wildcard $(LIB_SRC))
 CLI_SRC := $(wildcard $(CLI_SRC))
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(CALIB_ASM:%.S=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Per-file flags: reference quantizers must not contract x*id+c into an FMA.
@@ -67,6 +69,11 @@ all: gguf-forge
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(XFLAGS) -MMD -MP -c $< -o $@
+
+# the built-in calibration text (assembler .incbin, path relative to this folder)
+$(BUILD)/calib/default_text.o: calib/default_text.S calib/default-calibration.txt
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(BUILD)/libgf.a: $(LIB_OBJ)
 	@rm -f $@

@@ -37,6 +37,9 @@ static void help(FILE *f) {
             "  --embed METHOD             ... of the token embedding (default minmax)\n"
             "  --output METHOD            ... of the output/lm_head of untied models (default minmax)\n"
             "  --imatrix FILE             importance matrix written by llama-imatrix (.dat), for method imatrix\n"
+            "  --calib FILE               calibration text for activation-aware methods (default: a built-in\n"
+            "                             65 KB English text); --nsamples N (128) windows of --seqlen N (512)\n"
+            "                             tokens, picked with --seed N (0)\n"
             "  --report FILE              per-tensor JSON report: type, method, weight MSE, relative error, time\n"
             "  --list                     list the methods\n"
             "  --vocab-only               write the vocabulary and metadata only, no tensors\n"
@@ -143,6 +146,11 @@ static int write_report(const char *path, cJSON *tensors, const char *model, con
     return ok ? 0 : -1;
 }
 
+static void on_calib_progress(void *ctx, int layer, int n_layers) {
+    const progress_ctx *pc = ctx;
+    if (!pc->quiet) fprintf(stderr, "calibration: block %d/%d\r%s", layer + 1, n_layers, layer + 1 == n_layers ? "\n" : "");
+}
+
 static int parse_type(const char *opt, const char *v, gf_type *out) {
     int t = v ? gf_type_from_name(v) : -1;
     if (t != GF_TYPE_F32 && t != GF_TYPE_F16 && t != GF_TYPE_Q8_0 && t != GF_TYPE_Q4_0) {
@@ -154,7 +162,9 @@ static int parse_type(const char *opt, const char *v, gf_type *out) {
 }
 
 int gf_cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *report_path = NULL, *imatrix_path = NULL;
+    const char *model = NULL, *out = NULL, *report_path = NULL, *imatrix_path = NULL, *calib_path = NULL;
+    char *calib_text = NULL;
+    gf_calib_opts copts = {.nsamples = 128, .seqlen = 512, .seed = 0, .name = "built-in calibration text"};
     gf_imatrix *imatrix = NULL;
     cJSON *report = NULL;
     int force = 0, quiet = 0, threads = 0;
@@ -210,6 +220,20 @@ int gf_cmd_quantize(int argc, char **argv) {
         } else if (!strcmp(a, "--imatrix")) {
             NEEDV();
             imatrix_path = v;
+        } else if (!strcmp(a, "--calib")) {
+            NEEDV();
+            calib_path = v;
+        } else if (!strcmp(a, "--nsamples") || !strcmp(a, "--seqlen") || !strcmp(a, "--seed")) {
+            NEEDV();
+            char *end;
+            long long n = strtoll(v, &end, 10);
+            if (*end || n < (strcmp(a, "--seed") ? 1 : 0) || n > (1 << 20)) {
+                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a valid number\n", a, v);
+                goto usage_err;
+            }
+            if (!strcmp(a, "--nsamples")) copts.nsamples = n;
+            else if (!strcmp(a, "--seqlen")) copts.seqlen = n;
+            else copts.seed = (uint64_t)n;
         } else if (!strcmp(a, "--report")) {
             NEEDV();
             report_path = v;
@@ -265,14 +289,21 @@ int gf_cmd_quantize(int argc, char **argv) {
         o.imatrix = imatrix;
         o.imatrix_name = imatrix_path;
     }
-    const gf_qmethod *used[3] = {o.blocks, o.embed, o.output};
-    for (int i = 0; i < 3; i++) {
-        if (used[i] && used[i]->uses_importance && !imatrix) {
-            fprintf(stderr, "gguf-forge quantize: method '%s' needs activation statistics: give --imatrix FILE\n",
-                    used[i]->name);
-            goto usage_err;
+    if (calib_path) {
+        gf_err cerr = {0};
+        size_t clen = 0;
+        gf_status cst = gf_read_file(calib_path, (size_t)1 << 30, &calib_text, &clen, &cerr);
+        if (cst) {
+            fprintf(stderr, "gguf-forge quantize: %s\n", cerr.msg);
+            rc = gf_exit_code(cst);
+            goto cleanup;
         }
+        copts.text = calib_text;
+        copts.text_len = clen;
+        copts.name = calib_path;
     }
+    o.calib = &copts;
+    o.calib_progress = on_calib_progress;
     if (report_path) report = cJSON_CreateArray();
     if (threads) omp_set_num_threads(threads);
 
@@ -347,6 +378,7 @@ usage_err:
 cleanup:
     for (int i = 0; i < n_rules; i++) free(rule_buf[i]);
     gf_imatrix_free(imatrix);
+    free(calib_text);
     cJSON_Delete(report);
     return rc;
 }

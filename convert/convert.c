@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "../formats/hfconfig.h"
+#include "../formats/hfload.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
 #include "../quantizers/blocks.h"
@@ -152,9 +153,8 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_
     double *err2 = scratch, *ref2 = scratch + CHUNK_FLOATS;
     gf_status rc;
     *sq_err = *sq_ref = 0;
-    if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: reorder its elements */
-        if ((rc = gf_st_read_rows(st, t, 0, 1, buf + len, err))) return rc;
-        for (int64_t i = 0; i < len; i++) buf[i] = buf[len + gf_permute_row(i, len, p->map.permute_heads)];
+    if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: read whole */
+        if ((rc = gf_hf_read_rows(st, t, &p->map, 0, 1, buf, err))) return rc;
         quantize_rows(p, buf, qbuf, 1, len, err2, ref2);
         *sq_err = err2[0];
         *sq_ref = ref2[0];
@@ -163,14 +163,7 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
         if (cancel && *cancel) return gf_errf(err, GF_E_INTERRUPTED, "interrupted");
         int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
-        if (p->map.permute_heads) {
-            for (int64_t i = 0; i < n; i++) {
-                int64_t src = gf_permute_row(r0 + i, rows, p->map.permute_heads);
-                if ((rc = gf_st_read_rows(st, t, src, 1, buf + i * len, err))) return rc;
-            }
-        } else if ((rc = gf_st_read_rows(st, t, r0, n, buf, err))) {
-            return rc;
-        }
+        if ((rc = gf_hf_read_rows(st, t, &p->map, r0, n, buf, err))) return rc;
         quantize_rows(p, buf, qbuf, n, len, err2, ref2);
         for (int64_t i = 0; i < n; i++) {
             *sq_err += err2[i];
@@ -237,6 +230,8 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     float *buf = NULL;
     uint8_t *qbuf = NULL;
     double *scratch = NULL;
+    gf_calib *calib = NULL;
+    gf_imatrix *calib_imx = NULL;
     double t0 = gf_time_now();
     memset(sum, 0, sizeof *sum);
 
@@ -270,23 +265,8 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         p->type = want;
         const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
         p->method = mm ? mm : gf_qmethod_find("minmax");
-        if (p->method->uses_importance && p->src->n_dims == 2 && is_quantized(want)) {
-            const gf_imatrix_entry *ie = gf_imatrix_find(o->imatrix, p->map.name);
-            /* a tied embedding is the output layer too: its columns see the final hidden state */
-            if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings) ie = gf_imatrix_find(o->imatrix, "output.weight");
-            if (ie && ie->n != p->src->row_len) {
-                rc = gf_errf(err, GF_E_FORMAT, "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
-                             o->imatrix_name ? o->imatrix_name : "imatrix", ie->name, (long long)ie->n,
-                             (long long)p->src->row_len);
-                goto done;
-            }
-            p->importance = ie ? ie->values : NULL;
-            if (!ie) snprintf(p->note, sizeof p->note, "no importance data for this tensor: %s searched without weights",
-                              p->method->name);
-        }
         if (is_quantized(want) && p->src->row_len % GF_QK) {
             p->type = GF_TYPE_F16;
-            p->importance = NULL;
             snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
                      (long long)p->src->row_len, GF_QK, gf_type_info(want)->name);
             sum->n_fallback++;
@@ -298,10 +278,50 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     /* after the shapes: a config.json that disagrees with the weights fails fast */
     if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
 
+    /* importance statistics from calibration, for the methods that want them */
+    const gf_imatrix *imx = o->imatrix;
+    int want_stats = 0;
+    for (int i = 0; i < n; i++) want_stats |= plan[i].method->uses_importance;
+    if (want_stats && !imx && !o->vocab_only) {
+        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
+        if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
+        if ((rc = gf_calib_imatrix(calib, &calib_imx, o->calib_progress, o->progress_ctx, err))) goto done;
+        imx = calib_imx;
+    }
+    for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
+        plan_entry *p = &plan[i];
+        if (!p->method->uses_importance || p->src->n_dims != 2 || !is_quantized(p->type)) continue;
+        const gf_imatrix_entry *ie = gf_imatrix_find(imx, p->map.name);
+        /* a tied embedding is the output layer too: its columns see the final hidden state */
+        if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings) ie = gf_imatrix_find(imx, "output.weight");
+        if (ie && ie->n != p->src->row_len) {
+            rc = gf_errf(err, GF_E_FORMAT, "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
+                         o->imatrix_name ? o->imatrix_name : "calibration", ie->name, (long long)ie->n,
+                         (long long)p->src->row_len);
+            goto done;
+        }
+        p->importance = ie ? ie->values : NULL;
+        if (!ie) snprintf(p->note, sizeof p->note, "no importance data for this tensor: %s searched without weights",
+                          p->method->name);
+    }
+
     /* metadata and header */
     if (!(w = gf_gguf_writer_new())) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
     if ((rc = write_meta(w, &hp, o, dir, plan, n, err))) goto done;
     if ((rc = gf_vocab_to_gguf(vocab, w, err))) goto done;
+    if (calib) {
+        const char *ct = o->calib && o->calib->text ? o->calib->text : NULL;
+        size_t cl = o->calib && o->calib->text ? o->calib->text_len : 0;
+        if (!ct) ct = gf_calib_default_text(&cl);
+        char hash[32];
+        snprintf(hash, sizeof hash, "fnv1a64:%016llx", (unsigned long long)gf_calib_text_hash(ct, cl));
+        gf_status r2 = gf_gguf_set_str(w, "gguf-forge.calib.file", calib->name);
+        if (!r2) r2 = gf_gguf_set_str(w, "gguf-forge.calib.hash", hash);
+        if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.nsamples", (uint32_t)calib->n_samples);
+        if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.seqlen", (uint32_t)calib->seqlen);
+        if (!r2) r2 = gf_gguf_set_u64(w, "gguf-forge.calib.seed", o->calib ? o->calib->seed : 0);
+        if (r2) { rc = gf_errf(err, r2, "out of memory writing metadata"); goto done; }
+    }
     int64_t max_row = 1;
     for (int i = 0; i < (o->vocab_only ? 0 : n); i++) {
         const gf_st_tensor *t = plan[i].src;
@@ -354,6 +374,8 @@ done:
     free(scratch);
     free(plan);
     gf_gguf_writer_free(w);
+    gf_calib_free(calib);
+    gf_imatrix_free(calib_imx);
     gf_vocab_free(vocab);
     gf_st_close(st);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "../common/gf.h"
 #include "../formats/gguf.h"
+#include "../calib/calib.h"
 #include "../formats/imatrix.h"
 #include "../quantizers/method.h"
 
@@ -45,6 +46,9 @@ typedef struct {
     const gf_qmethod *output;  /* method for output (lm_head); NULL: minmax        */
     const gf_imatrix *imatrix; /* per-channel importance (mean x^2), or NULL       */
     const char *imatrix_name;  /* where it came from, recorded in the GGUF         */
+    const gf_calib_opts *calib;/* samples for activation-aware methods when there is
+                                  no imatrix (text NULL: the built-in text)        */
+    void (*calib_progress)(void *ctx, int layer, int n_layers);
     const char *name;          /* general.name; NULL: the folder's name           */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;

@@ -1,0 +1,321 @@
+/*
+ * calib.c - calibration samples and the float model run block by block.
+ *
+ * The text is tokenized once (no special-token parsing), cut into windows of
+ * seqlen tokens (BOS first when the vocabulary adds it, as llama-imatrix does),
+ * and nsamples windows are picked by a seeded shuffle.  The float model is the
+ * engine's forward pass over weights read from the safetensors one block at a
+ * time, so memory holds one block plus the samples' activations.  Statistics are
+ * summed in double in sample order: the same numbers for any thread count.
+ */
+#include "calib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../engine/tokenizer.h"
+#include "../formats/hfload.h"
+
+extern const char gf_default_calib_text[], gf_default_calib_end[];
+
+const char *gf_calib_default_text(size_t *len) {
+    *len = (size_t)(gf_default_calib_end - gf_default_calib_text);
+    return gf_default_calib_text;
+}
+
+uint64_t gf_calib_text_hash(const char *text, size_t len) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)text[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t next_rand(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static void shell_hparams(const gf_hfcfg *cfg, gf_hparams *hp) {
+    memset(hp, 0, sizeof *hp);
+    hp->arch = cfg->arch == GF_HF_QWEN2 ? GF_ARCH_QWEN2 : GF_ARCH_LLAMA;
+    hp->n_vocab = cfg->n_vocab;
+    hp->dim = cfg->n_embd;
+    hp->n_layers = cfg->n_layer;
+    hp->n_ff = cfg->n_ff;
+    hp->n_heads = cfg->n_head;
+    hp->n_kv_heads = cfg->n_head_kv;
+    hp->head_dim = cfg->head_dim;
+    hp->n_rot = cfg->head_dim;
+    hp->n_ctx_train = cfg->n_ctx_train;
+    hp->rope_base = (float)cfg->rope_theta;
+    hp->rms_eps = (float)cfg->rms_eps;
+    hp->rope = cfg->arch == GF_HF_QWEN2 ? GF_ROPE_NEOX : GF_ROPE_NORM;
+}
+
+gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,
+                        gf_calib **out, gf_err *err) {
+    *out = NULL;
+    gf_status rc;
+    gf_tokenizer *tok = NULL;
+    int32_t *ids = NULL;
+    int64_t *order = NULL;
+    size_t n_ids = 0;
+    gf_calib *c = calloc(1, sizeof *c);
+    if (!c) return gf_errf(err, GF_E_NOMEM, "out of memory");
+    c->loaded = -1;
+    c->cfg = cfg;
+    c->st = st;
+    snprintf(c->name, sizeof c->name, "%s", o->name ? o->name : "calibration text");
+    const char *text = o->text;
+    size_t len = o->text_len;
+    if (!text) text = gf_calib_default_text(&len);
+    if (o->seqlen < 2 || o->seqlen > (1 << 20) || o->nsamples < 1 || o->nsamples > (1 << 20)) {
+        rc = gf_errf(err, GF_E_USAGE, "calibration: seqlen %lld and nsamples %lld out of range", (long long)o->seqlen,
+                     (long long)o->nsamples);
+        goto fail;
+    }
+    if ((rc = gf_tokenizer_init(vocab, &tok, err))) goto fail;
+    if ((rc = gf_tokenize(tok, text, len, 0, 0, &ids, &n_ids, err))) {
+        gf_err_prefix(err, "%s", c->name);
+        goto fail;
+    }
+    c->n_text_tokens = (int64_t)n_ids;
+    int bos = gf_tokenizer_adds_bos(tok) ? 1 : 0;
+    int64_t inner = o->seqlen - bos, n_win = (int64_t)n_ids / inner;
+    if (n_win < 1) {
+        rc = gf_errf(err, GF_E_VALUE, "%s: %zu tokens, fewer than one sample of %lld", c->name, n_ids, (long long)o->seqlen);
+        goto fail;
+    }
+    /* seeded Fisher-Yates over the windows, first nsamples taken */
+    order = malloc((size_t)n_win * sizeof *order);
+    if (!order) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto fail; }
+    for (int64_t i = 0; i < n_win; i++) order[i] = i;
+    uint64_t s = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+    if (!s) s = 1;
+    for (int64_t i = n_win - 1; i > 0; i--) {
+        int64_t j = (int64_t)(next_rand(&s) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    c->n_samples = o->nsamples < n_win ? o->nsamples : n_win;
+    c->seqlen = o->seqlen;
+    const int64_t D = cfg->n_embd, T = c->seqlen;
+    c->tokens = malloc((size_t)(c->n_samples * T) * sizeof *c->tokens);
+    c->x = malloc((size_t)(c->n_samples * T * D) * sizeof *c->x);
+    if (!c->tokens || !c->x) {
+        rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory for %lld samples of %lld tokens", (long long)c->n_samples,
+                     (long long)T);
+        goto fail;
+    }
+    for (int64_t i = 0; i < c->n_samples; i++) {
+        int32_t *dst = c->tokens + i * T;
+        if (bos) dst[0] = gf_tokenizer_bos(tok);
+        memcpy(dst + bos, ids + order[i] * inner, (size_t)inner * sizeof *dst);
+    }
+    /* embeddings of the sample tokens */
+    const gf_st_tensor *emb = gf_st_find(st, "model.embed_tokens.weight");
+    if (!emb) { rc = gf_errf(err, GF_E_FORMAT, "calibration: no model.embed_tokens.weight"); goto fail; }
+    for (int64_t i = 0; i < c->n_samples * T; i++) {
+        if (c->tokens[i] < 0 || c->tokens[i] >= emb->n_rows) {
+            rc = gf_errf(err, GF_E_VALUE, "%s: token id %d is outside the embedding's %lld rows", c->name, c->tokens[i],
+                         (long long)emb->n_rows);
+            goto fail;
+        }
+        if ((rc = gf_st_read_rows(st, emb, c->tokens[i], 1, c->x + i * D, err))) goto fail;
+    }
+    /* the engine model shell: layers are filled by gf_calib_load_layer */
+    shell_hparams(cfg, &c->m.hp);
+    c->m.path = c->name;
+    c->m.ks = gf_kernels_detect();
+    c->m.layers = calloc((size_t)cfg->n_layer, sizeof *c->m.layers);
+    if (!c->m.layers) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto fail; }
+    if ((rc = gf_state_init(&c->s, &c->m, T, T, GF_TYPE_F32, err))) goto fail;
+    free(order);
+    free(ids);
+    gf_tokenizer_free(tok);
+    *out = c;
+    return GF_OK;
+fail:
+    free(order);
+    free(ids);
+    gf_tokenizer_free(tok);
+    gf_calib_free(c);
+    return rc;
+}
+
+static void unload(gf_calib *c) {
+    if (c->loaded >= 0) {
+        gf_layer *ly = &c->m.layers[c->loaded];
+        for (int i = 0; i < GF_LIN_COUNT; i++) gf_wmat_free(&ly->lin[i]);
+        memset(ly, 0, sizeof *ly);
+    }
+    free(c->layer_mem);
+    c->layer_mem = NULL;
+    c->loaded = -1;
+}
+
+void gf_calib_free(gf_calib *c) {
+    if (!c) return;
+    unload(c);
+    gf_state_free(&c->s);
+    free(c->m.layers);
+    free(c->tokens);
+    free(c->x);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- layers */
+
+gf_status gf_calib_load_layer(gf_calib *c, int layer, gf_err *err) {
+    unload(c);
+    gf_status rc;
+    gf_layer *ly = &c->m.layers[layer];
+    gf_tensor_map maps[32];
+    const gf_st_tensor *ts[32];
+    int n = 0;
+    int64_t total = 0;
+    for (int64_t i = 0; i < c->st->n_tensors; i++) {
+        gf_tensor_map m;
+        gf_err e2;
+        if (gf_map_tensor(c->cfg, c->st->tensors[i].name, &m, &e2) || m.layer != layer || m.kind == GF_TK_SKIP) continue;
+        if (n == 32) return gf_errf(err, GF_E_FORMAT, "layer %d has too many tensors", layer);
+        maps[n] = m;
+        ts[n] = &c->st->tensors[i];
+        total += ts[n]->row_len * ts[n]->n_rows + (m.permute_heads && ts[n]->n_dims == 1 ? ts[n]->row_len : 0);
+        n++;
+    }
+    c->layer_mem = malloc((size_t)total * sizeof(float));
+    if (!c->layer_mem) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory for layer %d", layer);
+    c->loaded = layer;
+    float *p = c->layer_mem;
+    for (int i = 0; i < n; i++) {
+        const gf_st_tensor *t = ts[i];
+        int64_t cnt = t->row_len * t->n_rows;
+        if ((rc = gf_hf_read_rows(c->st, t, &maps[i], 0, t->n_rows, p, err))) return rc;
+        const char *suffix = strchr(maps[i].name + 4, '.') + 1; /* after "blk.N." */
+        if (!strcmp(suffix, "attn_norm.weight")) ly->attn_norm = p;
+        else if (!strcmp(suffix, "ffn_norm.weight")) ly->ffn_norm = p;
+        else {
+            for (int l = 0; l < GF_LIN_COUNT; l++) {
+                size_t sl = strlen(gf_linear_stem(l));
+                if (strncmp(suffix, gf_linear_stem(l), sl) != 0 || suffix[sl] != '.') continue;
+                if (!strcmp(suffix + sl, ".bias")) {
+                    ly->bias[l] = p;
+                } else {
+                    if ((rc = gf_wmat_init(&ly->lin[l], GF_TYPE_F32, t->row_len, t->n_rows, p, c->m.ks, err))) return rc;
+                    snprintf(ly->name[l], sizeof ly->name[l], "%s", maps[i].name);
+                }
+            }
+        }
+        p += cnt + (maps[i].permute_heads && t->n_dims == 1 ? t->row_len : 0);
+    }
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        if (!ly->lin[l].data) return gf_errf(err, GF_E_FORMAT, "calibration: layer %d has no %s weight", layer, gf_linear_stem(l));
+    if (!ly->attn_norm || !ly->ffn_norm) return gf_errf(err, GF_E_FORMAT, "calibration: layer %d lacks a norm", layer);
+    return GF_OK;
+}
+
+gf_status gf_calib_forward_layer(gf_calib *c, int layer, const gf_hooks *hooks, gf_err *err) {
+    const int64_t T = c->seqlen, D = c->cfg->n_embd;
+    for (int64_t i = 0; i < c->n_samples; i++) {
+        gf_status rc = gf_block_forward(&c->m, layer, c->x + i * T * D, T, 0, &c->s, hooks, err);
+        if (rc) return rc;
+    }
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+typedef struct {
+    char name[64];
+    int64_t n;
+    double *sum2; /* (n) sum of x^2 */
+    int64_t count;
+} stat;
+
+typedef struct {
+    stat *s;
+    int n, cap;
+    int oom;
+} stats;
+
+static void on_input(void *ctx, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
+    stats *ss = ctx;
+    (void)layer;
+    stat *e = NULL;
+    for (int i = ss->n - 1; i >= 0 && !e; i--)
+        if (!strcmp(ss->s[i].name, name)) e = &ss->s[i];
+    if (!e) {
+        if (ss->n == ss->cap) {
+            int cap = ss->cap ? 2 * ss->cap : 64;
+            stat *ns = realloc(ss->s, (size_t)cap * sizeof *ns);
+            if (!ns) { ss->oom = 1; return; }
+            ss->s = ns;
+            ss->cap = cap;
+        }
+        e = &ss->s[ss->n];
+        memset(e, 0, sizeof *e);
+        snprintf(e->name, sizeof e->name, "%s", name);
+        e->n = n_in;
+        if (!(e->sum2 = calloc((size_t)n_in, sizeof *e->sum2))) { ss->oom = 1; return; }
+        ss->n++;
+    }
+    if (e->n != n_in) return;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t j = 0; j < n_in; j++) e->sum2[j] += (double)x[t * n_in + j] * (double)x[t * n_in + j];
+    e->count += n_tok;
+}
+
+gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
+                           void *ctx, gf_err *err) {
+    *out = NULL;
+    stats ss = {0};
+    gf_hooks hooks = {.on_linear_input = on_input, .ctx = &ss};
+    gf_status rc = GF_OK;
+    float *norm = NULL, *xn = NULL;
+    const int64_t T = c->seqlen, D = c->cfg->n_embd;
+    for (int l = 0; l < c->cfg->n_layer && !rc; l++) {
+        if (!(rc = gf_calib_load_layer(c, l, err))) rc = gf_calib_forward_layer(c, l, &hooks, err);
+        if (!rc && ss.oom) rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory for statistics");
+        if (!rc && progress) progress(ctx, l, (int)c->cfg->n_layer);
+    }
+    unload(c);
+    /* the output layer sees the final norm of the residual stream */
+    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
+    norm = malloc((size_t)D * sizeof *norm);
+    xn = malloc((size_t)(T * D) * sizeof *xn);
+    if (!rc && (!nt || !norm || !xn)) rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
+    if (!rc) rc = gf_st_read_rows(c->st, nt, 0, 1, norm, err);
+    for (int64_t i = 0; i < c->n_samples && !rc; i++) {
+        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
+        on_input(&ss, -1, "output.weight", xn, T, D);
+    }
+    gf_imatrix *im = NULL;
+    if (!rc && !(im = calloc(1, sizeof *im))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    if (!rc && !(im->e = calloc((size_t)ss.n + 1, sizeof *im->e))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    for (int i = 0; i < ss.n && !rc; i++) {
+        gf_imatrix_entry *e = &im->e[i];
+        e->name = strdup(ss.s[i].name);
+        e->values = malloc((size_t)ss.s[i].n * sizeof *e->values);
+        im->n = i + 1;
+        if (!e->name || !e->values) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); break; }
+        e->n = ss.s[i].n;
+        e->ncall = (int32_t)c->n_samples;
+        for (int64_t j = 0; j < e->n; j++) e->values[j] = (float)(ss.s[i].sum2[j] / (double)ss.s[i].count);
+    }
+    if (im) im->chunks = (int32_t)c->n_samples;
+    for (int i = 0; i < ss.n; i++) free(ss.s[i].sum2);
+    free(ss.s);
+    free(norm);
+    free(xn);
+    if (rc) {
+        gf_imatrix_free(im);
+        return rc;
+    }
+    *out = im;
+    return GF_OK;
+}
