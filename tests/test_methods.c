@@ -1,0 +1,268 @@
+/*
+ * test_methods.c - quantization methods on tensors with known answers:
+ * OMSE never worse than min-max (per block, hence per tensor) and better on
+ * average; the importance-weighted search better than min-max and OMSE on the
+ * weighted error it optimizes; blocks that min-max represents exactly stay
+ * exact; the llama-imatrix reader (hand-made files, bad files, and a real file
+ * written by llama-imatrix); calibration statistics against llama-imatrix's;
+ * and the same GGUF bytes with 1 and 2 threads for every method.
+ */
+#include <math.h>
+#include <omp.h>
+
+#include "../convert/convert.h"
+#include "../formats/imatrix.h"
+#include "../quantizers/blocks.h"
+#include "../quantizers/method.h"
+#include "check.h"
+#include "st_write.h"
+
+#define ROWS 64
+#define COLS 512
+#define MIN_GAIN 0.02 /* OMSE must lower the mean squared error by at least 2 % on gaussian data */
+
+static double sq_err(gf_type type, const float *x, const void *q, int64_t n, const float *w) {
+    float *back = malloc((size_t)n * sizeof *back);
+    gf_dequantize_row(type, q, back, n);
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) e += (w ? w[i % COLS] : 1.0) * ((double)x[i] - back[i]) * ((double)x[i] - back[i]);
+    free(back);
+    return e;
+}
+
+static float gauss(uint64_t *s) {
+    float u = 0;
+    for (int i = 0; i < 4; i++) u += (stw_rand(s) + 1.0f) * 0.5f;
+    return (u - 2.0f) * 1.7320508f;
+}
+
+/* per-block comparison of one method against min-max */
+static void check_method(const char *what, gf_type type, gf_row_quantizer fn, const float *x, const float *imp,
+                         double *e_method, double *e_minmax) {
+    size_t rs = gf_row_size(type, COLS);
+    uint8_t *a = malloc(rs), *b = malloc(rs);
+    int worse = 0;
+    *e_method = *e_minmax = 0;
+    for (int r = 0; r < ROWS; r++) {
+        const float *xr = x + r * COLS;
+        fn(type, xr, a, COLS, imp);
+        gf_quantize_row_minmax(type, xr, b, COLS, NULL);
+        for (int blk = 0; blk < COLS / GF_QK; blk++) {
+            size_t bs = gf_type_info(type)->type_size;
+            double ea = sq_err(type, xr + blk * GF_QK, a + blk * bs, GF_QK, imp ? imp + blk * GF_QK : NULL);
+            double eb = sq_err(type, xr + blk * GF_QK, b + blk * bs, GF_QK, imp ? imp + blk * GF_QK : NULL);
+            worse += ea > eb * (1 + 1e-6);
+            *e_method += ea;
+            *e_minmax += eb;
+        }
+    }
+    CHECK(worse == 0, "%s %s: %d blocks worse than min-max", what, gf_type_info(type)->name, worse);
+    free(a);
+    free(b);
+}
+
+static void test_searches(void) {
+    float *x = malloc(ROWS * COLS * sizeof *x), imp[COLS];
+    uint64_t s = 7;
+    for (int i = 0; i < ROWS * COLS; i++) x[i] = 0.02f * gauss(&s) * (i % 97 == 0 ? 6.0f : 1.0f); /* some outliers */
+    for (int j = 0; j < COLS; j++) imp[j] = j % 16 == 0 ? 50.0f : 0.5f + (stw_rand(&s) + 1.0f); /* a few hot channels */
+    static const gf_type types[] = {GF_TYPE_Q4_0, GF_TYPE_Q8_0};
+    for (int t = 0; t < 2; t++) {
+        double eo, em, ei, emw, eow;
+        check_method("omse", types[t], gf_quantize_row_omse, x, NULL, &eo, &em);
+        CHECK(eo < em * (1 - MIN_GAIN), "%s: omse mse %.4g vs min-max %.4g", gf_type_info(types[t])->name, eo, em);
+        printf("  %s: squared error omse/min-max = %.3f\n", gf_type_info(types[t])->name, eo / em);
+        check_method("imatrix", types[t], gf_quantize_row_importance, x, imp, &ei, &emw);
+        check_method("omse (weighted)", types[t], gf_quantize_row_omse, x, NULL, &eow, &em);
+        /* omse's blocks measured under the weights */
+        size_t rs = gf_row_size(types[t], COLS);
+        uint8_t *q = malloc(rs);
+        eow = 0;
+        for (int r = 0; r < ROWS; r++) {
+            gf_quantize_row_omse(types[t], x + r * COLS, q, COLS, NULL);
+            eow += sq_err(types[t], x + r * COLS, q, COLS, imp);
+        }
+        free(q);
+        CHECK(ei < emw * (1 - MIN_GAIN) && ei < eow, "%s: weighted error imatrix %.4g, min-max %.4g, omse %.4g",
+              gf_type_info(types[t])->name, ei, emw, eow);
+        printf("  %s: weighted error imatrix/min-max = %.3f, omse/min-max = %.3f\n", gf_type_info(types[t])->name,
+               ei / emw, eow / emw);
+    }
+    /* a block min-max represents exactly stays exact: values on the Q4_0 grid */
+    float g[COLS];
+    for (int j = 0; j < COLS; j++) g[j] = 0.25f * (float)((j % 16) - 8);
+    gf_block_q4_0 bo[COLS / GF_QK], bm[COLS / GF_QK];
+    gf_quantize_row_omse(GF_TYPE_Q4_0, g, bo, COLS, NULL);
+    gf_quantize_row_minmax(GF_TYPE_Q4_0, g, bm, COLS, NULL);
+    CHECK(sq_err(GF_TYPE_Q4_0, g, bo, COLS, NULL) == 0 && !memcmp(bo, bm, sizeof bo), "exact grid not kept");
+    /* all zeros */
+    float z[GF_QK] = {0};
+    gf_block_q8_0 b8;
+    gf_quantize_row_omse(GF_TYPE_Q8_0, z, &b8, GF_QK, NULL);
+    CHECK(b8.d == 0 || gf_fp16_to_fp32(b8.d) == 0, "zero block scale");
+    free(x);
+}
+
+/* ---------------------------------------------------------------- imatrix files */
+
+typedef struct {
+    uint8_t b[4096];
+    size_t n;
+} raw;
+static void put(raw *r, const void *p, size_t n) { memcpy(r->b + r->n, p, n); r->n += n; }
+static void put_i32(raw *r, int32_t v) { put(r, &v, 4); }
+
+static void test_imatrix_files(void) {
+    raw r = {.n = 0};
+    put_i32(&r, 2);
+    put_i32(&r, 19); put(&r, "blk.0.attn_q.weight", 19); put_i32(&r, 4); put_i32(&r, 3);
+    float v1[3] = {4, 8, 12};
+    put(&r, v1, sizeof v1);
+    put_i32(&r, 13); put(&r, "output.weight", 13); put_i32(&r, 0); put_i32(&r, 2);
+    float v2[2] = {1.5f, 2.5f};
+    put(&r, v2, sizeof v2);
+    put_i32(&r, 10); put_i32(&r, 8); put(&r, "calib.tx", 8);
+    gf_imatrix *im = NULL;
+    gf_err err = {0};
+    CHECK(gf_imatrix_parse(r.b, r.n, "x.dat", &im, &err) == GF_OK, "%s", err.msg);
+    const gf_imatrix_entry *e = im ? gf_imatrix_find(im, "blk.0.attn_q.weight") : NULL;
+    CHECK(e && e->n == 3 && e->values[0] == 1.0f && e->values[2] == 3.0f, "values divided by ncall");
+    e = im ? gf_imatrix_find(im, "output.weight") : NULL;
+    CHECK(e && e->values[1] == 2.5f, "ncall 0 leaves values");
+    CHECK(im && im->chunks == 10 && im->dataset && !strcmp(im->dataset, "calib.tx"), "trailer");
+    gf_imatrix_free(im);
+    /* every truncation is refused or parses cleanly, never crashes; the short ones must be refused */
+    int bad = 0;
+    for (size_t len = 0; len < r.n; len++) {
+        uint8_t *copy = malloc(len ? len : 1);
+        memcpy(copy, r.b, len);
+        gf_status st = gf_imatrix_parse(copy, len, "t.dat", &im, &err);
+        if (st == GF_OK) gf_imatrix_free(im);
+        bad += len < 70 && st == GF_OK;
+        free(copy);
+    }
+    CHECK(bad == 0, "%d truncations accepted", bad);
+    float nanv = NAN;
+    memcpy(r.b + 4 + 4 + 19 + 8 + 4, &nanv, 4);
+    CHECK(gf_imatrix_parse(r.b, r.n, "nan.dat", &im, &err) == GF_E_VALUE && strstr(err.msg, "blk.0.attn_q.weight"),
+          "NaN value: %s", err.msg);
+    int32_t huge = 1 << 30;
+    memcpy(r.b, &huge, 4);
+    CHECK(gf_imatrix_parse(r.b, r.n, "huge.dat", &im, &err) == GF_E_FORMAT, "huge count accepted");
+}
+
+/* llama-imatrix's file for qwen2-tiny on calibration.txt, and our calibration of the same windows */
+static void test_llama_imatrix(void) {
+    const char *path = "reference-outputs/imatrix/qwen2-tiny-calibration.imatrix.dat";
+    gf_imatrix *ref = NULL;
+    gf_err err = {0};
+    if (access(path, R_OK) != 0) { SKIP("%s not present", path); return; }
+    CHECK(gf_imatrix_load(path, &ref, &err) == GF_OK, "%s", err.msg);
+    if (!ref) return;
+    int ok = 0;
+    for (int l = 0; l < 4; l++) {
+        static const char *stems[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        for (int i = 0; i < 7; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, stems[i]);
+            const gf_imatrix_entry *e = gf_imatrix_find(ref, name);
+            ok += e && e->n == (i == 3 ? 256 : i == 6 ? 768 : 256);
+        }
+    }
+    CHECK(ok == 28, "%d of 28 block entries with the right sizes", ok);
+
+    /* our statistics on the same text, every 256-token window (qwen2: no BOS) */
+    char dir[1024], text_path[1024];
+    if (!check_shared_path(dir, sizeof dir, "models/qwen2-tiny/f32") ||
+        !check_shared_path(text_path, sizeof text_path, "data/calibration.txt")) {
+        gf_imatrix_free(ref);
+        return;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    gf_read_file(text_path, 1 << 24, &text, &len, &err);
+    gf_hfcfg cfg;
+    gf_safetensors *st = NULL;
+    gf_vocab *v = NULL;
+    gf_calib *c = NULL;
+    gf_imatrix *ours = NULL;
+    gf_calib_opts co = {.text = text, .text_len = len, .name = "calibration.txt", .nsamples = 100000, .seqlen = 256};
+    CHECK(gf_hfcfg_load(dir, &cfg, &err) == GF_OK && gf_st_open(dir, &st, &err) == GF_OK &&
+              gf_vocab_from_hf(dir, cfg.n_vocab, &v, &err) == GF_OK && gf_calib_open(&cfg, st, v, &co, &c, &err) == GF_OK &&
+              gf_calib_imatrix(c, &ours, NULL, NULL, &err) == GF_OK,
+          "calibration: %s", err.msg);
+    double worst = 0;
+    int compared = 0;
+    for (int64_t i = 0; ours && i < ref->n; i++) {
+        const gf_imatrix_entry *a = &ref->e[i], *b = gf_imatrix_find(ours, a->name);
+        if (!b || b->n != a->n) continue;
+        compared++;
+        double num = 0, den = 0;
+        for (int64_t j = 0; j < a->n; j++) {
+            num += fabs((double)a->values[j] - b->values[j]);
+            den += fabs((double)a->values[j]);
+        }
+        if (num / den > worst) worst = num / den;
+    }
+    printf("  calibration vs llama-imatrix: %d entries, worst relative L1 difference %.2e (%lld windows)\n", compared,
+           worst, c ? (long long)c->n_samples : 0LL);
+    CHECK(compared >= 28 && worst < 2e-3, "%d entries compared, worst relative difference %.3g", compared, worst);
+    gf_imatrix_free(ours);
+    gf_calib_free(c);
+    gf_vocab_free(v);
+    gf_st_close(st);
+    free(text);
+    gf_imatrix_free(ref);
+}
+
+/* ---------------------------------------------------------------- thread-count independence */
+
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} membuf;
+
+static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
+    membuf *m = ctx;
+    if (m->n + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 1 << 20;
+        while (cap < m->n + n) cap *= 2;
+        uint8_t *p = realloc(m->p, cap);
+        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->n, buf, n);
+    m->n += n;
+    return GF_OK;
+}
+
+static void test_threads(void) {
+    static const char *names[] = {"minmax", "omse", "imatrix"};
+    gf_calib_opts co = {.nsamples = 8, .seqlen = 128};
+    for (int i = 0; i < 3; i++) {
+        const gf_qmethod *m = gf_qmethod_find(names[i]);
+        membuf a = {0}, b = {0};
+        gf_err err = {0};
+        gf_convert_summary sum;
+        gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m, .embed = m,
+                             .calib = &co};
+        gf_sink sa = {mem_write, &a}, sb = {mem_write, &b};
+        omp_set_num_threads(1);
+        gf_status s1 = gf_convert("models/qwen2-tiny", &sa, &o, &sum, &err);
+        omp_set_num_threads(2);
+        gf_status s2 = gf_convert("models/qwen2-tiny", &sb, &o, &sum, &err);
+        CHECK(!s1 && !s2 && a.n == b.n && !memcmp(a.p, b.p, a.n), "%s: 1 and 2 threads give different files (%s)",
+              names[i], err.msg);
+        free(a.p);
+        free(b.p);
+    }
+}
+
+int main(void) {
+    test_searches();
+    test_imatrix_files();
+    test_llama_imatrix();
+    test_threads();
+    return check_done("test_methods");
+}
