@@ -28,18 +28,23 @@ TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
 KERNELS_SRC  = engine/kernels.c engine/kernels_scalar.c
 KERNELS_X86_SRC = engine/kernels_avx2.c engine/kernels_avx512.c
 KERNELS_ARM_SRC = engine/kernels_neon.c
+GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
+GEMM_X86_SRC = engine/gemm_avx2.c
+GEMM_ARM_SRC = engine/gemm_neon.c
 ENGINE_SRC   = engine/model.c engine/forward.c engine/ppl.c
 CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c
 
 ifeq ($(ARCH),x86_64)
 KERNELS_SRC += $(KERNELS_X86_SRC)
+GEMM_SRC += $(GEMM_X86_SRC)
 endif
 ifeq ($(ARCH),aarch64)
 KERNELS_SRC += $(KERNELS_ARM_SRC)
+GEMM_SRC += $(GEMM_ARM_SRC)
 endif
 
 LIB_SRC = $(COMMON_SRC) $(FORMATS_SRC) $(VOCAB_SRC) $(QUANT_SRC) $(CALIB_SRC) $(CONVERT_SRC) \
-          $(TOKENIZER_SRC) $(KERNELS_SRC) $(ENGINE_SRC)
+          $(TOKENIZER_SRC) $(KERNELS_SRC) $(GEMM_SRC) $(ENGINE_SRC)
 LIB_SRC := $(wildcard $(LIB_SRC))
 CLI_SRC := $(wildcard $(CLI_SRC))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(CALIB_ASM:%.S=$(BUILD)/%.o)
@@ -54,6 +59,11 @@ $(BUILD)/engine/kernels_avx512.o: XFLAGS = -mavx2 -mfma -mf16c -mavx512f -mavx51
 # Baseline ARMv8-A: the SDOT functions carry their own target("arch=armv8.2-a+dotprod"), so the
 # compiler cannot slip SDOT into the plain-NEON kernels a Cortex-A53 must run.
 $(BUILD)/engine/kernels_neon.o: XFLAGS = -march=armv8-a
+# GEMM: the reference's double sums must not become FMAs on CPUs that have them;
+# the AVX2 micro-kernels need no F16C.
+$(BUILD)/engine/gemm_scalar.o: XFLAGS = -ffp-contract=off -O3
+$(BUILD)/engine/gemm_avx2.o: XFLAGS = -mavx2 -mfma -O3
+$(BUILD)/engine/gemm_neon.o: XFLAGS = -march=armv8-a -O3
 
 # ---------------------------------------------------------------- tests
 TEST_SRC := $(wildcard tests/test_*.c)
