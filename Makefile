@@ -123,7 +123,7 @@ demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
 	./gguf-forge inspect demo-q4_0.gguf
 
-BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels
+BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_gemm
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
@@ -146,15 +146,23 @@ clean:
 # so both the neon-dot and the plain neon sets are exercised.
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64-static
-ARM64_SRC  = common/gf.c quantizers/blocks.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c
-ARM64_HDR  = common/gf.h quantizers/blocks.h engine/kernels.h engine/kernels_internal.h tests/check.h
+ARM64_SRC  = common/gf.c quantizers/blocks.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
+             engine/gemm.c engine/gemm_scalar.c engine/gemm_neon.c
+ARM64_HDR  = common/gf.h quantizers/blocks.h engine/kernels.h engine/kernels_internal.h tests/check.h \
+             engine/gemm.h engine/gemm_internal.h
 
 $(BUILD)/arm64/test_kernels: tests/test_kernels.c $(ARM64_SRC) $(ARM64_HDR)
 	@mkdir -p $(dir $@)
 	$(ARM64_CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffp-contract=off -march=armv8-a -fopenmp -static \
 	    -o $@ tests/test_kernels.c $(ARM64_SRC) -lm
 
+$(BUILD)/arm64/test_gemm: tests/test_gemm.c $(ARM64_SRC) $(ARM64_HDR)
+	@mkdir -p $(dir $@)
+	$(ARM64_CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffp-contract=off -march=armv8-a -fopenmp -static \
+	    -o $@ tests/test_gemm.c $(ARM64_SRC) -lm
+
 .PHONY: test-arm64
-test-arm64: $(BUILD)/arm64/test_kernels
-	$(ARM64_QEMU) -cpu max $<
-	$(ARM64_QEMU) -cpu cortex-a53 $<
+test-arm64: $(BUILD)/arm64/test_kernels $(BUILD)/arm64/test_gemm
+	$(ARM64_QEMU) -cpu max $(BUILD)/arm64/test_kernels
+	$(ARM64_QEMU) -cpu cortex-a53 $(BUILD)/arm64/test_kernels
+	$(ARM64_QEMU) -cpu max $(BUILD)/arm64/test_gemm

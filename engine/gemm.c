@@ -22,7 +22,13 @@
 const gf_gemm_ops *gf_gemm_ops_for(gf_kernel_set ks) {
     switch (ks) {
     case GF_KERNELS_SCALAR: return &gf_gemm_ops_scalar;
-    /* SIMD sets: not yet, the scalar reference serves every set meanwhile */
+#if defined(__x86_64__)
+    case GF_KERNELS_AVX2: return &gf_gemm_ops_avx2;
+#endif
+#if defined(__aarch64__)
+    case GF_KERNELS_NEON:
+    case GF_KERNELS_NEON_DOT: return &gf_gemm_ops_neon;
+#endif
     default: return NULL;
     }
 }
@@ -55,7 +61,7 @@ void gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t K,
 
     const int par = (double)M * (double)N * (double)K >= PAR_MIN_MACS && n_tiles > 1;
     const int max_thr = par ? omp_get_max_threads() : 1;
-    const size_t wb = (ops->work_bytes + 63) & ~(size_t)63;
+    const size_t wb = (ops->work_bytes[op] + 63) & ~(size_t)63;
     char *work = NULL;
     if (wb) {
         work = aligned_alloc(64, wb * (size_t)max_thr);

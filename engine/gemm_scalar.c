@@ -57,6 +57,6 @@ const gf_gemm_ops gf_gemm_ops_scalar = {
     .ks = GF_KERNELS_SCALAR,
     .tile_m = TILE_M,
     .tile_n = TILE_N,
-    .work_bytes = sizeof(double) * TILE_M * TILE_N,
+    .work_bytes = {[GF_GEMM_NN] = sizeof(double) * TILE_M * TILE_N, [GF_GEMM_TN] = sizeof(double) * TILE_M * TILE_N},
     .tile = {[GF_GEMM_NT] = tile_nt, [GF_GEMM_NN] = tile_xn, [GF_GEMM_TN] = tile_xn},
 };

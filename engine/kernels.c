@@ -11,6 +11,7 @@
 #include <cpuid.h>
 #endif
 #include "kernels_internal.h"
+#include "gemm.h"
 
 #include <stdlib.h>
 
@@ -182,7 +183,6 @@ static void matmul_rows(const gf_wmat *W, const gf_kernel_ops *ops, const void *
             for (int64_t o = o0; o < o1; o++) {
                 const void *w = (const char *)W->data + (size_t)o * rb;
                 switch (W->type) {
-                case GF_TYPE_F32: yt[o] = ops->dot_f32(w, X + t * n_in, n_in); break;
                 case GF_TYPE_F16: yt[o] = ops->dot_f16(w, (const uint16_t *)xa + t * n_in, n_in); break;
                 case GF_TYPE_Q8_0: yt[o] = ops->dot_q8_0(w, (const gf_block_q8_0 *)xa + t * nb, nb); break;
                 case GF_TYPE_Q4_0: yt[o] = ops->dot_q4_0(w, (const gf_block_q8_0 *)xa + t * nb, nb); break;
@@ -222,6 +222,13 @@ static void matmul_packed(const gf_wmat *W, const gf_kernel_ops *ops, const gf_b
 }
 
 void gf_matmul_work(const gf_wmat *W, const float *X, float *Y, int64_t n_tok, void *work) {
+    if (W->type == GF_TYPE_F32) {
+        /* Every token count, decode included: the GEMM's elements do not depend
+         * on M, so a token alone keeps the bits it has inside a batch.  It is at
+         * least as fast as one dot per row even at n_tok = 1. */
+        gf_gemm(W->ks, GF_GEMM_NT, n_tok, W->n_out, W->n_in, X, W->n_in, W->data, W->n_in, Y, W->n_out, 0);
+        return;
+    }
     const gf_kernel_ops *ops = gf_kernels_ops(W->ks);
     const int64_t n_in = W->n_in, nb = n_in / GF_QK;
     void *xa = work;

@@ -53,7 +53,8 @@ gf_status gf_wmat_init(gf_wmat *m, gf_type type, int64_t n_in, int64_t n_out,
 void gf_wmat_free(gf_wmat *m);
 
 /* Y (n_tok, n_out) = X (n_tok, n_in) · Wᵀ, row-major, using W's kernel set.
- * OpenMP-parallel over output rows inside; call it from one thread.
+ * OpenMP-parallel over output rows inside; call it from one thread.  F32
+ * weights go through gf_gemm's NT product (gemm.h), which needs no scratch.
  * Activations are converted first as GGML does: to Q8_0 blocks (bit-identical
  * to gf_quantize_row_q8_0_ref on every set) for Q4_0/Q8_0 weights, to IEEE half
  * for F16 weights.  Y is bit-identical for any thread count, and row t of Y does

@@ -209,7 +209,7 @@ static void test_leading_dims(gf_kernel_set ks) {
 
 static void test_api(void) {
     rng_t r = {9};
-    float *A = rnd_buf(&r, 6 * 5), *B = rnd_buf(&r, 5 * 4), C[6 * 4], D[6 * 4];
+    float *A = rnd_buf(&r, 6 * 5), *B = rnd_buf(&r, 6 * 4), C[6 * 4], D[6 * 4]; /* B: (5, 4) or (6, 4) for TN */
     /* K = 0: C = 0, or untouched when accumulating */
     for (int i = 0; i < 24; i++) C[i] = 1.0f;
     gf_gemm_nn(6, 4, 0, A, B, C, 1);
