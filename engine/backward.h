@@ -11,8 +11,8 @@
  *   Dq = H*Dh           Dkv = Hk*Dh             R = n_rot/2
  * The forward of each layer is the engine's (forward.h), except attention,
  * which here also keeps its softmax probabilities; the block forward computes
- * what gf_block_forward computes with an F32 KV cache, with the matrix
- * products done by gemm.h instead of gf_matmul (so equal up to summation order).
+ * what gf_block_forward computes with an F32 KV cache and F32 weights, bit for
+ * bit (matrix products by gf_gemm_nt, which gf_matmul also uses for F32).
  * Every function here is OpenMP-parallel inside: call it from one thread.
  * Results never depend on the thread count.
  */
