@@ -23,7 +23,7 @@
 #define MR 6
 #define NR 16
 #define KC 256      /* packed B block KC x TILE_N = 256 KB and A block 96 KB: in L2 */
-#define KC_NT 256   /* NT: k per reduction block; 4 rows of B (4 KB) stay in L1 */
+#define KC_NT 512   /* NT: k per reduction block; 4 rows of B (8 KB) stay in L1, the tile's A block (192 KB) in L2 */
 
 /* ---------------------------------------------------------------- NN / TN */
 
