@@ -219,6 +219,24 @@ gf_status gf_calib_load_layer(gf_calib *c, int layer, gf_err *err) {
     return GF_OK;
 }
 
+float *gf_calib_tensor(gf_calib *c, const char *name) {
+    if (c->loaded < 0) return NULL;
+    gf_layer *ly = &c->m.layers[c->loaded];
+    const char *suffix = strchr(name + 4, '.');
+    char want[64];
+    snprintf(want, sizeof want, "blk.%d.", c->loaded);
+    if (!suffix || strncmp(name, want, strlen(want)) != 0) return NULL;
+    suffix++;
+    if (!strcmp(suffix, "attn_norm.weight")) return (float *)ly->attn_norm;
+    if (!strcmp(suffix, "ffn_norm.weight")) return (float *)ly->ffn_norm;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        if (!strcmp(ly->name[l], name)) return (float *)ly->lin[l].data;
+        size_t sl = strlen(gf_linear_stem(l));
+        if (!strncmp(suffix, gf_linear_stem(l), sl) && !strcmp(suffix + sl, ".bias")) return (float *)ly->bias[l];
+    }
+    return NULL;
+}
+
 gf_status gf_calib_forward_layer(gf_calib *c, int layer, const gf_hooks *hooks, gf_err *err) {
     const int64_t T = c->seqlen, D = c->cfg->n_embd;
     for (int64_t i = 0; i < c->n_samples; i++) {

@@ -51,6 +51,9 @@ gf_status gf_calib_load_layer(gf_calib *c, int layer, gf_err *err);
  * linear layer's input. */
 gf_status gf_calib_forward_layer(gf_calib *c, int layer, const gf_hooks *hooks, gf_err *err);
 
+/* The loaded block's float data (GGUF layout) of GGUF tensor `name`, or NULL. */
+float *gf_calib_tensor(gf_calib *c, const char *name);
+
 /* A whole float pass: mean x^2 of every linear layer's input (and of the output
  * layer's, named "output.weight"), as an importance matrix. progress(ctx, layer)
  * is called after each block (may be NULL). */

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "../convert/convert.h"
+#include "../calib/awq.h"
 #include "../formats/imatrix.h"
 #include "../formats/outfile.h"
 #include "cli.h"
@@ -149,6 +150,20 @@ static int write_report(const char *path, cJSON *tensors, const char *model, con
 static void on_calib_progress(void *ctx, int layer, int n_layers) {
     const progress_ctx *pc = ctx;
     if (!pc->quiet) fprintf(stderr, "calibration: block %d/%d\r%s", layer + 1, n_layers, layer + 1 == n_layers ? "\n" : "");
+}
+
+static void on_block_progress(void *ctx, int layer, const void *report) {
+    const progress_ctx *pc = ctx;
+    const gf_awq_report *r = report;
+    if (pc->quiet || !r) return;
+    static const char *groups[4] = {"q/k/v", "o", "gate/up", "down"};
+    fprintf(stderr, "awq: block %d:", layer);
+    for (int g = 0; g < 4; g++) {
+        if (r->alpha[g] == -2) fprintf(stderr, "  %s -", groups[g]);
+        else if (r->alpha[g] < 0) fprintf(stderr, "  %s none", groups[g]);
+        else fprintf(stderr, "  %s a=%.2f (%.3g -> %.3g)", groups[g], r->alpha[g], r->err_before[g], r->err_after[g]);
+    }
+    fputc('\n', stderr);
 }
 
 static int parse_type(const char *opt, const char *v, gf_type *out) {
@@ -304,6 +319,7 @@ int gf_cmd_quantize(int argc, char **argv) {
     }
     o.calib = &copts;
     o.calib_progress = on_calib_progress;
+    o.block_progress = on_block_progress;
     if (report_path) report = cJSON_CreateArray();
     if (threads) omp_set_num_threads(threads);
 

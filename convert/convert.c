@@ -19,6 +19,7 @@
 
 #include "../formats/hfconfig.h"
 #include "../formats/hfload.h"
+#include "../calib/awq.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
 #include "../quantizers/blocks.h"
@@ -143,9 +144,9 @@ static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int
     }
 }
 
-static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_gguf_writer *w, gf_sink *sink,
-                              uint64_t idx, float *buf, uint8_t *qbuf, double *scratch, volatile int *cancel,
-                              double *sq_err, double *sq_ref, gf_err *err) {
+static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, const float *mem, gf_gguf_writer *w,
+                              gf_sink *sink, uint64_t idx, float *buf, uint8_t *qbuf, double *scratch,
+                              volatile int *cancel, double *sq_err, double *sq_ref, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t rows = t->n_rows, len = t->row_len;
     int64_t chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
@@ -153,6 +154,18 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, gf_
     double *err2 = scratch, *ref2 = scratch + CHUNK_FLOATS;
     gf_status rc;
     *sq_err = *sq_ref = 0;
+    if (mem) { /* rewritten by a block transform: already in GGUF layout */
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+            int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
+            quantize_rows(p, mem + r0 * len, qbuf, n, len, err2, ref2);
+            for (int64_t i = 0; i < n; i++) {
+                *sq_err += err2[i];
+                *sq_ref += ref2[i];
+            }
+            if ((rc = gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs * (size_t)n, err))) return rc;
+        }
+        return GF_OK;
+    }
     if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: read whole */
         if ((rc = gf_hf_read_rows(st, t, &p->map, 0, 1, buf, err))) return rc;
         quantize_rows(p, buf, qbuf, 1, len, err2, ref2);
@@ -232,6 +245,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     double *scratch = NULL;
     gf_calib *calib = NULL;
     gf_imatrix *calib_imx = NULL;
+    int bt_layer = -1;
     double t0 = gf_time_now();
     memset(sum, 0, sizeof *sum);
 
@@ -287,6 +301,16 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
         if ((rc = gf_calib_imatrix(calib, &calib_imx, o->calib_progress, o->progress_ctx, err))) goto done;
         imx = calib_imx;
+    }
+    /* block transforms (awq) run their own calibration pass while writing */
+    const gf_qmethod *bt = o->blocks && o->blocks->block_transform && !o->vocab_only ? o->blocks : NULL;
+    if (bt) {
+        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
+        if (calib) {
+            gf_calib_free(calib);
+            calib = NULL;
+        }
+        if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
     }
     for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
         plan_entry *p = &plan[i];
@@ -347,7 +371,29 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
                                .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i), .method = p->method->name};
         double t1 = gf_time_now(), e2, r2;
         if (o->progress) o->progress(o->progress_ctx, &ev);
-        if ((rc = write_tensor(st, p, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err))) goto done;
+        const float *mem = NULL;
+        if (bt && p->map.layer >= 0) {
+            if (p->map.layer != bt_layer) {
+                gf_awq_report rep;
+                gf_awq_opts ao = {.max_tokens = 512, .clip = 1};
+                gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices */
+                for (int k = i; k < n && plan[k].map.layer == p->map.layer; k++)
+                    if (plan[k].map.kind == GF_TK_LINEAR) lt = plan[k].type;
+                if ((rc = gf_calib_load_layer(calib, p->map.layer, err))) goto done;
+                if (lt == GF_TYPE_Q4_0 || lt == GF_TYPE_Q8_0) {
+                    if ((rc = gf_awq_layer(calib, p->map.layer, lt, &ao, &rep, err))) goto done;
+                } else if ((rc = gf_calib_forward_layer(calib, p->map.layer, NULL, err))) {
+                    goto done;
+                }
+                if (o->block_progress) o->block_progress(o->progress_ctx, p->map.layer, &rep);
+                bt_layer = p->map.layer;
+            }
+            if (!(mem = gf_calib_tensor(calib, p->map.name))) {
+                rc = gf_errf(err, GF_E_USAGE, "tensor '%s' is not in the transformed block", p->map.name);
+                goto done;
+            }
+        }
+        if ((rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err))) goto done;
         ev.seconds = gf_time_now() - t1;
         ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
         ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;

@@ -49,6 +49,8 @@ typedef struct {
     const gf_calib_opts *calib;/* samples for activation-aware methods when there is
                                   no imatrix (text NULL: the built-in text)        */
     void (*calib_progress)(void *ctx, int layer, int n_layers);
+    /* after a block transform (awq): what it did to decoder block `layer` */
+    void (*block_progress)(void *ctx, int layer, const void *report);
     const char *name;          /* general.name; NULL: the folder's name           */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;

@@ -79,6 +79,9 @@ static const gf_qmethod methods[] = {
     {.name = "imatrix", .help = "omse with each weight's error weighted by its input channel's mean x^2 "
                                 "(from --calib or --imatrix)",
      .uses_importance = 1, .quantize_row = gf_quantize_row_importance},
+    {.name = "awq", .help = "activation-aware scales searched per block on calibration inputs, folded into the "
+                            "preceding norm/linear, then a clipping search; min-max rounding",
+     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
 };
 
 const gf_qmethod *gf_qmethod_find(const char *name) {

@@ -1,0 +1,324 @@
+/*
+ * awq.c - AWQ scale search and folding, and the clipping search, on one float
+ * decoder block held by a gf_calib.
+ *
+ * Groups of linears that share an input are scaled together: q/k/v (folded into
+ * input_layernorm), gate/up (into post_attention_layernorm), down (into up's
+ * rows), and o (into v's rows and bias) only when the model has as many KV heads
+ * as heads.  Each alpha is judged by the group's output error, on a strided
+ * subsample of calibration tokens, with the target quantizer (symmetric Q4_0 or
+ * Q8_0 blocks of 32, min-max rounding); the identity is a candidate too, so the
+ * error never exceeds unscaled quantization's.  The clipping search picks, per
+ * output row and block of 32, the clip of the block's range that minimizes that
+ * block's contribution to the output error, d' C d with C the 32x32 second
+ * moment of the block's input columns; q and k are not clipped (AutoAWQ avoids
+ * it: attention scores are sensitive to them).  Deterministic: fixed orders,
+ * sums in double, no thread-dependent reductions.
+ */
+#include "awq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../quantizers/blocks.h"
+
+enum { G_QKV, G_O, G_GU, G_DOWN, N_G };
+
+typedef struct {
+    int64_t n_in;
+    double *sum_abs; /* (n_in) sum of |x|                 */
+    int64_t count;   /* tokens seen                      */
+    float *xs;       /* (cap, n_in) strided token sample */
+    int64_t n_xs, cap, seen;
+} capture;
+
+typedef struct {
+    capture g[N_G];
+    int64_t stride;
+    int oom;
+} cap_ctx;
+
+static int group_of(const char *name) {
+    const char *s = strchr(name + 4, '.');
+    if (!s) return -1;
+    s++;
+    if (!strcmp(s, "attn_q.weight")) return G_QKV; /* k and v see the same input */
+    if (!strcmp(s, "attn_output.weight")) return G_O;
+    if (!strcmp(s, "ffn_gate.weight")) return G_GU; /* up sees the same input */
+    if (!strcmp(s, "ffn_down.weight")) return G_DOWN;
+    return -1;
+}
+
+static void on_input(void *ctx, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
+    cap_ctx *cc = ctx;
+    (void)layer;
+    int g = group_of(name);
+    if (g < 0 || cc->oom) return;
+    capture *c = &cc->g[g];
+    if (!c->sum_abs) {
+        c->n_in = n_in;
+        c->sum_abs = calloc((size_t)n_in, sizeof *c->sum_abs);
+        c->xs = malloc((size_t)(c->cap * n_in) * sizeof *c->xs);
+        if (!c->sum_abs || !c->xs) { cc->oom = 1; return; }
+    }
+    for (int64_t t = 0; t < n_tok; t++, c->seen++) {
+        const float *xt = x + t * n_in;
+        for (int64_t j = 0; j < n_in; j++) c->sum_abs[j] += fabs((double)xt[j]);
+        if (c->seen % cc->stride == 0 && c->n_xs < c->cap) memcpy(c->xs + (c->n_xs++) * n_in, xt, (size_t)n_in * 4);
+    }
+    c->count += n_tok;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Y (m, n_out) = X (m, n) W^T with the engine's float matmul. */
+static gf_status matmul_f32(const float *W, int64_t n_out, int64_t n, const float *X, int64_t m, float *Y,
+                            gf_kernel_set ks, gf_err *err) {
+    gf_wmat w;
+    gf_status rc = gf_wmat_init(&w, GF_TYPE_F32, n, n_out, W, ks, err);
+    if (rc) return rc;
+    gf_matmul(&w, X, Y, m);
+    gf_wmat_free(&w);
+    return GF_OK;
+}
+
+/* out = dequant(quant_minmax(W o s)) / s, rows independent */
+static void fake_quant(gf_type type, const float *W, const float *s, float *out, int64_t n_out, int64_t n) {
+#pragma omp parallel
+    {
+        float *row = malloc((size_t)n * sizeof *row);
+        uint8_t *q = malloc(gf_row_size(type, n));
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n_out; r++) {
+            if (!row || !q) continue;
+            for (int64_t j = 0; j < n; j++) row[j] = W[r * n + j] * (s ? s[j] : 1.0f);
+            gf_quantize_row(type, row, q, n);
+            gf_dequantize_row(type, q, out + r * n, n);
+            if (s)
+                for (int64_t j = 0; j < n; j++) out[r * n + j] /= s[j];
+        }
+        free(row);
+        free(q);
+    }
+}
+
+/* ---------------------------------------------------------------- folding */
+
+void gf_awq_fold(float *const *W, const int64_t *n_out, int n_w, int64_t n, const float *s, float *prev_vec,
+                 float *prev_rows, int64_t prev_row_len, float *prev_bias) {
+    for (int i = 0; i < n_w; i++)
+        for (int64_t r = 0; r < n_out[i]; r++)
+            for (int64_t j = 0; j < n; j++) W[i][r * n + j] *= s[j];
+    for (int64_t j = 0; j < n; j++) {
+        if (prev_vec) prev_vec[j] /= s[j];
+        if (prev_rows)
+            for (int64_t k = 0; k < prev_row_len; k++) prev_rows[j * prev_row_len + k] /= s[j];
+        if (prev_bias) prev_bias[j] /= s[j];
+    }
+}
+
+/* ---------------------------------------------------------------- scale search */
+
+typedef struct {
+    float *W[3];
+    int64_t n_out[3];
+    int n_w;
+} group;
+
+/* squared output error of the group quantized with scales s (NULL: none) */
+static gf_status group_error(const group *gr, gf_type type, const capture *c, const float *s, float *const *yref,
+                             float *wq, float *y, gf_kernel_set ks, double *out, gf_err *err) {
+    double e = 0;
+    for (int i = 0; i < gr->n_w; i++) {
+        fake_quant(type, gr->W[i], s, wq, gr->n_out[i], c->n_in);
+        gf_status rc = matmul_f32(wq, gr->n_out[i], c->n_in, c->xs, c->n_xs, y, ks, err);
+        if (rc) return rc;
+        for (int64_t k = 0; k < c->n_xs * gr->n_out[i]; k++) e += ((double)y[k] - yref[i][k]) * ((double)y[k] - yref[i][k]);
+    }
+    *out = e;
+    return GF_OK;
+}
+
+/* Best scales for a group; s (n) receives them (all 1 when no alpha beats the identity). */
+static gf_status search_scales(const group *gr, gf_type type, const capture *c, gf_kernel_set ks, float *s, float *alpha,
+                               double *e0, double *e1, gf_err *err) {
+    const int64_t n = c->n_in;
+    int64_t max_out = 0;
+    for (int i = 0; i < gr->n_w; i++) max_out = gr->n_out[i] > max_out ? gr->n_out[i] : max_out;
+    float *yref[3] = {0}, *wq = malloc((size_t)(max_out * n) * sizeof *wq), *y = malloc((size_t)(c->n_xs * max_out) * sizeof *y);
+    double *w_mean = calloc((size_t)n, sizeof *w_mean);
+    float *cand = malloc((size_t)n * sizeof *cand);
+    gf_status rc = GF_OK;
+    if (!wq || !y || !w_mean || !cand) { rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory"); goto done; }
+    int64_t rows = 0;
+    for (int i = 0; i < gr->n_w && !rc; i++) {
+        if (!(yref[i] = malloc((size_t)(c->n_xs * gr->n_out[i]) * sizeof *yref[i]))) {
+            rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory");
+            break;
+        }
+        rc = matmul_f32(gr->W[i], gr->n_out[i], n, c->xs, c->n_xs, yref[i], ks, err);
+        /* w_mean: |w| relative to its block's absmax, averaged over rows */
+        for (int64_t r = 0; r < gr->n_out[i]; r++, rows++) {
+            const float *w = gr->W[i] + r * n;
+            for (int64_t b = 0; b < n; b += GF_QK) {
+                float m = 0;
+                int64_t end = b + GF_QK < n ? b + GF_QK : n;
+                for (int64_t j = b; j < end; j++) m = fabsf(w[j]) > m ? fabsf(w[j]) : m;
+                for (int64_t j = b; j < end; j++) w_mean[j] += m > 0 ? fabsf(w[j]) / m : 0;
+            }
+        }
+    }
+    if (rc) goto done;
+    double best;
+    if ((rc = group_error(gr, type, c, NULL, yref, wq, y, ks, &best, err))) goto done;
+    *e0 = best;
+    *alpha = -1;
+    for (int64_t j = 0; j < n; j++) s[j] = 1.0f;
+    for (int a = 0; a < GF_AWQ_GRID; a++) {
+        double al = (double)a / GF_AWQ_GRID, smax = 0, smin = INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            double xm = c->sum_abs[j] / (double)c->count, wm = w_mean[j] / (double)rows;
+            double v = pow(xm, al) / (pow(wm, 1 - al) + 1e-4);
+            if (v < 1e-4) v = 1e-4;
+            cand[j] = (float)v;
+            smax = v > smax ? v : smax;
+            smin = v < smin ? v : smin;
+        }
+        float norm = (float)sqrt(smax * smin);
+        for (int64_t j = 0; j < n; j++) cand[j] /= norm;
+        double e;
+        if ((rc = group_error(gr, type, c, cand, yref, wq, y, ks, &e, err))) goto done;
+        if (e < best) {
+            best = e;
+            *alpha = (float)al;
+            memcpy(s, cand, (size_t)n * sizeof *s);
+        }
+    }
+    *e1 = best;
+done:
+    for (int i = 0; i < 3; i++) free(yref[i]);
+    free(wq);
+    free(y);
+    free(w_mean);
+    free(cand);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- clipping */
+
+/* Clips W (n_out, n) in place, block by block, for inputs X (m, n) (already
+ * divided by the group's scales). */
+static gf_status clip_weights(float *W, int64_t n_out, int64_t n, const float *X, int64_t m, gf_type type, gf_err *err) {
+    int64_t nb = n / GF_QK;
+    double *C = calloc((size_t)(nb * GF_QK * GF_QK), sizeof *C);
+    if (!C) return gf_errf(err, GF_E_NOMEM, "awq: out of memory");
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        double *cb = C + b * GF_QK * GF_QK;
+        for (int64_t t = 0; t < m; t++) {
+            const float *x = X + t * n + b * GF_QK;
+            for (int i = 0; i < GF_QK; i++)
+                for (int k = 0; k < GF_QK; k++) cb[i * GF_QK + k] += (double)x[i] * x[k];
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n_out; r++) {
+        uint8_t q[64];
+        float w0[GF_QK], wc[GF_QK], back[GF_QK];
+        for (int64_t b = 0; b < nb; b++) {
+            float *w = W + r * n + b * GF_QK;
+            const double *cb = C + b * GF_QK * GF_QK;
+            float amax = 0;
+            for (int j = 0; j < GF_QK; j++) amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+            if (amax == 0) continue;
+            memcpy(w0, w, sizeof w0);
+            double best = INFINITY;
+            float best_c = amax;
+            for (int i = 0; i < GF_AWQ_CLIP_GRID; i++) {
+                float c = amax * (1.0f - 0.025f * (float)i);
+                for (int j = 0; j < GF_QK; j++) wc[j] = w0[j] > c ? c : w0[j] < -c ? -c : w0[j];
+                gf_quantize_row(type, wc, q, GF_QK);
+                gf_dequantize_row(type, q, back, GF_QK);
+                double d[GF_QK], e = 0;
+                for (int j = 0; j < GF_QK; j++) d[j] = (double)w0[j] - back[j];
+                for (int j = 0; j < GF_QK; j++) {
+                    double row = 0;
+                    for (int k = 0; k < GF_QK; k++) row += cb[j * GF_QK + k] * d[k];
+                    e += d[j] * row;
+                }
+                if (e < best) {
+                    best = e;
+                    best_c = c;
+                }
+            }
+            for (int j = 0; j < GF_QK; j++) w[j] = w0[j] > best_c ? best_c : w0[j] < -best_c ? -best_c : w0[j];
+        }
+    }
+    free(C);
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- a block */
+
+gf_status gf_awq_layer(gf_calib *c, int layer, gf_type type, const gf_awq_opts *o, gf_awq_report *rep, gf_err *err) {
+    const gf_hparams *hp = &c->m.hp;
+    gf_layer *ly = &c->m.layers[layer];
+    int64_t total = c->n_samples * c->seqlen, max_tok = o->max_tokens > 0 ? o->max_tokens : 512;
+    cap_ctx cc = {.stride = (total + max_tok - 1) / max_tok};
+    int64_t cap = (total + cc.stride - 1) / cc.stride;
+    for (int g = 0; g < N_G; g++) cc.g[g].cap = cap;
+    gf_hooks hooks = {.on_linear_input = on_input, .ctx = &cc};
+    gf_status rc = gf_calib_forward_layer(c, layer, &hooks, err);
+    float *s = NULL, *xs = NULL;
+    if (!rc && cc.oom) rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory capturing inputs");
+    if (rc) goto done;
+
+    float *W[GF_LIN_COUNT];
+    for (int i = 0; i < GF_LIN_COUNT; i++) W[i] = (float *)ly->lin[i].data; /* the calib's own float copy */
+    const int64_t D = hp->dim, qd = hp->n_heads * hp->head_dim, kvd = hp->n_kv_heads * hp->head_dim, F = hp->n_ff;
+    group groups[N_G] = {
+        [G_QKV] = {{W[GF_LIN_Q], W[GF_LIN_K], W[GF_LIN_V]}, {qd, kvd, kvd}, 3},
+        [G_O] = {{W[GF_LIN_O]}, {D}, 1},
+        [G_GU] = {{W[GF_LIN_GATE], W[GF_LIN_UP]}, {F, F}, 2},
+        [G_DOWN] = {{W[GF_LIN_DOWN]}, {D}, 1},
+    };
+    int64_t max_n = F > qd ? F : qd;
+    max_n = max_n > D ? max_n : D;
+    s = malloc((size_t)max_n * sizeof *s);
+    xs = malloc((size_t)(cap * max_n) * sizeof *xs);
+    if (!s || !xs) { rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory"); goto done; }
+    for (int g = 0; g < N_G; g++) {
+        capture *cp = &cc.g[g];
+        rep->alpha[g] = -2;
+        rep->err_before[g] = rep->err_after[g] = 0;
+        if (cp->n_in % GF_QK) continue; /* such rows are written as f16: nothing to search */
+        if (g == G_O && hp->n_kv_heads != hp->n_heads) { /* v -> o folding needs v's rows to match o's columns */
+            if ((rc = clip_weights(W[GF_LIN_O], D, qd, cp->xs, cp->n_xs, type, err))) goto done;
+            continue;
+        }
+        if ((rc = search_scales(&groups[g], type, cp, c->m.ks, s, &rep->alpha[g], &rep->err_before[g],
+                                &rep->err_after[g], err)))
+            goto done;
+        float *prev_vec = g == G_QKV ? (float *)ly->attn_norm : g == G_GU ? (float *)ly->ffn_norm : NULL;
+        float *prev_rows = g == G_O ? W[GF_LIN_V] : g == G_DOWN ? W[GF_LIN_UP] : NULL;
+        float *prev_bias = g == G_O ? (float *)ly->bias[GF_LIN_V] : NULL;
+        gf_awq_fold(groups[g].W, groups[g].n_out, groups[g].n_w, cp->n_in, s, prev_vec, prev_rows, D, prev_bias);
+        if (!o->clip) continue;
+        /* the clip search sees the scaled input X / s */
+        for (int64_t t = 0; t < cp->n_xs; t++)
+            for (int64_t j = 0; j < cp->n_in; j++) xs[t * cp->n_in + j] = cp->xs[t * cp->n_in + j] / s[j];
+        for (int i = 0; i < groups[g].n_w; i++) {
+            if (groups[g].W[i] == W[GF_LIN_Q] || groups[g].W[i] == W[GF_LIN_K]) continue;
+            if ((rc = clip_weights(groups[g].W[i], groups[g].n_out[i], cp->n_in, xs, cp->n_xs, type, err))) goto done;
+        }
+    }
+done:
+    for (int g = 0; g < N_G; g++) {
+        free(cc.g[g].sum_abs);
+        free(cc.g[g].xs);
+    }
+    free(s);
+    free(xs);
+    return rc;
+}
