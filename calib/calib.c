@@ -148,6 +148,10 @@ fail:
 }
 
 static void unload(gf_calib *c) {
+    for (int i = 0; i < GF_LIN_COUNT; i++) {
+        free(c->qblocks[i]);
+        c->qblocks[i] = NULL;
+    }
     if (c->loaded >= 0) {
         gf_layer *ly = &c->m.layers[c->loaded];
         for (int i = 0; i < GF_LIN_COUNT; i++) gf_wmat_free(&ly->lin[i]);
@@ -165,7 +169,27 @@ void gf_calib_free(gf_calib *c) {
     free(c->m.layers);
     free(c->tokens);
     free(c->x);
+    free(c->xq);
     free(c);
+}
+
+gf_status gf_calib_enable_qpath(gf_calib *c, gf_err *err) {
+    size_t bytes = (size_t)(c->n_samples * c->seqlen * c->cfg->n_embd) * sizeof(float);
+    if (!c->xq && !(c->xq = malloc(bytes))) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
+    memcpy(c->xq, c->x, bytes);
+    return GF_OK;
+}
+
+const void *gf_calib_blocks(const gf_calib *c, const char *name, gf_type *type) {
+    if (c->loaded < 0) return NULL;
+    const gf_layer *ly = &c->m.layers[c->loaded];
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        if (c->qblocks[l] && !strcmp(ly->name[l], name)) {
+            *type = c->qtype[l];
+            return c->qblocks[l];
+        }
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- layers */

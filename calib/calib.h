@@ -33,10 +33,17 @@ typedef struct {
     int32_t *tokens;     /* (n_samples, seqlen) sample tokens (BOS first if the vocab adds it) */
     int64_t n_samples, seqlen;
     int64_t n_text_tokens; /* tokens of the whole text                               */
-    float *x;            /* (n_samples, seqlen, D) residual stream at the current depth */
+    float *x;            /* (n_samples, seqlen, D) residual stream at the current depth,
+                            through the float model                                 */
+    float *xq;           /* (n_samples, seqlen, D) the same through the blocks as they
+                            were quantized so far; NULL until gf_calib_enable_qpath  */
     gf_state s;          /* KV cache and scratch for one sample                      */
     float *layer_mem;    /* the loaded block's weights, norms and biases             */
     int loaded;          /* layer in layer_mem, -1 none                              */
+    void *qblocks[GF_LIN_COUNT]; /* final blocks of the loaded layer's matrices, set by
+                            a method that chooses them itself (autoround); NULL: the
+                            matrix is quantized from its float data as usual          */
+    gf_type qtype[GF_LIN_COUNT];
     char name[256];
 } gf_calib;
 
@@ -53,6 +60,11 @@ gf_status gf_calib_forward_layer(gf_calib *c, int layer, const gf_hooks *hooks, 
 
 /* The loaded block's float data (GGUF layout) of GGUF tensor `name`, or NULL. */
 float *gf_calib_tensor(gf_calib *c, const char *name);
+/* The final blocks a method stored for matrix `name` of the loaded block (and their
+ * type), or NULL. */
+const void *gf_calib_blocks(const gf_calib *c, const char *name, gf_type *type);
+/* Starts the quantized path: c->xq = a copy of c->x (call before the first block). */
+gf_status gf_calib_enable_qpath(gf_calib *c, gf_err *err);
 
 /* A whole float pass: mean x^2 of every linear layer's input (and of the output
  * layer's, named "output.weight"), as an importance matrix. progress(ctx, layer)
