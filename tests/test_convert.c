@@ -15,6 +15,7 @@
 #include "check.h"
 #include "sha256.h"
 #include "st_write.h"
+#include "random_model.h"
 
 #include <cjson/cJSON.h>
 
@@ -216,86 +217,10 @@ static void test_stories(void) {
 #define R_HD (R_EMBD / R_HEAD)
 #define R_FF 96
 #define R_LAYERS 2
-#define R_VOCAB 2051 /* the bundled qwen2-tiny tokenizer's size */
-
-typedef struct {
-    char name[96];
-    int64_t rows, cols;
-    float *w;
-} rt;
 
 static int make_random_model(const char *dir, rt *ts, int *n_ts, int sharded) {
-    char path[1024], cfg[2048];
-    mkdir(dir, 0755);
-    snprintf(cfg, sizeof cfg,
-             "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":%d,\"intermediate_size\":%d,"
-             "\"num_hidden_layers\":%d,\"num_attention_heads\":%d,\"num_key_value_heads\":%d,\"vocab_size\":%d,"
-             "\"max_position_embeddings\":256,\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"tie_word_embeddings\":false,"
-             "\"hidden_act\":\"silu\",\"rope_scaling\":null}",
-             R_EMBD, R_FF, R_LAYERS, R_HEAD, R_KV, R_VOCAB);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (stw_write_text(path, cfg)) return -1;
-    /* the tokenizer shipped with the demo model (in the repo) */
-    static const char *tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
-    for (int i = 0; i < 2; i++) {
-        char src[256], *text = NULL;
-        gf_err err;
-        snprintf(src, sizeof src, "models/qwen2-tiny/%s", tok_files[i]);
-        if (gf_read_file(src, 1 << 24, &text, NULL, &err)) return -1;
-        snprintf(path, sizeof path, "%s/%s", dir, tok_files[i]);
-        int rc = stw_write_text(path, text);
-        free(text);
-        if (rc) return -1;
-    }
-    uint64_t seed = 42;
-    int n = 0;
-#define ADD(nm, r, c) do { snprintf(ts[n].name, sizeof ts[n].name, "%s", nm); ts[n].rows = r; ts[n].cols = c; n++; } while (0)
-    ADD("model.embed_tokens.weight", R_VOCAB, R_EMBD);
-    ADD("lm_head.weight", R_VOCAB, R_EMBD);
-    ADD("model.norm.weight", R_EMBD, 0);
-    for (int l = 0; l < R_LAYERS; l++) {
-        char nm[96];
-#define ADDL(suffix, r, c) do { snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix); ADD(nm, r, c); } while (0)
-        ADDL("input_layernorm.weight", R_EMBD, 0);
-        ADDL("self_attn.q_proj.weight", R_HEAD * R_HD, R_EMBD);
-        ADDL("self_attn.k_proj.weight", R_KV * R_HD, R_EMBD);
-        ADDL("self_attn.v_proj.weight", R_KV * R_HD, R_EMBD);
-        ADDL("self_attn.o_proj.weight", R_EMBD, R_HEAD * R_HD);
-        ADDL("post_attention_layernorm.weight", R_EMBD, 0);
-        ADDL("mlp.gate_proj.weight", R_FF, R_EMBD);
-        ADDL("mlp.up_proj.weight", R_FF, R_EMBD);
-        ADDL("mlp.down_proj.weight", R_EMBD, R_FF);
-#undef ADDL
-    }
-#undef ADD
-    stw_tensor st[64];
-    for (int i = 0; i < n; i++) {
-        int64_t cnt = ts[i].rows * (ts[i].cols ? ts[i].cols : 1);
-        ts[i].w = malloc((size_t)cnt * sizeof(float));
-        for (int64_t k = 0; k < cnt; k++) ts[i].w[k] = stw_rand(&seed);
-        st[i] = (stw_tensor){ts[i].name, "F32", ts[i].cols ? 2 : 1, {ts[i].rows, ts[i].cols}, ts[i].w, (size_t)cnt * 4};
-    }
-    *n_ts = n;
-    if (!sharded) {
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        return stw_write(path, st, n);
-    }
-    /* two shards and an index mapping every tensor */
-    int half = n / 2;
-    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
-    if (stw_write(path, st, half)) return -1;
-    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
-    if (stw_write(path, st + half, n - half)) return -1;
-    char *idx = malloc(1 << 16);
-    size_t len = (size_t)snprintf(idx, 1 << 16, "{\"metadata\":{\"total_size\":0},\"weight_map\":{");
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(idx + len, (1 << 16) - len, "%s\"%s\":\"model-0000%d-of-00002.safetensors\"", i ? "," : "",
-                                ts[i].name, i < half ? 1 : 2);
-    snprintf(idx + len, (1 << 16) - len, "}}");
-    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    int rc = stw_write_text(path, idx);
-    free(idx);
-    return rc;
+    rm_spec sp = {.embd = R_EMBD, .heads = R_HEAD, .kv_heads = R_KV, .ff = R_FF, .layers = R_LAYERS, .seed = 42};
+    return rm_write(dir, &sp, ts, n_ts, sharded);
 }
 
 static const rt *find_rt(const rt *ts, int n, const char *name) {

@@ -240,14 +240,15 @@ static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
 }
 
 static void test_threads(void) {
-    static const char *names[] = {"minmax", "omse", "imatrix"};
+    static const char *names[] = {"minmax", "omse", "imatrix", "awq"};
     gf_calib_opts co = {.nsamples = 8, .seqlen = 128};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const gf_qmethod *m = gf_qmethod_find(names[i]);
         membuf a = {0}, b = {0};
         gf_err err = {0};
         gf_convert_summary sum;
-        gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m, .embed = m,
+        gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m,
+                             .embed = m->block_transform ? NULL : m,
                              .calib = &co};
         gf_sink sa = {mem_write, &a}, sb = {mem_write, &b};
         omp_set_num_threads(1);
