@@ -21,7 +21,7 @@ COMMON_SRC   = common/gf.c
 FORMATS_SRC  = formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/blocks.c quantizers/method.c search/scale.c
-CALIB_SRC    = calib/calib.c calib/awq.c
+CALIB_SRC    = calib/calib.c calib/awq.c calib/autoround.c
 CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
@@ -32,7 +32,7 @@ GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
 GEMM_X86_SRC = engine/gemm_avx2.c
 GEMM_ARM_SRC = engine/gemm_neon.c
 ENGINE_SRC   = engine/model.c engine/forward.c engine/ppl.c engine/backward.c
-CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c
+CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/report.c
 
 ifeq ($(ARCH),x86_64)
 KERNELS_SRC += $(KERNELS_X86_SRC)
@@ -123,7 +123,7 @@ demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
 	./gguf-forge inspect demo-q4_0.gguf
 
-BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_gemm
+BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_gemm $(BUILD)/bench/bench_autoround
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)

@@ -8,10 +8,6 @@
 
 #include "cli.h"
 
-/* Until every subcommand's file is in the build, a missing one says so instead of failing the link. */
-int gf_cmd_ppl(int argc, char **argv) __attribute__((weak));
-int gf_cmd_run(int argc, char **argv) __attribute__((weak));
-
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -23,6 +19,7 @@ static const command commands[] = {
     {"inspect", gf_cmd_inspect, "inspect PATH [--json]                                 metadata and tensors of a GGUF file or model folder"},
     {"ppl", gf_cmd_ppl, "ppl MODEL.gguf -f TEXT [-c 512] [--kld-base BASE.gguf]    perplexity and KL divergence (bundled engine)"},
     {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
+    {"report", gf_cmd_report, "report REPORT.json [--svg FILE]                         per-tensor error table (quantize --report)"},
 };
 
 static void usage(FILE *f) {
@@ -68,13 +65,7 @@ int main(int argc, char **argv) {
         return GF_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            if (!commands[i].run) {
-                fprintf(stderr, "gguf-forge: '%s' is not built into this binary\n", argv[1]);
-                return GF_EXIT_USAGE;
-            }
-            return commands[i].run(argc - 1, argv + 1);
-        }
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "gguf-forge: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return GF_EXIT_USAGE;

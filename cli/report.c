@@ -1,0 +1,149 @@
+/*
+ * report.c - `gguf-forge report REPORT.json [--svg FILE]`: reads the per-tensor
+ * report that `quantize --report` writes, prints it as a table with per-kind
+ * averages, and optionally draws per-layer relative-error bars as an SVG (one
+ * bar per matrix of each block) for a quick look at where the error sits.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../formats/json.h"
+#include "cli.h"
+
+static void help(FILE *f) {
+    fprintf(f, "usage: gguf-forge report REPORT.json [--svg FILE]\n\n"
+               "Prints the per-tensor report written by 'gguf-forge quantize --report' (type, method, weight\n"
+               "relative error, output relative error on calibration tokens when measured) and the mean per kind\n"
+               "of matrix; --svg draws the relative error of every block's matrices as bars.\n");
+}
+
+static const char *stems[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+static const char *colors[] = {"#4e79a7", "#a0cbe8", "#f28e2b", "#e15759", "#59a14f", "#8cd17d", "#b07aa1"};
+#define N_STEMS 7
+
+static int layer_and_stem(const char *name, int *layer) {
+    if (sscanf(name, "blk.%d.", layer) != 1) return -1;
+    const char *s = strchr(name + 4, '.');
+    if (!s) return -1;
+    for (int i = 0; i < N_STEMS; i++) {
+        size_t l = strlen(stems[i]);
+        if (!strncmp(s + 1, stems[i], l) && !strcmp(s + 1 + l, ".weight")) return i;
+    }
+    return -1;
+}
+
+static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
+    int n_layers = 0;
+    double vmax = 0;
+    for (const cJSON *t = tensors->child; t; t = t->next) {
+        int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
+        const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error");
+        if (k < 0 || !cJSON_IsNumber(e)) continue;
+        n_layers = layer + 1 > n_layers ? layer + 1 : n_layers;
+        vmax = e->valuedouble > vmax ? e->valuedouble : vmax;
+    }
+    if (!n_layers || vmax <= 0) return gf_errf(err, GF_E_FORMAT, "no block matrices with errors in the report");
+    const int bw = 8, gap = 14, h = 300, left = 60, top = 30;
+    int width = left + n_layers * (N_STEMS * bw + gap) + 20;
+    FILE *f = fopen(path, "w");
+    if (!f) return gf_errf(err, GF_E_IO, "%s: cannot write", path);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+            width, h + top + 70);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    fprintf(f, "<text x=\"%d\" y=\"18\">weight relative error per block (max %.3g)</text>\n", left, vmax);
+    for (int i = 0; i <= 4; i++) {
+        double v = vmax * i / 4;
+        int y = top + h - (int)(h * i / 4);
+        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", left, width - 10, y, y);
+        fprintf(f, "<text x=\"4\" y=\"%d\">%.3g</text>\n", y + 4, v);
+    }
+    for (const cJSON *t = tensors->child; t; t = t->next) {
+        int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
+        const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error");
+        if (k < 0 || !cJSON_IsNumber(e)) continue;
+        int bh = (int)lround(h * e->valuedouble / vmax), x = left + layer * (N_STEMS * bw + gap) + k * bw;
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s %.4g</title></rect>\n", x,
+                top + h - bh, bw - 1, bh, colors[k], cJSON_GetObjectItem(t, "name")->valuestring, e->valuedouble);
+    }
+    for (int l = 0; l < n_layers; l++)
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%d</text>\n", left + l * (N_STEMS * bw + gap) + N_STEMS * bw / 2 - 4,
+                top + h + 14, l);
+    for (int k = 0; k < N_STEMS; k++)
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
+                left + k * 90, top + h + 34, colors[k], left + k * 90 + 14, top + h + 43, stems[k]);
+    fprintf(f, "</svg>\n");
+    if (fclose(f) != 0) return gf_errf(err, GF_E_IO, "%s: write failed", path);
+    return GF_OK;
+}
+
+int gf_cmd_report(int argc, char **argv) {
+    const char *path = NULL, *svg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            help(stdout);
+            return GF_EXIT_OK;
+        } else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
+            svg = argv[++i];
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            help(stderr);
+            return GF_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        help(stderr);
+        return GF_EXIT_USAGE;
+    }
+    gf_err err = {0};
+    cJSON *root = NULL;
+    gf_status st = gf_json_load(path, (size_t)64 << 20, &root, &err);
+    const cJSON *tensors = st ? NULL : cJSON_GetObjectItem(root, "tensors");
+    if (!st && !cJSON_IsArray(tensors)) st = gf_errf(&err, GF_E_FORMAT, "%s: no 'tensors' array: not a gguf-forge report", path);
+    if (st) {
+        fprintf(stderr, "gguf-forge report: %s\n", err.msg);
+        cJSON_Delete(root);
+        return gf_exit_code(st);
+    }
+    const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model"));
+    printf("%s: %s, type %s, methods blocks=%s embed=%s\n", path, model ? model : "?",
+           cJSON_GetStringValue(cJSON_GetObjectItem(root, "type")) ?: "?",
+           cJSON_GetStringValue(cJSON_GetObjectItem(root, "blocks_method")) ?: "?",
+           cJSON_GetStringValue(cJSON_GetObjectItem(root, "embed_method")) ?: "?");
+    printf("\n  %-28s %-5s %-9s %12s %12s %9s\n", "tensor", "type", "method", "weight rel.", "output rel.", "seconds");
+    double sum[N_STEMS] = {0};
+    int cnt[N_STEMS] = {0};
+    for (const cJSON *t = tensors->child; t; t = t->next) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(t, "name"));
+        const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error"), *oe = cJSON_GetObjectItem(t, "output_rel_error");
+        const cJSON *sec = cJSON_GetObjectItem(t, "seconds");
+        if (!name || !cJSON_IsNumber(e)) continue;
+        char oes[32] = "-";
+        if (cJSON_IsNumber(oe)) snprintf(oes, sizeof oes, "%.4g", oe->valuedouble);
+        printf("  %-28s %-5s %-9s %12.4g %12s %9.3f\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(t, "type")) ?: "?",
+               cJSON_GetStringValue(cJSON_GetObjectItem(t, "method")) ?: "?", e->valuedouble, oes,
+               cJSON_IsNumber(sec) ? sec->valuedouble : 0);
+        int layer, k = layer_and_stem(name, &layer);
+        if (k >= 0) {
+            sum[k] += e->valuedouble;
+            cnt[k]++;
+        }
+    }
+    printf("\n  mean weight relative error per kind:");
+    for (int k = 0; k < N_STEMS; k++)
+        if (cnt[k]) printf(" %s %.4g", stems[k], sum[k] / cnt[k]);
+    printf("\n");
+    int rc = GF_EXIT_OK;
+    if (svg) {
+        if ((st = write_svg(svg, tensors, &err))) {
+            fprintf(stderr, "gguf-forge report: %s\n", err.msg);
+            rc = gf_exit_code(st);
+        } else {
+            printf("wrote %s\n", svg);
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
