@@ -6,7 +6,8 @@
 #      (a llama.cpp build directory holding bin/llama-quantize), llama-quantize is
 #      run side by side from an F32 GGUF of the same weights, as in ../shared/oracle.
 #   2. kernels: bench/bench_kernels (matmul GFLOP/s per kernel set and shape).
-#   3. engine and quality: bench/engine.sh when present.
+#   3. float GEMM, the engine (bench/engine.sh when present), and the quality
+#      table of every method (bench/quality.sh; QUALITY_CHUNKS limits its length).
 # Every run warms the page cache first, so the input is read from memory, as in
 # the oracle's llama-quantize figures.  Not a test: numbers only.
 set -e
@@ -65,5 +66,12 @@ if [ -x "$BUILD/bench/bench_kernels" ]; then
     "$BUILD/bench/bench_kernels" -t q4_0,q8_0 -n 1,512 -s 0.3
     echo '```'
 fi
+if [ -x "$BUILD/bench/bench_gemm" ]; then
+    echo "## float GEMM (calibration, AWQ, AutoRound): GFLOP/s"
+    echo '```'
+    "$BUILD/bench/bench_gemm" -m 1,256,2048 -t 1,2
+    echo '```'
+fi
 [ -f bench/engine.sh ] && sh bench/engine.sh
+BUILD=$BUILD sh bench/quality.sh
 exit 0
