@@ -5,7 +5,8 @@
  * weighted error it optimizes; blocks that min-max represents exactly stay
  * exact; the llama-imatrix reader (hand-made files, bad files, and a real file
  * written by llama-imatrix); calibration statistics against llama-imatrix's;
- * and the same GGUF bytes with 1 and 2 threads for every method.
+ * the same GGUF bytes with 1 and 2 threads for every method, and with
+ * GF_KERNELS=scalar for the weight-only ones.
  */
 #include <math.h>
 #include <omp.h>
@@ -262,7 +263,30 @@ static void test_threads(void) {
     }
 }
 
+/* weight-only methods give the same bytes on the scalar path as on the SIMD one */
+static void test_scalar_vs_simd(void) {
+    static const char *names[] = {"minmax", "omse"};
+    for (int i = 0; i < 2; i++) {
+        const gf_qmethod *m = gf_qmethod_find(names[i]);
+        membuf a = {0}, b = {0};
+        gf_err err = {0};
+        gf_convert_summary sum;
+        gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m, .embed = m};
+        gf_sink sa = {mem_write, &a}, sb = {mem_write, &b};
+        unsetenv("GF_KERNELS");
+        gf_status s1 = gf_convert("models/qwen2-tiny", &sa, &o, &sum, &err);
+        setenv("GF_KERNELS", "scalar", 1);
+        gf_status s2 = gf_convert("models/qwen2-tiny", &sb, &o, &sum, &err);
+        unsetenv("GF_KERNELS");
+        CHECK(!s1 && !s2 && a.n == b.n && !memcmp(a.p, b.p, a.n), "%s: GF_KERNELS=scalar changes the file (%s)",
+              names[i], err.msg);
+        free(a.p);
+        free(b.p);
+    }
+}
+
 int main(void) {
+    test_scalar_vs_simd();
     test_searches();
     test_imatrix_files();
     test_llama_imatrix();
