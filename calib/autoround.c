@@ -1,0 +1,522 @@
+/*
+ * autoround.c - AutoRound on one decoder block: SignSGD on per-weight rounding
+ * offsets V and per-block range factors a, through the float forward/backward of
+ * the block (engine/backward.h), as intel/auto-round does it (issue 5 is the spec).
+ *
+ * Per step: fake-quantize the seven matrices, run a minibatch of quantized-path
+ * inputs through the block, take the MSE against the float block's outputs on
+ * the float path, backpropagate to dL/dW~, chain to V and a with the
+ * straight-through estimator, and move each parameter by lr against the sign of
+ * its gradient.  Two departures from auto-round, both measured in
+ * tests/test_autoround.c: the kept iterate is the one with the lowest minibatch
+ * loss *relative to min-max's loss on the same samples* (auto-round compares raw
+ * minibatch losses, which with small batches picks the easiest minibatch: on
+ * qwen2-tiny Q8_0 it kept iteration 0), and for Q8_0 the range factor's rate is
+ * lr * 8/127 (a step of a moves the largest weight lr * qmax levels).  The kept
+ * iterate is then checked against llama.cpp's min-max blocks on all samples:
+ * the better of the two is stored, so the calibration loss never gets worse.
+ * Deterministic: elementwise work is per block of 32, every sum in a fixed order,
+ * and the passes are backward.h's (thread-count independent).  Not here: the
+ * choice of samples (calib.c) and writing the GGUF (convert/).
+ */
+#include "autoround.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "../quantizers/blocks.h"
+
+/* Elementwise loops go parallel from this many weights (a parallel region costs
+ * microseconds, and much more on a loaded machine). */
+#define PAR_MIN_WEIGHTS 65536
+
+/* ---------------------------------------------------------------- recipes */
+
+/* Sized on the 2-core machine for a Qwen2.5-0.5B-shaped model (24 blocks); see
+ * bench/bench_autoround.c. auto-round's own recipe is 128 x 2048, batch 8. */
+const gf_ar_recipe gf_ar_recipes[] = {
+    {.name = "light", .iters = 50, .nsamples = 32, .seqlen = 128, .batch = 4},
+    {.name = "default", .iters = 200, .nsamples = 64, .seqlen = 128, .batch = 4},
+    {.name = "best", .iters = 1000, .nsamples = 128, .seqlen = 256, .batch = 4},
+    {.name = NULL},
+};
+
+const gf_ar_recipe *gf_ar_recipe_find(const char *name) {
+    for (const gf_ar_recipe *r = gf_ar_recipes; name && r->name; r++)
+        if (!strcmp(r->name, name)) return r;
+    return NULL;
+}
+
+void gf_ar_opts_from_recipe(gf_ar_opts *o, const gf_ar_recipe *r) {
+    memset(o, 0, sizeof *o);
+    o->iters = r->iters;
+    o->batch = r->batch;
+    o->tune_range = 1;
+}
+
+/* ---------------------------------------------------------------- the quantizer */
+
+/* dd/da of one block: the unrounded d at a = 1, which is exactly
+ * quantize_row_q{4,8}_0_ref's d (ext: the element of largest magnitude, the
+ * first of equals, with its sign).  Depends on the weights only. */
+static inline float block_dda(gf_type type, const float *w) {
+    float amax = 0.0f, ext = 0.0f;
+    for (int j = 0; j < GF_QK; j++) {
+        if (amax < fabsf(w[j])) {
+            amax = fabsf(w[j]);
+            ext = w[j];
+        }
+    }
+    return type == GF_TYPE_Q4_0 ? ext / -8 : amax / 127;
+}
+
+/* d as stored for range factor a (fp16, widened); its half bits in *d16. */
+static inline float block_d(float a, float dda, uint16_t *d16) {
+    *d16 = gf_fp32_to_fp16(a * dda);
+    return gf_fp16_to_fp32(*d16);
+}
+
+static const float zero_v[GF_QK]; /* V when the caller passes none */
+
+/* q (GF_QK) = clamp(round(w/d + v), lo, hi), as floats (exact small integers);
+ * r = w/d (for the gradient); cl[j] = 1 where the clamp bit, else 0.  round is
+ * half away from zero, as roundf, computed from v - trunc(v) (exact in float)
+ * so that the loop vectorizes.  d == 0: q = 0, all clamped (no gradient). */
+static inline void block_quant(gf_type type, const float *restrict w, const float *restrict v, float d,
+                               float *restrict q, float *restrict cl, float *restrict r) {
+    const float lo = type == GF_TYPE_Q4_0 ? -8.0f : -127.0f, hi = type == GF_TYPE_Q4_0 ? 7.0f : 127.0f;
+    if (d == 0.0f) {
+        for (int j = 0; j < GF_QK; j++) q[j] = 0.0f, cl[j] = 1.0f, r[j] = 0.0f;
+        return;
+    }
+    const float flo = lo - 1.0f, fhi = hi + 1.0f;
+    for (int j = 0; j < GF_QK; j++) {
+        float t = w[j] / d;
+        r[j] = t;
+        t += v[j];
+        /* selects and 0/1 integers, no control flow: the loop vectorizes */
+        t = t < flo ? flo : t; /* keeps (int) in range; the clamp below decides */
+        t = t > fhi ? fhi : t;
+        const float i = (float)(int)t, frac = t - i;
+        const float k = i + (float)((frac >= 0.5f) - (frac <= -0.5f));
+        cl[j] = (float)((k < lo) | (k > hi));
+        const float kl = k < lo ? lo : k;
+        q[j] = kl > hi ? hi : kl;
+    }
+}
+
+void gf_ar_fake_quant(gf_type type, const float *W, const float *V, const float *a, int64_t n_out, int64_t n_in,
+                      float *Wq) {
+    const int64_t nb = n_in / GF_QK;
+    #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
+    for (int64_t row = 0; row < n_out; row++) {
+        float q[GF_QK], cl[GF_QK];
+        float r[GF_QK];
+        uint16_t d16;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t o = row * n_in + b * GF_QK;
+            float d = block_d(a ? a[row * nb + b] : 1.0f, block_dda(type, W + o), &d16);
+            block_quant(type, W + o, V ? V + o : zero_v, d, q, cl, r);
+            for (int j = 0; j < GF_QK; j++) Wq[o + j] = q[j] * d;
+        }
+    }
+}
+
+void gf_ar_pack(gf_type type, const float *W, const float *V, const float *a, int64_t n_out, int64_t n_in,
+                void *blocks) {
+    const int64_t nb = n_in / GF_QK;
+    #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
+    for (int64_t row = 0; row < n_out; row++) {
+        float q[GF_QK], cl[GF_QK];
+        float r[GF_QK];
+        uint16_t d16;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t o = row * n_in + b * GF_QK;
+            float d = block_d(a ? a[row * nb + b] : 1.0f, block_dda(type, W + o), &d16);
+            block_quant(type, W + o, V ? V + o : zero_v, d, q, cl, r);
+            if (type == GF_TYPE_Q4_0) {
+                gf_block_q4_0 *y = (gf_block_q4_0 *)blocks + row * nb + b;
+                y->d = d16;
+                for (int j = 0; j < GF_QK / 2; j++)
+                    y->qs[j] = (uint8_t)(((int)q[j] + 8) | (((int)q[j + GF_QK / 2] + 8) << 4));
+            } else {
+                gf_block_q8_0 *y = (gf_block_q8_0 *)blocks + row * nb + b;
+                y->d = d16;
+                for (int j = 0; j < GF_QK; j++) y->qs[j] = (int8_t)(int)q[j];
+            }
+        }
+    }
+}
+
+/* Straight-through gradients of one block with scale d (dd/da = dda): gv
+ * (GF_QK) and the return value dL/da. */
+static inline float block_grad(gf_type type, const float *w, const float *v, float d, float dda, const float *g,
+                               float *restrict gv) {
+    float q[GF_QK], cl[GF_QK], r[GF_QK], part[8] = {0};
+    block_quant(type, w, v, d, q, cl, r);
+    float t[GF_QK];
+    for (int j = 0; j < GF_QK; j++) {
+        const float free_ = 1.0f - cl[j]; /* 1 where not clamped */
+        gv[j] = free_ * g[j] * d;
+        t[j] = g[j] * (q[j] - free_ * r[j]); /* dL/dd per element: q - w/d, or q where clamped */
+    }
+    for (int j = 0; j < GF_QK; j++) part[j & 7] += t[j]; /* 8 lanes, then the lanes in order */
+    double gd = 0.0;
+    for (int j = 0; j < 8; j++) gd += (double)part[j];
+    return (float)(gd * (double)dda);
+}
+
+void gf_ar_grad(gf_type type, const float *W, const float *V, const float *a, const float *G, int64_t n_out,
+                int64_t n_in, float *gV, float *ga) {
+    const int64_t nb = n_in / GF_QK;
+    #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
+    for (int64_t row = 0; row < n_out; row++) {
+        uint16_t d16;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t o = row * n_in + b * GF_QK;
+            const float dda = block_dda(type, W + o), d = block_d(a ? a[row * nb + b] : 1.0f, dda, &d16);
+            float g = block_grad(type, W + o, V ? V + o : zero_v, d, dda, G + o, gV + o);
+            if (ga) ga[row * nb + b] = g;
+        }
+    }
+}
+
+static inline float signf(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
+
+/* One SignSGD step from G = dL/dWq (skipped when G is NULL), then Wq for the
+ * new parameters: fused so that each block is read once.  dda (n_out, n_in/32):
+ * block_dda of every block, computed once. */
+static void step_and_quant(gf_type type, const float *W, const float *dda, float *V, float *a, const float *G,
+                           int64_t n_out, int64_t n_in, float lr, int tune_range, float *Wq) {
+    const int64_t nb = n_in / GF_QK;
+    /* A step of a moves the block's largest weight by lr * qmax levels (V's step:
+     * lr levels).  auto-round's equal rates suit 4 bits (8 levels); at Q8_0's 127
+     * they make a swing the loss up 20x (qwen2-tiny block 0), so a's rate is
+     * scaled to move that weight as far as it does for Q4_0. */
+    const float lr_a = type == GF_TYPE_Q8_0 ? lr * (8.0f / 127.0f) : lr;
+    #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
+    for (int64_t row = 0; row < n_out; row++) {
+        float gv[GF_QK], r[GF_QK];
+        float q[GF_QK], cl[GF_QK];
+        uint16_t d16;
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t o = row * n_in + b * GF_QK;
+            float *ab = a + row * nb + b;
+            const float db = dda[row * nb + b];
+            if (G) {
+                float ga = block_grad(type, W + o, V + o, block_d(*ab, db, &d16), db, G + o, gv);
+                for (int j = 0; j < GF_QK; j++) {
+                    float nv = V[o + j] - lr * signf(gv[j]);
+                    nv = nv < -GF_AR_MAX_V ? -GF_AR_MAX_V : nv;
+                    V[o + j] = nv > GF_AR_MAX_V ? GF_AR_MAX_V : nv;
+                }
+                if (tune_range) {
+                    float na = *ab - lr_a * signf(ga);
+                    *ab = na < GF_AR_MIN_RANGE ? GF_AR_MIN_RANGE : na > 1.0f ? 1.0f : na;
+                }
+            }
+            const float d = block_d(*ab, db, &d16);
+            block_quant(type, W + o, V + o, d, q, cl, r);
+            for (int j = 0; j < GF_QK; j++) Wq[o + j] = q[j] * d;
+        }
+    }
+}
+
+/* Wq = dequant(quantize_row_*_ref(W)): llama.cpp's min-max rounding; blocks may be NULL. */
+static void minmax_quant(gf_type type, const float *W, int64_t n_out, int64_t n_in, float *Wq, uint8_t *blocks) {
+    const size_t rs = gf_row_size(type, n_in);
+    #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
+    for (int64_t row = 0; row < n_out; row++) {
+        uint8_t buf[34 * 64];
+        for (int64_t b0 = 0; b0 < n_in; b0 += 64 * GF_QK) {
+            int64_t k = n_in - b0 < 64 * GF_QK ? n_in - b0 : 64 * GF_QK;
+            gf_quantize_row(type, W + row * n_in + b0, buf, k);
+            gf_dequantize_row(type, buf, Wq + row * n_in + b0, k);
+            if (blocks) memcpy(blocks + (size_t)row * rs + gf_row_size(type, b0), buf, gf_row_size(type, k));
+        }
+    }
+}
+
+/* dst = src (or 0 when src is NULL) over n floats, in parallel: on the
+ * iteration's path, 60 MB a matrix set for Qwen2.5-0.5B */
+static void par_copy(float *dst, const float *src, int64_t n) {
+    const int64_t chunk = 1 << 16, n_chunks = (n + chunk - 1) / chunk;
+    #pragma omp parallel for schedule(static) if (n >= 4 * PAR_MIN_WEIGHTS)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        int64_t i0 = c * chunk, len = n - i0 < chunk ? n - i0 : chunk;
+        if (src) memcpy(dst + i0, src + i0, (size_t)len * sizeof(float));
+        else memset(dst + i0, 0, (size_t)len * sizeof(float));
+    }
+}
+
+/* ---------------------------------------------------------------- passes */
+
+typedef struct {
+    const gf_hparams *hp;
+    int64_t n_samples, T, D, B;  /* samples, tokens each, dim, minibatch      */
+    gf_block_tape tape, tape_rem; /* B samples; n_samples % B (lazily)         */
+    float *y;                      /* (B*T, D) block output scratch             */
+    double flop;                   /* work done so far                          */
+    double flop_fwd_tok, flop_bwd_tok; /* per token, matrix products            */
+    double flop_fwd_pair, flop_bwd_pair; /* per (sample, query, key) pair        */
+} pass_ctx;
+
+static double fwd_flop(const pass_ctx *p, int64_t n_seq) {
+    double pairs = (double)n_seq * (double)p->T * (double)(p->T + 1) / 2;
+    return (double)n_seq * (double)p->T * p->flop_fwd_tok + pairs * p->flop_fwd_pair;
+}
+
+/* The block over every sample of in (n_samples, T, D), in chunks of B samples:
+ * out (may equal in, or be NULL) receives the outputs; if target is given,
+ * per_sample (n_samples, may be NULL) the MSE of each sample and *loss the MSE
+ * over all samples, summed in sample order. */
+static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *in, float *out, const float *target,
+                          double *per_sample, double *loss, gf_err *err) {
+    const int64_t stride = p->T * p->D;
+    double sum = 0.0;
+    for (int64_t s0 = 0; s0 < p->n_samples; s0 += p->B) {
+        int64_t n = p->n_samples - s0 < p->B ? p->n_samples - s0 : p->B;
+        gf_block_tape *tp = &p->tape;
+        if (n < p->B) {
+            if (!p->tape_rem.arena) {
+                gf_status rc = gf_block_tape_init(&p->tape_rem, p->hp, n, p->T, err);
+                if (rc) return rc;
+            }
+            tp = &p->tape_rem;
+        }
+        gf_block_forward_train(p->hp, bw, in + s0 * stride, p->y, tp);
+        p->flop += fwd_flop(p, n);
+        for (int64_t k = 0; target && k < n; k++) {
+            double m = gf_mse_loss(p->y + k * stride, target + (s0 + k) * stride, NULL, stride);
+            if (per_sample) per_sample[s0 + k] = m;
+            sum += m;
+        }
+        if (out) memcpy(out + s0 * stride, p->y, (size_t)(n * stride) * sizeof(float));
+    }
+    if (loss) *loss = sum / (double)p->n_samples;
+    return GF_OK;
+}
+
+static uint64_t next_rand(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void shuffle(int64_t *v, int64_t n, uint64_t *s) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(next_rand(s) % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+/* ---------------------------------------------------------------- a block */
+
+gf_status gf_autoround_block(const gf_hparams *hp, const gf_block_weights *bw, float *x, float *xq, int64_t n_samples,
+                             int64_t seqlen, gf_type type, const gf_ar_opts *o, int layer, void *blocks[GF_LIN_COUNT],
+                             gf_ar_report *rep, gf_ar_progress progress, void *ctx, gf_err *err) {
+    const double t_start = gf_time_now();
+    memset(rep, 0, sizeof *rep);
+    for (int l = 0; l < GF_LIN_COUNT; l++) blocks[l] = NULL;
+    if (type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0)
+        return gf_errf(err, GF_E_USAGE, "autoround: type %s is not q4_0 or q8_0",
+                       gf_type_info(type) ? gf_type_info(type)->name : "?");
+    if (!x || !xq || n_samples < 1 || seqlen < 1 || o->iters < 0)
+        return gf_errf(err, GF_E_USAGE, "autoround: needs float and quantized-path inputs (%lld samples of %lld "
+                       "tokens, %d iterations)", (long long)n_samples, (long long)seqlen, o->iters);
+
+    const int64_t D = hp->dim, T = seqlen, N = n_samples * T * D;
+    const int64_t B = o->batch <= 0 ? (n_samples < 8 ? n_samples : 8) : o->batch < n_samples ? o->batch : n_samples;
+    const int64_t nbt = B * T * D;
+    const int iters = o->iters;
+    const double lr0 = o->lr > 0 ? o->lr : iters > 0 ? 1.0 / iters : 0.0;
+
+    gf_status rc = GF_OK;
+    pass_ctx p = {.hp = hp, .n_samples = n_samples, .T = T, .D = D, .B = B};
+    float *V[GF_LIN_COUNT] = {0}, *bestV[GF_LIN_COUNT] = {0}, *A[GF_LIN_COUNT] = {0}, *bestA[GF_LIN_COUNT] = {0};
+    float *Wq[GF_LIN_COUNT] = {0}, *dW[GF_LIN_COUNT] = {0}, *dda[GF_LIN_COUNT] = {0};
+    float *targets = NULL, *ymm = NULL, *xb = NULL, *tb = NULL, *dy = NULL;
+    int64_t *order = NULL;
+    double *mm_loss = NULL; /* (n_samples) min-max MSE of each sample */
+    int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT];
+    int tuned[GF_LIN_COUNT];
+
+    double params = 0, qkv_in = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        gf_block_linear_shape(hp, l, &n_out[l], &n_in[l]);
+        tuned[l] = n_in[l] % GF_QK == 0;
+        params += (double)n_out[l] * (double)n_in[l];
+        if (l <= GF_LIN_V) qkv_in += (double)n_out[l] * (double)n_in[l];
+    }
+    const double Dq = (double)(hp->n_heads * hp->head_dim);
+    p.flop_fwd_tok = 2 * params;
+    p.flop_bwd_tok = 2 * params + 2 * (params - qkv_in); /* dW for all seven, dX for all but q/k/v */
+    p.flop_fwd_pair = 4 * Dq;
+    p.flop_bwd_pair = 8 * Dq;
+
+    if ((rc = gf_block_tape_init(&p.tape, hp, B, T, err))) goto done;
+    targets = malloc((size_t)N * sizeof *targets);
+    ymm = malloc((size_t)N * sizeof *ymm);
+    p.y = malloc((size_t)nbt * sizeof *p.y);
+    xb = malloc((size_t)nbt * sizeof *xb);
+    tb = malloc((size_t)nbt * sizeof *tb);
+    dy = malloc((size_t)nbt * sizeof *dy);
+    order = malloc((size_t)n_samples * sizeof *order);
+    mm_loss = malloc((size_t)n_samples * sizeof *mm_loss);
+    int oom = !targets || !ymm || !p.y || !xb || !tb || !dy || !order || !mm_loss;
+    for (int l = 0; l < GF_LIN_COUNT && !oom; l++) {
+        const size_t n = (size_t)(n_out[l] * n_in[l]), nb = n / GF_QK;
+        Wq[l] = malloc(n * sizeof(float));
+        if (!tuned[l]) { oom |= !Wq[l]; continue; }
+        V[l] = calloc(n, sizeof(float));
+        bestV[l] = calloc(n, sizeof(float));
+        A[l] = malloc(nb * sizeof(float));
+        bestA[l] = malloc(nb * sizeof(float));
+        dda[l] = malloc(nb * sizeof(float));
+        dW[l] = malloc(n * sizeof(float));
+        blocks[l] = malloc(gf_row_size(type, n_in[l]) * (size_t)n_out[l]);
+        oom |= !Wq[l] || !V[l] || !bestV[l] || !A[l] || !bestA[l] || !dda[l] || !dW[l] || !blocks[l];
+        for (size_t i = 0; !oom && i < nb; i++) {
+            A[l][i] = bestA[l][i] = 1.0f;
+            dda[l][i] = block_dda(type, bw->w[l] + i * GF_QK);
+        }
+    }
+    if (oom) {
+        rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory for block %d (%lld samples of %lld tokens, batch %lld)",
+                     layer, (long long)n_samples, (long long)T, (long long)B);
+        goto done;
+    }
+
+    /* targets: the float block on the float path; then min-max rounding on the quantized path */
+    if ((rc = pass_all(&p, bw, x, targets, NULL, NULL, NULL, err))) goto done;
+    gf_block_weights qw = *bw;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        if (tuned[l]) minmax_quant(type, bw->w[l], n_out[l], n_in[l], Wq[l], NULL);
+        else /* such matrices are written as f16 by the pipeline */
+            for (int64_t i = 0; i < n_out[l] * n_in[l]; i++) Wq[l][i] = gf_fp16_to_fp32(gf_fp32_to_fp16(bw->w[l][i]));
+        qw.w[l] = Wq[l];
+    }
+    if ((rc = pass_all(&p, &qw, xq, ymm, targets, mm_loss, &rep->loss_minmax, err))) goto done;
+
+    /* SignSGD */
+    double best = INFINITY, best_raw = INFINITY;
+    int best_iter = 0;
+    uint64_t rs = (o->seed + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)(layer + 1) * 0xbf58476d1ce4e5b9ull);
+    if (!rs) rs = 1;
+    for (int64_t i = 0; i < n_samples; i++) order[i] = i;
+    int64_t pos = n_samples;
+    const int64_t stride = T * D;
+    for (int l = 0; l < GF_LIN_COUNT; l++) /* Wq for V = 0, a = 1 */
+        if (tuned[l]) step_and_quant(type, bw->w[l], dda[l], V[l], A[l], NULL, n_out[l], n_in[l], 0, 0, Wq[l]);
+    for (int it = 0; it < iters; it++) {
+        double mm_batch = 0.0; /* min-max's loss on this minibatch (times B) */
+        for (int64_t b = 0; b < B; b++) { /* epochs of a seeded shuffle */
+            if (pos == n_samples) {
+                shuffle(order, n_samples, &rs);
+                pos = 0;
+            }
+            int64_t s = order[pos++];
+            mm_batch += mm_loss[s];
+            memcpy(xb + b * stride, xq + s * stride, (size_t)stride * sizeof(float));
+            memcpy(tb + b * stride, targets + s * stride, (size_t)stride * sizeof(float));
+        }
+        gf_block_forward_train(hp, &qw, xb, p.y, &p.tape);
+        double loss = gf_mse_loss(p.y, tb, dy, nbt);
+        if (!isfinite(loss)) {
+            rc = gf_errf(err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", layer, loss, it);
+            goto done;
+        }
+        /* The kept iterate: auto-round takes the lowest minibatch loss; we divide it by
+         * min-max's loss on the same samples, so that an easy minibatch cannot win. */
+        const double crit = mm_batch > 0 ? loss / (mm_batch / (double)B) : loss;
+        if (crit < best) {
+            best = crit;
+            best_raw = loss;
+            best_iter = it;
+            for (int l = 0; l < GF_LIN_COUNT; l++) {
+                if (!tuned[l]) continue;
+                par_copy(bestV[l], V[l], n_out[l] * n_in[l]);
+                memcpy(bestA[l], A[l], (size_t)(n_out[l] * n_in[l] / GF_QK) * sizeof(float));
+            }
+        }
+        float *const *g = dW;
+        for (int l = 0; l < GF_LIN_COUNT; l++)
+            if (dW[l]) par_copy(dW[l], NULL, n_out[l] * n_in[l]);
+        gf_block_backward(hp, &qw, dy, g, NULL, &p.tape);
+        p.flop += fwd_flop(&p, B) + (double)B * (double)T * p.flop_bwd_tok +
+                  (double)B * (double)T * (double)(T + 1) / 2 * p.flop_bwd_pair;
+        const float lr = (float)(lr0 * (1.0 - (double)it / iters)); /* linear decay to 0 */
+        for (int l = 0; l < GF_LIN_COUNT; l++)
+            if (tuned[l])
+                step_and_quant(type, bw->w[l], dda[l], V[l], A[l], dW[l], n_out[l], n_in[l], lr, o->tune_range, Wq[l]);
+        if (progress && ((it + 1) % 10 == 0 || it + 1 == iters))
+            progress(ctx, layer, it + 1, iters, loss, best_raw, gf_time_now() - t_start);
+    }
+
+    /* the kept iterate on every sample; the min-max blocks if they do better */
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        if (tuned[l]) gf_ar_fake_quant(type, bw->w[l], bestV[l], bestA[l], n_out[l], n_in[l], Wq[l]);
+    double loss_tuned; /* written over xq in place: the min-max outputs are kept in ymm */
+    if ((rc = pass_all(&p, &qw, xq, xq, targets, NULL, &loss_tuned, err))) goto done;
+    rep->best_iter = iters > 0 ? best_iter : 0;
+    rep->loss_best_batch = iters > 0 ? best_raw : loss_tuned;
+    if (loss_tuned <= rep->loss_minmax) {
+        rep->loss_best = loss_tuned;
+        for (int l = 0; l < GF_LIN_COUNT; l++)
+            if (tuned[l]) gf_ar_pack(type, bw->w[l], bestV[l], bestA[l], n_out[l], n_in[l], blocks[l]);
+    } else {
+        rep->loss_best = rep->loss_minmax;
+        rep->best_iter = -1;
+        for (int l = 0; l < GF_LIN_COUNT; l++)
+            if (tuned[l]) minmax_quant(type, bw->w[l], n_out[l], n_in[l], Wq[l], blocks[l]);
+        memcpy(xq, ymm, (size_t)N * sizeof(float));
+    }
+    memcpy(x, targets, (size_t)N * sizeof(float));
+
+done:
+    if (rc)
+        for (int l = 0; l < GF_LIN_COUNT; l++) {
+            free(blocks[l]);
+            blocks[l] = NULL;
+        }
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        free(V[l]), free(bestV[l]), free(A[l]), free(bestA[l]), free(Wq[l]), free(dW[l]), free(dda[l]);
+    }
+    gf_block_tape_free(&p.tape);
+    gf_block_tape_free(&p.tape_rem);
+    free(targets), free(ymm), free(p.y), free(xb), free(tb), free(dy), free(order), free(mm_loss);
+    rep->seconds = gf_time_now() - t_start;
+    rep->gflop = p.flop / 1e9;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- on a gf_calib */
+
+gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_opts *o, gf_ar_report *rep,
+                             gf_ar_progress progress, void *ctx, gf_err *err) {
+    if (c->loaded != layer || !c->xq)
+        return gf_errf(err, GF_E_USAGE, "autoround: block %d is not loaded or the quantized path is not enabled", layer);
+    const gf_layer *ly = &c->m.layers[layer];
+    gf_block_weights bw = {.attn_norm = ly->attn_norm, .ffn_norm = ly->ffn_norm};
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        if (ly->lin[l].type != GF_TYPE_F32)
+            return gf_errf(err, GF_E_USAGE, "autoround: %s is not held as f32", ly->name[l]);
+        bw.w[l] = ly->lin[l].data;
+        bw.bias[l] = ly->bias[l];
+    }
+    void *blocks[GF_LIN_COUNT];
+    gf_status rc = gf_autoround_block(&c->m.hp, &bw, c->x, c->xq, c->n_samples, c->seqlen, type, o, layer, blocks, rep,
+                                      progress, ctx, err);
+    if (rc) {
+        gf_err_prefix(err, "%s", c->name);
+        return rc;
+    }
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        free(c->qblocks[l]);
+        c->qblocks[l] = blocks[l];
+        c->qtype[l] = type;
+    }
+    return GF_OK;
+}

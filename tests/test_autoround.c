@@ -1,0 +1,504 @@
+/*
+ * test_autoround.c - AutoRound (calib/autoround.h): the fake quantizer against
+ * llama.cpp's min-max blocks at V = 0, a = 1 (equal up to ties); packed blocks
+ * decode to exactly the fake-quantized weights; the straight-through gradients
+ * of V and a against central differences of the block loss through a smooth
+ * surrogate that is the STE's (round() replaced by identity plus the rounding
+ * residual at the base point, fp16 rounding of d by identity); tuning beats
+ * min-max rounding on the block output (random block, Q4_0 and Q8_0, and
+ * qwen2-tiny's block 0 through gf_calib when ../shared is present); the stored
+ * blocks are what the quantized path was advanced with; same bytes with 1 and
+ * 2 threads.
+ */
+#include "../calib/autoround.h"
+#include "../quantizers/blocks.h"
+#include "check.h"
+
+#include <math.h>
+#include <omp.h>
+
+/* V = 0, a = 1 against quantize_row_*_ref: elements whose q differs (the fake
+ * quantizer divides by the fp16 d, the reference multiplies by 1/d in float; the
+ * two round halves differently).  Measured ~2e-4 (Q4_0) on Gaussian weights;
+ * anything systematic would be O(1). */
+#define TOL_MINMAX_DIFF_FRAC_Q4 2e-3
+/* Q8_0: not ties but the fp16 rounding of d (relative 2^-11, times |w/d| up to
+ * 127, moves w/d by up to 0.06): measured 6.6e-3 of the elements, each moved by
+ * one step to the level nearest w for the stored d. */
+#define TOL_MINMAX_DIFF_FRAC_Q8 2e-2
+/* STE gradient against central differences of the surrogate loss (directional
+ * derivatives along random sign vectors, per matrix), relative error. */
+#define TOL_FD_REL 2e-2
+/* ...relative to max(|numerical|, this): the loss is a float computation, so a
+ * direction the loss hardly depends on (attn_k's ranges: ~1e-5) is noise-limited */
+#define FD_ABS_FLOOR 1e-4
+#define FD_STEP_V 2e-2
+#define FD_STEP_A 1e-2
+/* Tuning must cut the block-output loss below min-max's by at least this factor
+ * (measured: random block 0.25 Q4_0, 0.27 Q8_0; qwen2-tiny block 0 with 50
+ * iterations 0.27 Q4_0, 0.31 Q8_0). */
+#define MAX_TUNED_OVER_MINMAX_Q4 0.6
+#define MAX_TUNED_OVER_MINMAX_Q8 0.6
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static double frand(void) { /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
+}
+static double grand(void) { /* roughly normal */
+    return (frand() + frand() + frand() + frand()) * 0.866;
+}
+static float *rand_f(int64_t n, double scale, double offset) {
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    for (int64_t i = 0; i < n; i++) p[i] = (float)(offset + scale * frand());
+    return p;
+}
+
+/* ---------------------------------------------------------------- random block */
+
+typedef struct {
+    gf_hparams hp;
+    float *w[GF_LIN_COUNT], *bias[GF_LIN_COUNT], *attn_norm, *ffn_norm;
+    gf_block_weights bw;
+} fblock;
+
+static gf_hparams make_hp(int64_t D, int64_t H, int64_t Hk, int64_t F) {
+    gf_hparams hp = {0};
+    hp.arch = GF_ARCH_QWEN2;
+    hp.dim = D;
+    hp.n_layers = 1;
+    hp.n_ff = F;
+    hp.n_heads = H;
+    hp.n_kv_heads = Hk;
+    hp.head_dim = D / H;
+    hp.n_rot = hp.head_dim;
+    hp.n_vocab = 16;
+    hp.n_ctx_train = 4096;
+    hp.rope_base = 1000000.0f;
+    hp.rms_eps = 1e-6f;
+    hp.rope = GF_ROPE_NEOX;
+    return hp;
+}
+
+static void fblock_init(fblock *fb, const gf_hparams *hp) {
+    memset(fb, 0, sizeof *fb);
+    fb->hp = *hp;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(hp, l, &n_out, &n_in);
+        fb->w[l] = malloc((size_t)(n_out * n_in) * sizeof(float));
+        for (int64_t i = 0; i < n_out * n_in; i++) fb->w[l][i] = (float)(grand() / sqrt((double)n_in));
+        if (l <= GF_LIN_V) fb->bias[l] = rand_f(n_out, 0.3, 0.0);
+        fb->bw.w[l] = fb->w[l];
+        fb->bw.bias[l] = fb->bias[l];
+    }
+    fb->attn_norm = rand_f(hp->dim, 0.2, 1.0);
+    fb->ffn_norm = rand_f(hp->dim, 0.2, 1.0);
+    fb->bw.attn_norm = fb->attn_norm;
+    fb->bw.ffn_norm = fb->ffn_norm;
+}
+
+static void fblock_free(fblock *fb) {
+    for (int l = 0; l < GF_LIN_COUNT; l++) free(fb->w[l]), free(fb->bias[l]);
+    free(fb->attn_norm), free(fb->ffn_norm);
+}
+
+/* ---------------------------------------------------------------- 1. the quantizer */
+
+static void test_minmax_equivalence(gf_type type) {
+    const int64_t n_out = 64, n_in = 1024, n = n_out * n_in, nb = n / GF_QK;
+    float *W = malloc((size_t)n * sizeof *W), *Wq = malloc((size_t)n * sizeof *Wq), *Wr = malloc((size_t)n * sizeof *Wr);
+    for (int64_t i = 0; i < n; i++) W[i] = (float)grand() * 0.05f;
+    for (int64_t j = 0; j < GF_QK; j++) W[5 * GF_QK + j] = 0.0f; /* an all-zero block */
+    uint8_t *blk = malloc(gf_row_size(type, n_in) * (size_t)n_out);
+    gf_ar_fake_quant(type, W, NULL, NULL, n_out, n_in, Wq);
+    for (int64_t r = 0; r < n_out; r++) {
+        gf_quantize_row(type, W + r * n_in, blk, n_in);
+        gf_dequantize_row(type, blk, Wr + r * n_in, n_in);
+    }
+    int64_t diff = 0, far = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        /* same d (the quantizer's d at a = 1 is the reference's): compare q through Wq/d */
+        float amax = 0;
+        for (int j = 0; j < GF_QK; j++) amax = fmaxf(amax, fabsf(Wr[b * GF_QK + j]));
+        for (int j = 0; j < GF_QK; j++) {
+            int64_t i = b * GF_QK + j;
+            if (Wq[i] != Wr[i]) {
+                diff++;
+                /* a tie moves q by one step: at most d = amax/8 (Q4_0) or amax/127 apart */
+                if (fabsf(Wq[i] - Wr[i]) > amax / (type == GF_TYPE_Q4_0 ? 7.9f : 126.0f)) far++;
+            }
+        }
+    }
+    double frac = (double)diff / (double)n;
+    printf("  %s: V=0, a=1 vs min-max reference: %lld of %lld elements differ (%.2e), %lld by more than one step\n",
+           type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0", (long long)diff, (long long)n, frac, (long long)far);
+    CHECK(frac <= (type == GF_TYPE_Q4_0 ? TOL_MINMAX_DIFF_FRAC_Q4 : TOL_MINMAX_DIFF_FRAC_Q8) && far == 0, "%lld differ, %lld far", (long long)diff, (long long)far);
+    free(W), free(Wq), free(Wr), free(blk);
+}
+
+static void test_pack_decodes(gf_type type) {
+    const int64_t n_out = 48, n_in = 256, n = n_out * n_in, nb = n / GF_QK;
+    float *W = malloc((size_t)n * sizeof *W), *V = malloc((size_t)n * sizeof *V), *A = malloc((size_t)nb * sizeof *A);
+    float *Wq = malloc((size_t)n * sizeof *Wq), *Wd = malloc((size_t)n * sizeof *Wd);
+    for (int64_t i = 0; i < n; i++) {
+        W[i] = (float)grand() * 0.05f;
+        V[i] = (float)frand() * GF_AR_MAX_V;
+    }
+    for (int64_t i = 0; i < nb; i++) A[i] = GF_AR_MIN_RANGE + (1.0f - GF_AR_MIN_RANGE) * (float)(0.5 + 0.5 * frand());
+    A[0] = GF_AR_MIN_RANGE, A[1] = 1.0f;
+    for (int j = 0; j < GF_QK; j++) V[j] = GF_AR_MAX_V, V[GF_QK + j] = -GF_AR_MAX_V, W[2 * GF_QK + j] = 0.0f;
+    W[3 * GF_QK + 7] = 3.0f; /* an outlier */
+    uint8_t *blk = malloc(gf_row_size(type, n_in) * (size_t)n_out);
+    gf_ar_fake_quant(type, W, V, A, n_out, n_in, Wq);
+    gf_ar_pack(type, W, V, A, n_out, n_in, blk);
+    for (int64_t r = 0; r < n_out; r++) gf_dequantize_row(type, blk + r * gf_row_size(type, n_in), Wd + r * n_in, n_in);
+    CHECK(memcmp(Wq, Wd, (size_t)n * sizeof *Wq) == 0, "%s: packed blocks do not decode to the fake-quantized weights",
+          type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0");
+    free(W), free(V), free(A), free(Wq), free(Wd), free(blk);
+}
+
+/* ---------------------------------------------------------------- 2. gradients */
+
+/* The STE surrogate of one matrix around (V0, a0): d(a) = d0 + (a - a0) dd/da;
+ * unclamped w~ = w + d (V + q0 - w/d0 - V0), clamped w~ = q0 d.  Its derivatives at
+ * the base point are the straight-through ones the spec defines. */
+typedef struct {
+    gf_type type;
+    int64_t n_out, n_in;
+    const float *W, *V0, *A0;
+    float *d0, *dda;  /* (blocks) */
+    int *q0, *cl;     /* (n) */
+} surrogate;
+
+static void surrogate_init(surrogate *s, gf_type type, const float *W, const float *V0, const float *A0, int64_t n_out,
+                           int64_t n_in) {
+    const int64_t n = n_out * n_in, nb = n / GF_QK;
+    const int lo = type == GF_TYPE_Q4_0 ? -8 : -127, hi = type == GF_TYPE_Q4_0 ? 7 : 127;
+    *s = (surrogate){type, n_out, n_in, W, V0, A0, malloc((size_t)nb * 4), malloc((size_t)nb * 4),
+                     malloc((size_t)n * sizeof(int)), malloc((size_t)n * sizeof(int))};
+    for (int64_t b = 0; b < nb; b++) {
+        const float *w = W + b * GF_QK;
+        float amax = 0, ext = 0;
+        for (int j = 0; j < GF_QK; j++)
+            if (fabsf(w[j]) > amax) amax = fabsf(w[j]), ext = w[j];
+        s->dda[b] = type == GF_TYPE_Q4_0 ? ext / -8 : amax / 127;
+        s->d0[b] = gf_fp16_to_fp32(gf_fp32_to_fp16(A0[b] * s->dda[b]));
+        for (int j = 0; j < GF_QK; j++) {
+            int64_t i = b * GF_QK + j;
+            double t = (double)(w[j] / s->d0[b]) + V0[i];
+            long k = lround(t);
+            s->cl[i] = k < lo || k > hi;
+            s->q0[i] = (int)(k < lo ? lo : k > hi ? hi : k);
+        }
+    }
+}
+
+static void surrogate_eval(const surrogate *s, const float *V, const float *A, float *Wq) {
+    const int64_t n = s->n_out * s->n_in;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t b = i / GF_QK;
+        double d = s->d0[b] + ((double)A[b] - s->A0[b]) * s->dda[b];
+        Wq[i] = s->cl[i] ? (float)(s->q0[i] * d)
+                         : (float)(s->W[i] + d * ((double)V[i] + s->q0[i] - (double)(s->W[i] / s->d0[b]) - s->V0[i]));
+    }
+}
+
+static void surrogate_free(surrogate *s) { free(s->d0), free(s->dda), free(s->q0), free(s->cl); }
+
+static double block_loss(const fblock *fb, const gf_block_weights *qw, const float *x, const float *target, float *y,
+                         float *dy, gf_block_tape *tp, int64_t n) {
+    gf_block_forward_train(&fb->hp, qw, x, y, tp);
+    return gf_mse_loss(y, target, dy, n);
+}
+
+static void test_gradients(gf_type type) {
+    gf_err err = {0};
+    gf_hparams hp = make_hp(64, 4, 2, 128);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    const int64_t B = 2, T = 12, n = B * T * hp.dim;
+    float *x = rand_f(n, 1.0, 0.0), *target = malloc((size_t)n * 4), *y = malloc((size_t)n * 4), *dy = malloc((size_t)n * 4);
+    gf_block_tape tp;
+    CHECK(gf_block_tape_init(&tp, &hp, B, T, &err) == GF_OK, "%s", err.msg);
+    gf_block_forward_train(&hp, &fb.bw, x, target, &tp); /* float block on the same inputs */
+
+    float *V[GF_LIN_COUNT], *A[GF_LIN_COUNT], *Wq[GF_LIN_COUNT], *G[GF_LIN_COUNT], *gV[GF_LIN_COUNT], *gA[GF_LIN_COUNT];
+    int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT];
+    surrogate sg[GF_LIN_COUNT];
+    gf_block_weights qw = fb.bw;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        gf_block_linear_shape(&hp, l, &n_out[l], &n_in[l]);
+        const int64_t m = n_out[l] * n_in[l], nb = m / GF_QK;
+        V[l] = rand_f(m, 0.3, 0.0);
+        A[l] = rand_f(nb, 0.2, 0.75);
+        Wq[l] = malloc((size_t)m * 4), G[l] = calloc((size_t)m, 4), gV[l] = malloc((size_t)m * 4);
+        gA[l] = malloc((size_t)nb * 4);
+        gf_ar_fake_quant(type, fb.w[l], V[l], A[l], n_out[l], n_in[l], Wq[l]);
+        surrogate_init(&sg[l], type, fb.w[l], V[l], A[l], n_out[l], n_in[l]);
+        qw.w[l] = Wq[l];
+    }
+    /* the surrogate at the base point is the fake quantizer */
+    int same = 1;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        const int64_t m = n_out[l] * n_in[l];
+        float *t = malloc((size_t)m * 4);
+        surrogate_eval(&sg[l], V[l], A[l], t);
+        for (int64_t i = 0; i < m; i++) {
+            int ok = fabsf(t[i] - Wq[l][i]) <= 1e-5f * fmaxf(fabsf(Wq[l][i]), fabsf(sg[l].d0[i / GF_QK]));
+            if (!ok && same) fprintf(stderr, "  %s[%lld]: surrogate %.9g fake %.9g (w %.9g V %.9g q0 %d cl %d d0 %.9g)\n", gf_linear_stem(l), (long long)i, t[i], Wq[l][i], fb.w[l][i], V[l][i], sg[l].q0[i], sg[l].cl[i], sg[l].d0[i / GF_QK]);
+            same &= ok;
+        }
+        free(t);
+    }
+    CHECK(same, "surrogate differs from the fake quantizer at the base point");
+    block_loss(&fb, &qw, x, target, y, dy, &tp, n);
+    gf_block_backward(&hp, &qw, dy, G, NULL, &tp);
+    for (int l = 0; l < GF_LIN_COUNT; l++) gf_ar_grad(type, fb.w[l], V[l], A[l], G[l], n_out[l], n_in[l], gV[l], gA[l]);
+
+    /* directional derivatives, one matrix and one parameter kind at a time */
+    double worst = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        for (int kind = 0; kind < 2; kind++) {
+            const int64_t m = kind == 0 ? n_out[l] * n_in[l] : n_out[l] * n_in[l] / GF_QK;
+            const float *p0 = kind == 0 ? V[l] : A[l], *g = kind == 0 ? gV[l] : gA[l];
+            const double h = kind == 0 ? FD_STEP_V : FD_STEP_A;
+            float *u = malloc((size_t)m * 4), *pp = malloc((size_t)m * 4);
+            double an = 0;
+            for (int64_t i = 0; i < m; i++) {
+                u[i] = frand() < 0 ? -1.0f : 1.0f;
+                an += (double)g[i] * u[i];
+            }
+            double lv[2];
+            for (int s = 0; s < 2; s++) {
+                for (int64_t i = 0; i < m; i++) pp[i] = p0[i] + (float)((s ? -h : h) * u[i]);
+                surrogate_eval(&sg[l], kind == 0 ? pp : V[l], kind == 0 ? A[l] : pp, Wq[l]);
+                lv[s] = block_loss(&fb, &qw, x, target, y, dy, &tp, n);
+            }
+            /* the step actually taken in float */
+            double num = (lv[0] - lv[1]) / (2 * h);
+            double rel = fabs(num - an) / fmax(fabs(num), FD_ABS_FLOOR);
+            if (rel > worst) worst = rel;
+            if (getenv("AR_VERBOSE") || rel > TOL_FD_REL)
+                fprintf(stderr, "  %s %s: analytic %.6e numerical %.6e\n", gf_linear_stem(l), kind ? "a" : "V", an, num);
+            gf_ar_fake_quant(type, fb.w[l], V[l], A[l], n_out[l], n_in[l], Wq[l]);
+            free(u), free(pp);
+        }
+    }
+    printf("  %s: STE gradients of V and a vs central differences (14 directions): worst relative error %.2e\n",
+           type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0", worst);
+    CHECK(worst < TOL_FD_REL, "worst relative error %.3g", worst);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        free(V[l]), free(A[l]), free(Wq[l]), free(G[l]), free(gV[l]), free(gA[l]);
+        surrogate_free(&sg[l]);
+    }
+    gf_block_tape_free(&tp);
+    free(x), free(target), free(y), free(dy);
+    fblock_free(&fb);
+}
+
+/* ---------------------------------------------------------------- 3. tuning a random block */
+
+typedef struct {
+    void *blocks[GF_LIN_COUNT];
+    float *x, *xq;
+    gf_ar_report rep;
+    gf_status rc;
+} run_result;
+
+static void run_free(run_result *r) {
+    for (int l = 0; l < GF_LIN_COUNT; l++) free(r->blocks[l]);
+    free(r->x), free(r->xq);
+}
+
+static void run_block(const fblock *fb, const float *x, const float *xq, int64_t S, int64_t T, gf_type type,
+                      const gf_ar_opts *o, run_result *r) {
+    const size_t bytes = (size_t)(S * T * fb->hp.dim) * sizeof(float);
+    gf_err err = {0};
+    r->x = malloc(bytes), r->xq = malloc(bytes);
+    memcpy(r->x, x, bytes), memcpy(r->xq, xq, bytes);
+    r->rc = gf_autoround_block(&fb->hp, &fb->bw, r->x, r->xq, S, T, type, o, 0, r->blocks, &r->rep, NULL, NULL, &err);
+    CHECK(r->rc == GF_OK, "%s", err.msg);
+}
+
+/* The stored blocks, decoded, run on the old quantized-path inputs: must give the
+ * advanced quantized path bit for bit, and the float block the advanced float path. */
+static void check_outputs(const fblock *fb, const float *x, const float *xq, int64_t S, int64_t T, gf_type type,
+                          const run_result *r) {
+    gf_err err = {0};
+    const gf_hparams *hp = &fb->hp;
+    const int64_t n = S * T * hp->dim;
+    gf_block_weights qw = fb->bw;
+    float *Wd[GF_LIN_COUNT] = {0}, *y = malloc((size_t)n * 4);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(hp, l, &n_out, &n_in);
+        Wd[l] = malloc((size_t)(n_out * n_in) * 4);
+        for (int64_t row = 0; r->blocks[l] && row < n_out; row++)
+            gf_dequantize_row(type, (const uint8_t *)r->blocks[l] + row * gf_row_size(type, n_in), Wd[l] + row * n_in,
+                              n_in);
+        qw.w[l] = Wd[l];
+    }
+    gf_block_tape tp;
+    CHECK(gf_block_tape_init(&tp, hp, S, T, &err) == GF_OK, "%s", err.msg);
+    gf_block_forward_train(hp, &qw, xq, y, &tp);
+    CHECK(memcmp(y, r->xq, (size_t)n * 4) == 0, "quantized path was not advanced with the stored blocks");
+    double loss = gf_mse_loss(r->xq, r->x, NULL, n);
+    CHECK(fabs(loss - r->rep.loss_best) <= 1e-12 * loss, "reported loss %.9g, recomputed %.9g", r->rep.loss_best, loss);
+    gf_block_forward_train(hp, &fb->bw, x, y, &tp);
+    CHECK(memcmp(y, r->x, (size_t)n * 4) == 0, "float path was not advanced with the float block");
+    gf_block_tape_free(&tp);
+    for (int l = 0; l < GF_LIN_COUNT; l++) free(Wd[l]);
+    free(y);
+}
+
+static void test_tune(gf_type type, double max_ratio) {
+    gf_hparams hp = make_hp(64, 4, 2, 128);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    const int64_t S = 8, T = 16, n = S * T * hp.dim;
+    float *x = rand_f(n, 1.0, 0.0), *xq = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) xq[i] = x[i] + 0.02f * (float)frand(); /* earlier blocks' error */
+    gf_ar_opts o = {.iters = 200, .batch = 2, .seed = 7, .tune_range = 1};
+    run_result r = {0};
+    run_block(&fb, x, xq, S, T, type, &o, &r);
+    const char *tn = type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0";
+    printf("  %s random block (D 64, F 128, 8 x 16 tokens, batch 2, 200 iters): loss min-max %.4e, tuned %.4e "
+           "(x%.3f), best iter %d, %.2f s\n", tn, r.rep.loss_minmax, r.rep.loss_best, r.rep.loss_best / r.rep.loss_minmax,
+           r.rep.best_iter, r.rep.seconds);
+    CHECK(r.rep.best_iter >= 0 && r.rep.loss_best < max_ratio * r.rep.loss_minmax, "%s: tuned %.4g vs min-max %.4g",
+          tn, r.rep.loss_best, r.rep.loss_minmax);
+    check_outputs(&fb, x, xq, S, T, type, &r);
+    /* without range tuning it still helps */
+    gf_ar_opts o2 = o;
+    o2.tune_range = 0;
+    run_result r2 = {0};
+    run_block(&fb, x, xq, S, T, type, &o2, &r2);
+    printf("  %s without range tuning: tuned %.4e (x%.3f)\n", tn, r2.rep.loss_best, r2.rep.loss_best / r2.rep.loss_minmax);
+    CHECK(r2.rep.loss_best < r2.rep.loss_minmax, "%s: rounding alone did not help", tn);
+    run_free(&r), run_free(&r2);
+    free(x), free(xq);
+    fblock_free(&fb);
+}
+
+static void test_threads(void) {
+    gf_hparams hp = make_hp(128, 4, 2, 320);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    const int64_t S = 5, T = 32, n = S * T * hp.dim; /* 5 samples, batch 2: a remainder chunk too */
+    float *x = rand_f(n, 1.0, 0.0), *xq = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) xq[i] = x[i] + 0.02f * (float)frand();
+    gf_ar_opts o = {.iters = 12, .batch = 2, .seed = 3, .tune_range = 1};
+    run_result r1 = {0}, r2 = {0};
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_block(&fb, x, xq, S, T, GF_TYPE_Q4_0, &o, &r1);
+    omp_set_num_threads(2);
+    run_block(&fb, x, xq, S, T, GF_TYPE_Q4_0, &o, &r2);
+    omp_set_num_threads(saved);
+    int same = r1.rep.loss_best == r2.rep.loss_best && r1.rep.best_iter == r2.rep.best_iter &&
+               !memcmp(r1.xq, r2.xq, (size_t)n * 4) && !memcmp(r1.x, r2.x, (size_t)n * 4);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(&hp, l, &n_out, &n_in);
+        same &= r1.blocks[l] && r2.blocks[l] && !memcmp(r1.blocks[l], r2.blocks[l], gf_row_size(GF_TYPE_Q4_0, n_in) * n_out);
+    }
+    printf("  1 and 2 threads: %s (loss %.9g, best iter %d)\n", same ? "identical blocks and paths" : "DIFFERENT",
+           r1.rep.loss_best, r1.rep.best_iter);
+    CHECK(same, "1 and 2 threads differ");
+    check_outputs(&fb, x, xq, S, T, GF_TYPE_Q4_0, &r1);
+    run_free(&r1), run_free(&r2);
+    free(x), free(xq);
+    fblock_free(&fb);
+}
+
+static void test_usage(void) {
+    gf_hparams hp = make_hp(64, 4, 2, 128);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    float *x = rand_f(64 * 4, 1.0, 0.0);
+    void *blocks[GF_LIN_COUNT];
+    gf_ar_report rep;
+    gf_err err = {0};
+    gf_ar_opts o = {.iters = 1};
+    CHECK(gf_autoround_block(&hp, &fb.bw, x, x, 1, 4, GF_TYPE_F16, &o, 0, blocks, &rep, NULL, NULL, &err) == GF_E_USAGE,
+          "f16 accepted");
+    CHECK(gf_autoround_block(&hp, &fb.bw, x, NULL, 1, 4, GF_TYPE_Q4_0, &o, 0, blocks, &rep, NULL, NULL, &err) ==
+              GF_E_USAGE, "missing quantized path accepted");
+    const gf_ar_recipe *r = gf_ar_recipe_find("default");
+    CHECK(r && r->iters == 200 && gf_ar_recipe_find("light")->iters == 50 && gf_ar_recipe_find("best")->iters == 1000 &&
+          !gf_ar_recipe_find("fast"), "recipes");
+    free(x);
+    fblock_free(&fb);
+}
+
+/* ---------------------------------------------------------------- 4. qwen2-tiny block 0 */
+
+static int n_progress;
+static void on_progress(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed) {
+    (void)ctx;
+    n_progress += iter <= iters;
+    if (getenv("AR_VERBOSE"))
+        fprintf(stderr, "    block %d iter %d/%d loss %.4e best %.4e %.1f s\n", layer, iter, iters, loss, best, elapsed);
+}
+
+static void test_qwen2_tiny(gf_type type) {
+    char dir[1024];
+    if (!check_shared_path(dir, sizeof dir, "models/qwen2-tiny/f32")) return;
+    gf_err err = {0};
+    gf_hfcfg cfg;
+    gf_safetensors *st = NULL;
+    gf_vocab *v = NULL;
+    gf_calib *c = NULL;
+    gf_calib_opts co = {.nsamples = 8, .seqlen = 128, .seed = 1}; /* the built-in text */
+    gf_status rc = gf_hfcfg_load(dir, &cfg, &err);
+    if (!rc) rc = gf_st_open(dir, &st, &err);
+    if (!rc) rc = gf_vocab_from_hf(dir, cfg.n_vocab, &v, &err);
+    if (!rc) rc = gf_calib_open(&cfg, st, v, &co, &c, &err);
+    if (!rc) rc = gf_calib_enable_qpath(c, &err);
+    if (!rc) rc = gf_calib_load_layer(c, 0, &err);
+    CHECK(rc == GF_OK, "qwen2-tiny: %s", err.msg);
+    if (rc) goto done;
+    gf_ar_opts o = {.iters = 50, .batch = 2, .seed = 0, .tune_range = 1};
+    gf_ar_report rep;
+    n_progress = 0;
+    rc = gf_autoround_layer(c, 0, type, &o, &rep, on_progress, NULL, &err);
+    CHECK(rc == GF_OK, "%s", err.msg);
+    const char *tn = type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0";
+    printf("  qwen2-tiny block 0, %s (8 x 128 tokens, batch 2, 50 iters): loss min-max %.4e, tuned %.4e (x%.3f), "
+           "best iter %d, %.2f s, %.1f GFLOP\n", tn, rep.loss_minmax, rep.loss_best, rep.loss_best / rep.loss_minmax,
+           rep.best_iter, rep.seconds, rep.gflop);
+    CHECK(rep.best_iter >= 0 && rep.loss_best < (type == GF_TYPE_Q4_0 ? MAX_TUNED_OVER_MINMAX_Q4 : MAX_TUNED_OVER_MINMAX_Q8) *
+                                                    rep.loss_minmax,
+          "qwen2-tiny %s: tuned %.4g vs min-max %.4g", tn, rep.loss_best, rep.loss_minmax);
+    CHECK(n_progress == 5, "%d progress calls", n_progress);
+    gf_type t;
+    CHECK(gf_calib_blocks(c, "blk.0.ffn_down.weight", &t) && t == type && gf_calib_blocks(c, "blk.0.attn_q.weight", &t),
+          "final blocks not stored in the calib");
+done:
+    gf_calib_free(c);
+    gf_vocab_free(v);
+    gf_st_close(st);
+}
+
+int main(void) {
+    printf("1. the fake quantizer\n");
+    test_minmax_equivalence(GF_TYPE_Q4_0);
+    test_minmax_equivalence(GF_TYPE_Q8_0);
+    test_pack_decodes(GF_TYPE_Q4_0);
+    test_pack_decodes(GF_TYPE_Q8_0);
+    printf("2. straight-through gradients\n");
+    test_gradients(GF_TYPE_Q4_0);
+    test_gradients(GF_TYPE_Q8_0);
+    printf("3. tuning a random block\n");
+    test_tune(GF_TYPE_Q4_0, MAX_TUNED_OVER_MINMAX_Q4);
+    test_tune(GF_TYPE_Q8_0, MAX_TUNED_OVER_MINMAX_Q8);
+    test_threads();
+    test_usage();
+    printf("4. qwen2-tiny block 0 through gf_calib\n");
+    test_qwen2_tiny(GF_TYPE_Q4_0);
+    test_qwen2_tiny(GF_TYPE_Q8_0);
+    return check_done("test_autoround");
+}
