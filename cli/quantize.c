@@ -41,7 +41,13 @@ static void help(FILE *f) {
             "  --calib FILE               calibration text for activation-aware methods (default: a built-in\n"
             "                             65 KB English text); --nsamples N (128) windows of --seqlen N (512)\n"
             "                             tokens, picked with --seed N (0)\n"
-            "  --report FILE              per-tensor JSON report: type, method, weight MSE, relative error, time\n"
+            "  --report FILE              per-tensor JSON report: type, method, weight MSE, relative error, time;\n"
+            "                             with a block method also per block: AWQ alphas, AutoRound loss before/after\n"
+            "  --recipe light|default|best  AutoRound recipe (2-core machine): light = 50 iterations, 32 samples x 128\n"
+            "                             tokens, batch 4; default = 200 iterations, 64 x 128, batch 4; best = 1000\n"
+            "                             iterations, 128 x 256, batch 4. --iters N, --batch N, --nsamples N,\n"
+            "                             --seqlen N override single numbers (auto-round's own: 128 x 2048, batch 8)\n"
+            "  --lr auto|X                AutoRound learning rate (auto: 1/iters, decaying linearly to 0)\n"
             "  --list                     list the methods\n"
             "  --vocab-only               write the vocabulary and metadata only, no tensors\n"
             "  --name NAME                general.name (default: the folder's name)\n"
@@ -71,7 +77,10 @@ static void on_signal(int sig) {
 
 typedef struct {
     int quiet;
-    cJSON *report; /* array of per-tensor objects, or NULL */
+    cJSON *report;        /* array of per-tensor objects, or NULL */
+    cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
+    int blocks_done;
+    double block_seconds;
 } progress_ctx;
 
 static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
@@ -122,8 +131,8 @@ static void list_methods(void) {
 }
 
 /* Writes the report JSON next to nothing else: a small file, written whole. */
-static int write_report(const char *path, cJSON *tensors, const char *model, const char *out, const gf_convert_opts *o,
-                        const gf_convert_summary *sum) {
+static int write_report(const char *path, cJSON *tensors, cJSON *blocks, const char *model, const char *out,
+                        const gf_convert_opts *o, const gf_convert_summary *sum) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "gguf_forge", GF_VERSION);
     cJSON_AddStringToObject(root, "model", model);
@@ -137,6 +146,7 @@ static int write_report(const char *path, cJSON *tensors, const char *model, con
     cJSON_AddNumberToObject(root, "output_bytes", (double)sum->out_bytes);
     cJSON_AddNumberToObject(root, "seconds", sum->seconds);
     cJSON_AddItemReferenceToObject(root, "tensors", tensors);
+    if (blocks && cJSON_GetArraySize(blocks)) cJSON_AddItemReferenceToObject(root, "blocks", blocks);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     FILE *f = text ? fopen(path, "w") : NULL;
@@ -152,18 +162,52 @@ static void on_calib_progress(void *ctx, int layer, int n_layers) {
     if (!pc->quiet) fprintf(stderr, "calibration: block %d/%d\r%s", layer + 1, n_layers, layer + 1 == n_layers ? "\n" : "");
 }
 
-static void on_block_progress(void *ctx, int layer, const void *report) {
-    const progress_ctx *pc = ctx;
-    const gf_awq_report *r = report;
-    if (pc->quiet || !r) return;
-    static const char *groups[4] = {"q/k/v", "o", "gate/up", "down"};
-    fprintf(stderr, "awq: block %d:", layer);
-    for (int g = 0; g < 4; g++) {
-        if (r->alpha[g] == -2) fprintf(stderr, "  %s -", groups[g]);
-        else if (r->alpha[g] < 0) fprintf(stderr, "  %s none", groups[g]);
-        else fprintf(stderr, "  %s a=%.2f (%.3g -> %.3g)", groups[g], r->alpha[g], r->err_before[g], r->err_after[g]);
+static void on_block_progress(void *ctx, const gf_block_event *ev) {
+    progress_ctx *pc = ctx;
+    pc->blocks_done = ev->layer + 1;
+    pc->block_seconds += ev->seconds;
+    if (pc->report_blocks) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddNumberToObject(b, "layer", ev->layer);
+        cJSON_AddStringToObject(b, "method", ev->method);
+        cJSON_AddNumberToObject(b, "seconds", ev->seconds);
+        if (ev->awq) {
+            cJSON *a = cJSON_CreateArray();
+            for (int g = 0; g < 4; g++) cJSON_AddItemToArray(a, cJSON_CreateNumber(ev->awq->alpha[g]));
+            cJSON_AddItemToObject(b, "awq_alpha", a);
+        }
+        if (ev->ar) {
+            cJSON_AddNumberToObject(b, "loss_minmax", ev->ar->loss_minmax);
+            cJSON_AddNumberToObject(b, "loss_tuned", ev->ar->loss_best);
+            cJSON_AddNumberToObject(b, "best_iter", ev->ar->best_iter);
+        }
+        cJSON_AddItemToArray(pc->report_blocks, b);
     }
+    if (pc->quiet) return;
+    fprintf(stderr, "%s: block %d/%d, %.1f s:", ev->method, ev->layer + 1, ev->n_layers, ev->seconds);
+    static const char *groups[4] = {"q/k/v", "o", "gate/up", "down"};
+    for (int g = 0; ev->awq && g < 4; g++) {
+        if (ev->awq->alpha[g] == -2) continue;
+        if (ev->awq->alpha[g] < 0) fprintf(stderr, " %s a=none", groups[g]);
+        else fprintf(stderr, " %s a=%.2f", groups[g], ev->awq->alpha[g]);
+    }
+    if (ev->ar)
+        fprintf(stderr, " loss min-max %.4g -> tuned %.4g (x%.3f, best iteration %d)", ev->ar->loss_minmax,
+                ev->ar->loss_best, ev->ar->loss_minmax > 0 ? ev->ar->loss_best / ev->ar->loss_minmax : 1.0,
+                ev->ar->best_iter);
+    if (ev->layer + 1 < ev->n_layers)
+        fprintf(stderr, ", ETA %.0f s", pc->block_seconds / pc->blocks_done * (ev->n_layers - pc->blocks_done));
     fputc('\n', stderr);
+}
+
+static void on_ar_progress(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed) {
+    const progress_ctx *pc = ctx;
+    if (pc->quiet) return;
+    double per_block = pc->blocks_done ? pc->block_seconds / pc->blocks_done : 0;
+    fprintf(stderr, "autoround: block %d iter %d/%d loss %.4g best %.4g, %.0f s in this block", layer + 1, iter, iters,
+            loss, best, elapsed);
+    if (per_block > 0) fprintf(stderr, ", about %.0f s per block", per_block);
+    fputc(isatty(2) ? '\r' : '\n', stderr);
 }
 
 static int parse_type(const char *opt, const char *v, gf_type *out) {
@@ -179,6 +223,12 @@ static int parse_type(const char *opt, const char *v, gf_type *out) {
 int gf_cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *report_path = NULL, *imatrix_path = NULL, *calib_path = NULL;
     char *calib_text = NULL;
+    const char *recipe = "default";
+    int ar_iters = -1, have_nsamples = 0, have_seqlen = 0;
+    int64_t ar_batch = 0;
+    double ar_lr = 0;
+    gf_ar_opts ar = {0};
+    cJSON *pc_blocks = NULL;
     gf_calib_opts copts = {.nsamples = 128, .seqlen = 512, .seed = 0, .name = "built-in calibration text"};
     gf_imatrix *imatrix = NULL;
     cJSON *report = NULL;
@@ -246,9 +296,30 @@ int gf_cmd_quantize(int argc, char **argv) {
                 fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a valid number\n", a, v);
                 goto usage_err;
             }
-            if (!strcmp(a, "--nsamples")) copts.nsamples = n;
-            else if (!strcmp(a, "--seqlen")) copts.seqlen = n;
+            if (!strcmp(a, "--nsamples")) copts.nsamples = n, have_nsamples = 1;
+            else if (!strcmp(a, "--seqlen")) copts.seqlen = n, have_seqlen = 1;
             else copts.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--recipe")) {
+            NEEDV();
+            recipe = v;
+        } else if (!strcmp(a, "--iters") || !strcmp(a, "--batch")) {
+            NEEDV();
+            char *end;
+            long long n = strtoll(v, &end, 10);
+            if (*end || n < (strcmp(a, "--iters") ? 1 : 0) || n > 1000000) {
+                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a valid number\n", a, v);
+                goto usage_err;
+            }
+            if (!strcmp(a, "--iters")) ar_iters = (int)n;
+            else ar_batch = n;
+        } else if (!strcmp(a, "--lr")) {
+            NEEDV();
+            char *end;
+            ar_lr = strcmp(v, "auto") ? strtod(v, &end) : 0;
+            if ((strcmp(v, "auto") && (*end || !(ar_lr > 0) || ar_lr > 10))) {
+                fprintf(stderr, "gguf-forge quantize: --lr: '%s' is not auto or a positive number\n", v);
+                goto usage_err;
+            }
         } else if (!strcmp(a, "--report")) {
             NEEDV();
             report_path = v;
@@ -320,6 +391,24 @@ int gf_cmd_quantize(int argc, char **argv) {
     o.calib = &copts;
     o.calib_progress = on_calib_progress;
     o.block_progress = on_block_progress;
+    o.ar_progress = on_ar_progress;
+    const gf_qmethod *bm = o.blocks;
+    if (bm && strstr(bm->name, "autoround")) { /* the recipe fills what was not given */
+        const gf_ar_recipe *rcp = gf_ar_recipe_find(recipe);
+        if (!rcp) {
+            fprintf(stderr, "gguf-forge quantize: --recipe: '%s' is not light, default or best\n", recipe);
+            goto usage_err;
+        }
+        gf_ar_opts_from_recipe(&ar, rcp);
+        if (ar_iters >= 0) ar.iters = ar_iters;
+        if (ar_batch > 0) ar.batch = ar_batch;
+        ar.lr = ar_lr;
+        ar.seed = copts.seed;
+        if (!have_nsamples) copts.nsamples = rcp->nsamples;
+        if (!have_seqlen) copts.seqlen = rcp->seqlen;
+        o.autoround = &ar;
+        o.ar_recipe = recipe;
+    }
     if (report_path) report = cJSON_CreateArray();
     if (threads) omp_set_num_threads(threads);
 
@@ -347,7 +436,8 @@ int gf_cmd_quantize(int argc, char **argv) {
         goto cleanup;
     }
 
-    progress_ctx pc = {.quiet = quiet, .report = report};
+    progress_ctx pc = {.quiet = quiet, .report = report, .report_blocks = report ? cJSON_CreateArray() : NULL};
+    pc_blocks = pc.report_blocks;
     o.progress = on_progress;
     o.progress_ctx = &pc;
     gf_sink sink = {gf_outfile_write, f};
@@ -367,7 +457,7 @@ int gf_cmd_quantize(int argc, char **argv) {
         rc = gf_exit_code(st);
         goto cleanup;
     }
-    if (report && write_report(report_path, report, model, out, &o, &sum)) {
+    if (report && write_report(report_path, report, pc.report_blocks, model, out, &o, &sum)) {
         rc = GF_EXIT_IO;
         goto cleanup;
     }
@@ -396,5 +486,6 @@ cleanup:
     gf_imatrix_free(imatrix);
     free(calib_text);
     cJSON_Delete(report);
+    cJSON_Delete(pc_blocks);
     return rc;
 }

@@ -19,7 +19,6 @@
 
 #include "../formats/hfconfig.h"
 #include "../formats/hfload.h"
-#include "../calib/awq.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
 #include "../quantizers/blocks.h"
@@ -144,6 +143,25 @@ static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int
     }
 }
 
+/* Blocks chosen by a method itself (autoround): written as they are; the error
+ * is measured against the float rows mem. */
+static gf_status write_blocks(const plan_entry *p, const float *mem, const uint8_t *blocks, gf_gguf_writer *w,
+                              gf_sink *sink, uint64_t idx, float *back, double *sq_err, double *sq_ref, gf_err *err) {
+    const gf_st_tensor *t = p->src;
+    int64_t len = t->row_len;
+    size_t rs = gf_row_size(p->type, len);
+    *sq_err = *sq_ref = 0;
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        gf_dequantize_row(p->type, blocks + (size_t)r * rs, back, len);
+        for (int64_t j = 0; j < len; j++) {
+            double d = (double)mem[r * len + j] - back[j];
+            *sq_err += d * d;
+            *sq_ref += (double)mem[r * len + j] * mem[r * len + j];
+        }
+    }
+    return gf_gguf_write_tensor_data(w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
+}
+
 static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, const float *mem, gf_gguf_writer *w,
                               gf_sink *sink, uint64_t idx, float *buf, uint8_t *qbuf, double *scratch,
                               volatile int *cancel, double *sq_err, double *sq_ref, gf_err *err) {
@@ -229,6 +247,56 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_conv
     return rc ? gf_errf(err, rc, "out of memory writing metadata") : GF_OK;
 }
 
+/* ---------------------------------------------------------------- block transforms */
+
+/* Loads decoder block `layer` into the calibration, applies the block method
+ * (awq, autoround, awq+autoround) for the layer's matrix type, and advances the
+ * calibration activations past it. */
+static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, gf_type lt, const gf_convert_opts *o,
+                                 gf_err *err) {
+    int awq = strstr(bt->name, "awq") != NULL, ar = strstr(bt->name, "autoround") != NULL;
+    gf_awq_report awq_rep;
+    gf_ar_report ar_rep;
+    gf_block_event ev = {.layer = layer, .n_layers = (int)c->cfg->n_layer, .method = bt->name};
+    double t0 = gf_time_now();
+    gf_status rc = gf_calib_load_layer(c, layer, err);
+    if (rc) return rc;
+    if (lt != GF_TYPE_Q4_0 && lt != GF_TYPE_Q8_0) { /* nothing to tune: carry both streams through the float block */
+        if ((rc = gf_calib_forward_layer(c, layer, NULL, err)) || !c->xq) return rc;
+        float *x = c->x;
+        c->x = c->xq;
+        rc = gf_calib_forward_layer(c, layer, NULL, err);
+        c->xq = c->x;
+        c->x = x;
+        return rc;
+    }
+    if (awq) {
+        size_t bytes = (size_t)(c->n_samples * c->seqlen * c->cfg->n_embd) * sizeof(float);
+        float *x0 = ar ? malloc(bytes) : NULL;
+        if (ar && !x0) return gf_errf(err, GF_E_NOMEM, "out of memory");
+        if (x0) memcpy(x0, c->x, bytes);
+        /* before AutoRound: fold the scales only (clipping would change the float targets) */
+        gf_awq_opts ao = {.max_tokens = 512, .clip = !ar};
+        rc = gf_awq_layer(c, layer, lt, &ao, &awq_rep, err);
+        if (x0) { /* AutoRound's targets start from this block's input */
+            memcpy(c->x, x0, bytes);
+            free(x0);
+        }
+        if (rc) return rc;
+        ev.awq = &awq_rep;
+    }
+    if (ar) {
+        gf_ar_opts ro = {0};
+        if (o->autoround) ro = *o->autoround;
+        else gf_ar_opts_from_recipe(&ro, gf_ar_recipe_find("default"));
+        if ((rc = gf_autoround_layer(c, layer, lt, &ro, &ar_rep, o->ar_progress, o->progress_ctx, err))) return rc;
+        ev.ar = &ar_rep;
+    }
+    ev.seconds = gf_time_now() - t0;
+    if (o->block_progress) o->block_progress(o->progress_ctx, &ev);
+    return GF_OK;
+}
+
 /* ---------------------------------------------------------------- driver */
 
 gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum, gf_err *err) {
@@ -311,6 +379,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
             calib = NULL;
         }
         if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
+        if (strstr(bt->name, "autoround") && (rc = gf_calib_enable_qpath(calib, err))) goto done;
     }
     for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
         plan_entry *p = &plan[i];
@@ -344,6 +413,16 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.nsamples", (uint32_t)calib->n_samples);
         if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.seqlen", (uint32_t)calib->seqlen);
         if (!r2) r2 = gf_gguf_set_u64(w, "gguf-forge.calib.seed", o->calib ? o->calib->seed : 0);
+        if (!r2 && bt && strstr(bt->name, "autoround")) {
+            gf_ar_opts ro = {0};
+            if (o->autoround) ro = *o->autoround;
+            else gf_ar_opts_from_recipe(&ro, gf_ar_recipe_find("default"));
+            r2 = gf_gguf_set_str(w, "gguf-forge.autoround.recipe", o->ar_recipe ? o->ar_recipe : "default");
+            if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.autoround.iters", (uint32_t)ro.iters);
+            if (!r2) r2 = gf_gguf_set_f32(w, "gguf-forge.autoround.lr", (float)(ro.lr > 0 ? ro.lr : ro.iters ? 1.0 / ro.iters : 0));
+            if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.autoround.batch", (uint32_t)ro.batch);
+            if (!r2) r2 = gf_gguf_set_u64(w, "gguf-forge.autoround.seed", ro.seed);
+        }
         if (r2) { rc = gf_errf(err, r2, "out of memory writing metadata"); goto done; }
     }
     int64_t max_row = 1;
@@ -372,28 +451,27 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         double t1 = gf_time_now(), e2, r2;
         if (o->progress) o->progress(o->progress_ctx, &ev);
         const float *mem = NULL;
+        const void *blocks = NULL;
         if (bt && p->map.layer >= 0) {
             if (p->map.layer != bt_layer) {
-                gf_awq_report rep;
-                gf_awq_opts ao = {.max_tokens = 512, .clip = 1};
-                gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices */
-                for (int k = i; k < n && plan[k].map.layer == p->map.layer; k++)
-                    if (plan[k].map.kind == GF_TK_LINEAR) lt = plan[k].type;
-                if ((rc = gf_calib_load_layer(calib, p->map.layer, err))) goto done;
-                if (lt == GF_TYPE_Q4_0 || lt == GF_TYPE_Q8_0) {
-                    if ((rc = gf_awq_layer(calib, p->map.layer, lt, &ao, &rep, err))) goto done;
-                } else if ((rc = gf_calib_forward_layer(calib, p->map.layer, NULL, err))) {
-                    goto done;
-                }
-                if (o->block_progress) o->block_progress(o->progress_ctx, p->map.layer, &rep);
+                gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices (the first quantized one) */
+                for (int k = n - 1; k >= i; k--)
+                    if (plan[k].map.layer == p->map.layer && plan[k].map.kind == GF_TK_LINEAR && is_quantized(plan[k].type))
+                        lt = plan[k].type;
+                if ((rc = transform_layer(calib, bt, p->map.layer, lt, o, err))) goto done;
                 bt_layer = p->map.layer;
             }
             if (!(mem = gf_calib_tensor(calib, p->map.name))) {
                 rc = gf_errf(err, GF_E_USAGE, "tensor '%s' is not in the transformed block", p->map.name);
                 goto done;
             }
+            gf_type qt;
+            blocks = gf_calib_blocks(calib, p->map.name, &qt);
+            if (blocks && qt != p->type) blocks = NULL; /* a --tensor-type override: quantized from the float rows */
         }
-        if ((rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err))) goto done;
+        if (blocks) rc = write_blocks(p, mem, blocks, w, sink, (uint64_t)i, buf, &e2, &r2, err);
+        else rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err);
+        if (rc) goto done;
         ev.seconds = gf_time_now() - t1;
         ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
         ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;

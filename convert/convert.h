@@ -8,6 +8,8 @@
 
 #include "../common/gf.h"
 #include "../formats/gguf.h"
+#include "../calib/autoround.h"
+#include "../calib/awq.h"
 #include "../calib/calib.h"
 #include "../formats/imatrix.h"
 #include "../quantizers/method.h"
@@ -33,6 +35,15 @@ typedef struct {
     int done;
 } gf_convert_event;
 
+/* What a block transform (awq, autoround) did to one decoder block. */
+typedef struct gf_block_event {
+    int layer, n_layers;
+    const char *method;
+    const gf_awq_report *awq;  /* NULL unless AWQ ran   */
+    const gf_ar_report *ar;    /* NULL unless AutoRound ran */
+    double seconds;
+} gf_block_event;
+
 typedef struct {
     gf_type type;              /* linear weights of the blocks                    */
     int embed_type;            /* token embedding; -1: default for `type`         */
@@ -49,8 +60,11 @@ typedef struct {
     const gf_calib_opts *calib;/* samples for activation-aware methods when there is
                                   no imatrix (text NULL: the built-in text)        */
     void (*calib_progress)(void *ctx, int layer, int n_layers);
-    /* after a block transform (awq): what it did to decoder block `layer` */
-    void (*block_progress)(void *ctx, int layer, const void *report);
+    const gf_ar_opts *autoround; /* AutoRound settings (NULL: the default recipe)   */
+    const char *ar_recipe;     /* recipe name recorded in the GGUF                  */
+    gf_ar_progress ar_progress;/* every few AutoRound iterations (ctx: progress_ctx) */
+    /* after a block transform: what it did to the decoder block */
+    void (*block_progress)(void *ctx, const struct gf_block_event *ev);
     const char *name;          /* general.name; NULL: the folder's name           */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;

@@ -82,6 +82,11 @@ static const gf_qmethod methods[] = {
     {.name = "awq", .help = "activation-aware scales searched per block on calibration inputs, folded into the "
                             "preceding norm/linear, then a clipping search; min-max rounding",
      .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
+    {.name = "autoround", .help = "per block, signed-gradient tuning of every weight's rounding and each block's "
+                                  "range so the block's output matches the float model (--recipe)",
+     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
+    {.name = "awq+autoround", .help = "AWQ scales folded first (no clipping), then AutoRound",
+     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
 };
 
 const gf_qmethod *gf_qmethod_find(const char *name) {

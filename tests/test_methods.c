@@ -241,15 +241,16 @@ static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
 }
 
 static void test_threads(void) {
-    static const char *names[] = {"minmax", "omse", "imatrix", "awq"};
+    static const char *names[] = {"minmax", "omse", "imatrix", "awq", "autoround", "awq+autoround"};
     gf_calib_opts co = {.nsamples = 8, .seqlen = 128};
-    for (int i = 0; i < 4; i++) {
+    gf_ar_opts ar = {.iters = 10, .batch = 2, .tune_range = 1};
+    for (int i = 0; i < 6; i++) {
         const gf_qmethod *m = gf_qmethod_find(names[i]);
         membuf a = {0}, b = {0};
         gf_err err = {0};
         gf_convert_summary sum;
         gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m,
-                             .embed = m->block_transform ? NULL : m,
+                             .embed = m->block_transform ? NULL : m, .autoround = &ar,
                              .calib = &co};
         gf_sink sa = {mem_write, &a}, sb = {mem_write, &b};
         omp_set_num_threads(1);
