@@ -112,7 +112,11 @@ $(BUILD)/tests/gen_bad: tests/gen_bad.c $(BUILD)/libgf.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgf.a $(LDLIBS)
 
 test: deps $(BUILD)/gguf-forge $(TEST_BIN) $(FUZZ_REPLAY_BIN) $(BUILD)/tests/gen_bad
-	@GF_SHARED=$(GF_SHARED) BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	@[ -n "$(NO_ARM64)" ] || sh scripts/deps.sh arm64 || echo "warning: aarch64 cross tools not installed; test_arm64 will be skipped"
+	@if command -v $(ARM64_CC) >/dev/null 2>&1 && [ "$(ARCH)" = x86_64 ] && [ -z "$(NO_ARM64)" ]; then \
+	    $(MAKE) --no-print-directory -s $(BUILD)/arm64/test_kernels $(BUILD)/arm64/test_gemm && \
+	    $(MAKE) --no-print-directory -s CC=$(ARM64_CC) BUILD=$(BUILD)-arm64 $(BUILD)-arm64/gguf-forge; fi
+	@GF_SHARED=$(GF_SHARED) BUILD=$(BUILD) OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} sh tests/run.sh $(TEST_BIN)
 
 # libFuzzer campaigns: FUZZ_SECONDS per target (clang); corpus grows in build-fuzz/<target>
 fuzz:
@@ -133,7 +137,8 @@ bench: $(BUILD)/gguf-forge $(BENCH_BIN)
 	@BUILD=$(BUILD) GF_SHARED=$(GF_SHARED) sh bench/run.sh
 
 asan:
-	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
+	@sh scripts/deps.sh dev
+	$(MAKE) BUILD=build-asan CC=clang NO_ARM64=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
 
 clean:
 	rm -rf build build-* gguf-forge

@@ -10,7 +10,7 @@ pkgs="gcc make libcjson-dev libpcre2-dev"
 case "$1" in
     dev) pkgs="$pkgs clang libclang-rt-14-dev" ;;
     bench) pkgs="$pkgs time bc" ;;
-    arm64) pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 libgomp1:arm64" ;;
+    arm64) pkgs="gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 bc" ;;
 esac
 missing=""
 for p in $pkgs; do
