@@ -26,5 +26,6 @@ int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
 int gf_cmd_report(int argc, char **argv);
+int gf_cmd_bench(int argc, char **argv);
 
 #endif /* GF_CLI_H */
