@@ -6,7 +6,8 @@
 # agreement.  Models: qwen2-tiny (nlp-valid.txt, wiki.test.raw) and stories260K
 # (tinystories-valid-sample.txt).  Calibration: ../shared/data/calibration.txt
 # (what the oracle's llama-imatrix used).  QUALITY_CHUNKS limits the chunks per
-# text (0: whole files).  QUALITY_METHODS selects rows.  Not a test: numbers only.
+# text (0: whole files), QUALITY_METHODS selects rows, QUALITY_RECIPE the
+# AutoRound recipe (default).  Not a test: numbers only.
 set -e
 BUILD=${BUILD:-build}
 G=$BUILD/gguf-forge
@@ -17,7 +18,8 @@ T=${BENCH_THREADS:-2}
 CAL=$SHARED/data/calibration.txt
 [ -f "$CAL" ] || { echo "quality: $SHARED not found (set GF_SHARED); skipping"; exit 0; }
 mkdir -p "$OUT"
-METHODS=${QUALITY_METHODS:-"minmax omse imatrix awq awq+omse"}
+METHODS=${QUALITY_METHODS:-"minmax omse imatrix awq awq+omse autoround awq+autoround"}
+RECIPE=${QUALITY_RECIPE:-default}
 args_of() { # method -> quantize arguments
     case $1 in
         minmax) echo "--blocks minmax --embed minmax" ;;
@@ -25,16 +27,15 @@ args_of() { # method -> quantize arguments
         imatrix) echo "--blocks imatrix --embed imatrix --calib $CAL" ;;
         awq) echo "--blocks awq --embed minmax --calib $CAL" ;;
         awq+omse) echo "--blocks awq --embed omse --calib $CAL" ;;
-        autoround) echo "--blocks autoround --embed minmax --calib $CAL" ;;
-        autoround+omse) echo "--blocks autoround --embed omse --calib $CAL" ;;
-        awq+autoround) echo "--blocks awq+autoround --embed omse --calib $CAL" ;;
+        autoround) echo "--blocks autoround --embed omse --calib $CAL --recipe $RECIPE" ;;
+        awq+autoround) echo "--blocks awq+autoround --embed omse --calib $CAL --recipe $RECIPE" ;;
         *) echo "unknown" ;;
     esac
 }
 chunks_arg=""
 [ "$CHUNKS" -gt 0 ] && chunks_arg="--chunks $CHUNKS"
 echo "## quality: gguf-forge ppl -c 256 against F32 ($([ "$CHUNKS" -gt 0 ] && echo "first $CHUNKS chunks" || echo "whole files"))"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); commit $(git rev-parse --short HEAD 2>/dev/null)"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); commit $(git rev-parse --short HEAD 2>/dev/null); AutoRound recipe: $RECIPE"
 echo
 echo "| model | text | type | method | PPL | ΔPPL | mean KLD | same top-1 % | quantize s |"
 echo "|---|---|---|---|---|---|---|---|---|"
