@@ -17,7 +17,7 @@ for t in q4_0 q8_0; do
         "$G" bench "$f" -p 512 -n 128 -r 3 -t $th | tail -n 2
         if [ -n "$LLAMA_CPP_DIR" ] && [ -x "$LLAMA_CPP_DIR/bin/llama-bench" ]; then
             echo "llama-bench $t, $th thread(s):"
-            "$LLAMA_CPP_DIR/bin/llama-bench" -m "$f" -p 512 -n 128 -r 3 -t $th -o md 2>/dev/null | tail -n 2
+            "$LLAMA_CPP_DIR/bin/llama-bench" -m "$f" -p 512 -n 128 -r 3 -t $th -o md 2>/dev/null | grep -E "(pp|tg)[0-9]+ "
         fi
     done
 done

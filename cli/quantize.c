@@ -390,6 +390,7 @@ int gf_cmd_quantize(int argc, char **argv) {
     }
     o.calib = &copts;
     o.calib_progress = on_calib_progress;
+    o.measure = !quiet || report; /* the error is shown in the progress lines and the report */
     o.block_progress = on_block_progress;
     o.ar_progress = on_ar_progress;
     const gf_qmethod *bm = o.blocks;

@@ -31,6 +31,7 @@ typedef struct {
     gf_type type;
     const gf_qmethod *method;
     const float *importance;   /* (row_len) from the importance matrix, or NULL */
+    int measure;               /* compute the weight error while quantizing     */
     char note[160];
     int group; /* order in the file: embedding, blocks, output norm, output */
 } plan_entry;
@@ -120,6 +121,14 @@ static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int 
 static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
                           double *err2, double *ref2) {
     size_t rs = gf_row_size(p->type, row_len);
+    if (!p->measure) {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < n_rows; r++) {
+            p->method->quantize_row(p->type, x + r * row_len, dst + (size_t)r * rs, row_len, p->importance);
+            err2[r] = ref2[r] = 0;
+        }
+        return;
+    }
 #pragma omp parallel
     {
         float *back = malloc((size_t)row_len * sizeof *back);
@@ -347,6 +356,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         p->type = want;
         const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
         p->method = mm ? mm : gf_qmethod_find("minmax");
+        p->measure = o->measure;
         if (is_quantized(want) && p->src->row_len % GF_QK) {
             p->type = GF_TYPE_F16;
             snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",

@@ -66,6 +66,7 @@ typedef struct {
     /* after a block transform: what it did to the decoder block */
     void (*block_progress)(void *ctx, const struct gf_block_event *ev);
     const char *name;          /* general.name; NULL: the folder's name           */
+    int measure;               /* compute each tensor's weight error (w_mse, w_rel) */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;
     volatile int *cancel;      /* checked between tensors; set by a signal handler */

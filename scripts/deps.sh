@@ -13,8 +13,11 @@ case "$1" in
     arm64) pkgs="gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 bc" ;;
 esac
 missing=""
+native=$(dpkg --print-architecture)
 for p in $pkgs; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    # a multiarch library installed for two architectures needs its architecture named
+    case "$p" in *:*) q=$p ;; *) q="$p:$native" ;; esac
+    dpkg -s "$q" >/dev/null 2>&1 || dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
