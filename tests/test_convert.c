@@ -13,6 +13,7 @@
 #include "../formats/hfconfig.h"
 #include "../formats/safetensors.h"
 #include "check.h"
+#include "membuf.h"
 #include "sha256.h"
 #include "st_write.h"
 #include "random_model.h"
@@ -21,25 +22,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} membuf;
-
-static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1 << 20;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return GF_OK;
-}
 
 /* Converts dir into memory and parses the result; NULL (err set) on failure. */
 static gf_gguf *convert(const char *dir, const gf_convert_opts *o, membuf *m, gf_err *err) {

@@ -13,6 +13,7 @@
 #include "../formats/vocab.h"
 #include "../quantizers/blocks.h"
 #include "check.h"
+#include "membuf.h"
 
 #include <math.h>
 #include <omp.h>
@@ -26,25 +27,6 @@
 
 /* ---------------------------------------------------------------- memory sink */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} membuf;
-
-static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return GF_OK;
-}
 
 /* ---------------------------------------------------------------- random model */
 

@@ -6,30 +6,12 @@
  */
 #include "../formats/gguf.h"
 #include "check.h"
+#include "membuf.h"
 
 #include <math.h>
 
 /* ---------------------------------------------------------------- memory sink */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} membuf;
-
-static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1024;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return GF_OK;
-}
 
 /* A small file: a few keys of every kind and two tensors. */
 static void build_sample(membuf *m) {

@@ -16,6 +16,7 @@
 #include "../quantizers/blocks.h"
 #include "../quantizers/method.h"
 #include "check.h"
+#include "membuf.h"
 #include "st_write.h"
 
 #define ROWS 64
@@ -220,25 +221,6 @@ static void test_llama_imatrix(void) {
 
 /* ---------------------------------------------------------------- thread-count independence */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} membuf;
-
-static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1 << 20;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return GF_OK;
-}
 
 static void test_threads(void) {
     static const char *names[] = {"minmax", "omse", "imatrix", "awq", "autoround", "awq+autoround"};

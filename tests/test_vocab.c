@@ -7,6 +7,7 @@
 #include "../formats/gguf.h"
 #include "../formats/vocab.h"
 #include "check.h"
+#include "membuf.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,25 +16,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} membuf;
-
-static gf_status mem_write(void *ctx, const void *buf, size_t n, gf_err *err) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1024;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *p = realloc(m->p, cap);
-        if (!p) return gf_errf(err, GF_E_NOMEM, "oom");
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return GF_OK;
-}
 
 /* v -> GGUF bytes in m -> parsed g (caller frees m.p and g). */
 static gf_gguf *to_gguf(const gf_vocab *v, membuf *m) {
