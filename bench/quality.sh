@@ -39,12 +39,12 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo
 echo "| model | text | type | method | PPL | ΔPPL | mean KLD | same top-1 % | quantize s |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for model in qwen2-tiny stories260K; do
+for model in ${QUALITY_MODELS:-qwen2-tiny stories260K}; do
     M=$SHARED/models/$model/f32
     base=$OUT/$model-f32.gguf
     [ -f "$base" ] || "$G" quantize "$M" -o "$base" --type f32 --force -q
     if [ $model = qwen2-tiny ]; then texts="nlp-valid.txt wiki.test.raw"; else texts="tinystories-valid-sample.txt"; fi
-    for type in q4_0 q8_0; do
+    for type in ${QUALITY_TYPES:-q4_0 q8_0}; do
         for m in $METHODS; do
             f=$OUT/$model-$type-$m.gguf
             t0=$(date +%s.%N)
