@@ -126,6 +126,7 @@ fuzz:
 demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
 	./gguf-forge inspect demo-q4_0.gguf
+	./gguf-forge run demo-q4_0.gguf -p "The film" -n 24
 
 BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_gemm $(BUILD)/bench/bench_autoround
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgf.a
