@@ -126,7 +126,8 @@ int gf_cmd_run(int argc, char **argv) {
     }
     const double t2 = gf_time_now();
     printf("\n");
-    fprintf(stderr, "\nrun: prompt %zu tokens in %.3f s (%.1f t/s), generated %ld tokens in %.3f s (%.1f t/s), "
+    fflush(stdout); /* the statistics (stderr) come after the text */
+    fprintf(stderr, "run: prompt %zu tokens in %.3f s (%.1f t/s), generated %ld tokens in %.3f s (%.1f t/s), "
             "%d threads, kernels %s\n", n_ids, t1 - t0, (double)n_ids / (t1 - t0), n_gen, t2 - t1,
             n_gen > 0 ? (double)n_gen / (t2 - t1) : 0.0, omp_get_max_threads(), gf_kernels_name(m->output.ks));
 
