@@ -10,6 +10,7 @@
  * are deterministic by contract), so no result depends on the thread count.
  * Not here: quantization, the rounding parameters, the optimizer (calib/).
  */
+#include "vecops.h"
 #include "backward.h"
 
 #include "gemm.h"
@@ -25,25 +26,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The engine's dot product and axpy (forward.c), copied so that attention
- * here rounds exactly as gf_attention_forward does: eight running sums, then a
- * fixed tree. */
-static inline float dot8(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static inline void axpy8(float *y, float a, const float *x, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) y[i + k] += a * x[i + k];
-    for (; i < n; i++) y[i] += a * x[i];
-}
 
 /* gf_rmsnorm_forward token by token over the threads (each token on its own,
  * so the result is the engine's bit for bit). */

@@ -9,6 +9,7 @@
  * repeated multiplication) so that perplexities agree closely with llama.cpp.
  * Not here: sampling and perplexity (ppl.c), loading (model.c).
  */
+#include "vecops.h"
 #include "forward.h"
 
 #include <math.h>
@@ -157,25 +158,6 @@ static inline float round_half(float x) {
 
 float gf_round_half(float x) { return round_half(x); }
 
-/* A dot product in a fixed order that the compiler can vectorize: eight
- * running sums, then a fixed tree. */
-static inline float dot8(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-/* y += a * x, in blocks of eight that the compiler vectorizes at -O2. */
-static inline void axpy8(float *y, float a, const float *x, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) y[i + k] += a * x[i + k];
-    for (; i < n; i++) y[i] += a * x[i];
-}
 
 void gf_attention_forward(float *out, const float *q, const float *k, const float *v, float *scores, int64_t n_tok,
                           int64_t pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int round_f16) {
