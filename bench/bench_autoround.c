@@ -24,6 +24,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -164,6 +165,7 @@ typedef struct {
 int main(int argc, char **argv) {
     int64_t shapes_in[16][2] = {{1, 256}, {2, 128}, {2, 256}, {4, 128}, {4, 256}};
     int n_shapes = 5;
+    const int peak_only = argc > 1 && strcmp(argv[1], "--peak") == 0; /* the FMA peak line only */
     if (argc > 2) {
         n_shapes = 0;
         for (int i = 1; i + 1 < argc && n_shapes < 16; i += 2, n_shapes++) {
@@ -181,6 +183,7 @@ int main(int argc, char **argv) {
                peak_cpu[1], peak_cpu[1] / 32, peak_wall[2]);
     }
 #endif
+    if (peak_only) return 0;
     qblock q;
     qblock_init(&q);
     printf("block: %.2fM weights; tape per token %.1f KB at T=256\n", q.params / 1e6,

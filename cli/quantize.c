@@ -79,8 +79,9 @@ typedef struct {
     int quiet;
     cJSON *report;        /* array of per-tensor objects, or NULL */
     cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
-    int blocks_done;
+    int blocks_done, ar_blocks;
     double block_seconds;
+    double ar_seconds, ar_gflop; /* AutoRound blocks: their time and analytic work */
 } progress_ctx;
 
 static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
@@ -166,6 +167,7 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
     progress_ctx *pc = ctx;
     pc->blocks_done = ev->layer + 1;
     pc->block_seconds += ev->seconds;
+    if (ev->ar) pc->ar_blocks++, pc->ar_seconds += ev->seconds, pc->ar_gflop += ev->ar->gflop;
     if (pc->report_blocks) {
         cJSON *b = cJSON_CreateObject();
         cJSON_AddNumberToObject(b, "layer", ev->layer);
@@ -180,6 +182,7 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
             cJSON_AddNumberToObject(b, "loss_minmax", ev->ar->loss_minmax);
             cJSON_AddNumberToObject(b, "loss_tuned", ev->ar->loss_best);
             cJSON_AddNumberToObject(b, "best_iter", ev->ar->best_iter);
+            cJSON_AddNumberToObject(b, "gflop", ev->ar->gflop);
         }
         cJSON_AddItemToArray(pc->report_blocks, b);
     }
@@ -409,6 +412,13 @@ int gf_cmd_quantize(int argc, char **argv) {
         if (!have_seqlen) copts.seqlen = rcp->seqlen;
         o.autoround = &ar;
         o.ar_recipe = recipe;
+        if (!quiet) {
+            fprintf(stderr, "autoround: recipe %s, %d iterations, %lld x %lld tokens, batch %lld, lr ", recipe, ar.iters,
+                    (long long)copts.nsamples, (long long)copts.seqlen, (long long)(ar.batch > 0 ? ar.batch : copts.nsamples < 8 ? copts.nsamples : 8));
+            if (ar.lr > 0) fprintf(stderr, "%g", ar.lr);
+            else fprintf(stderr, "1/iterations");
+            fprintf(stderr, ", seed %llu\n", (unsigned long long)ar.seed);
+        }
     }
     if (report_path) report = cJSON_CreateArray();
     if (threads) omp_set_num_threads(threads);
@@ -471,6 +481,10 @@ int gf_cmd_quantize(int argc, char **argv) {
                 "(2-D weights), %.2f s (%.0f MB/s read)\n",
                 out, sum.n_tensors, (double)sum.n_params / 1e6, (double)sum.in_bytes / 1e6, (double)sum.out_bytes / 1e6,
                 bpw, sum.seconds, sum.seconds > 0 ? (double)sum.in_bytes / 1e6 / sum.seconds : 0);
+        if (pc.ar_blocks)
+            fprintf(stderr, "autoround: %d blocks in %.1f s (%.1f s per block), %.0f GFLOP of forward/backward passes, %.1f GFLOP/s\n",
+                    pc.ar_blocks, pc.ar_seconds, pc.ar_seconds / pc.ar_blocks, pc.ar_gflop,
+                    pc.ar_seconds > 0 ? pc.ar_gflop / pc.ar_seconds : 0);
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(stderr, "peak resident memory: %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
         if (sum.n_fallback)

@@ -1,0 +1,39 @@
+#!/bin/sh
+# AutoRound on a whole random-weight model of Qwen2.5-0.5B's shape (issue 5): for each recipe in
+# AUTOROUND_RECIPES (default "light default"; "best" takes hours), one `gguf-forge quantize --blocks autoround`
+# run at Q4_0 with BENCH_THREADS threads, timed by /usr/bin/time.  Prints a markdown row per recipe: seconds
+# per block, the whole run, peak RSS, and the GFLOP/s of the forward/backward passes (analytic count, from
+# quantize's closing line) against the FMA peak measured by `bench_autoround --peak`.  Needs a quiet machine.
+set -e
+BUILD=${BUILD:-build}
+OUT=${BENCH_OUT:-bench-out}
+G=$BUILD/gguf-forge
+T=${BENCH_THREADS:-2}
+SHARED=${GF_SHARED:-../shared}
+CFG=$SHARED/tokenizers/qwen2.5
+CAL=$SHARED/data/calibration.txt
+if [ ! -f "$CFG/config.json" ] || [ ! -f "$CAL" ]; then echo "autoround bench: $CFG or $CAL not found (set GF_SHARED); skipping"; exit 0; fi
+M=$OUT/qwen2.5-0.5b-shape
+[ -f "$M/model.safetensors" ] || "$BUILD/bench/gen_model" "$CFG" "$M" bf16
+peak=$("$BUILD/bench/bench_autoround" --peak | sed -n 's/.*: \([0-9.]*\) GFLOP\/s per CPU-second of one core.*/\1/p')
+echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), BF16 input, Q4_0, $T threads"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; commit $(git rev-parse --short HEAD 2>/dev/null)"
+echo "FMA peak: $peak GFLOP/s per core (bench_autoround --peak); calibration text: $CAL"
+echo
+echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | GFLOP/s | of $T-core peak |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for r in ${AUTOROUND_RECIPES:-light default}; do
+    log=$OUT/autoround-$r.log
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$G" quantize "$M" -o "$OUT/autoround-$r.gguf" --type q4_0 \
+        --blocks autoround --recipe "$r" --calib "$CAL" --report "$OUT/autoround-$r.json" --force -t "$T" 2>"$log"
+    read wall rss < "$OUT/time.txt"
+    line=$(grep '^autoround: [0-9]* blocks in' "$log")
+    per_block=$(echo "$line" | sed 's/.*(\([0-9.]*\) s per block).*/\1/')
+    gfs=$(echo "$line" | sed 's/.*, \([0-9.]*\) GFLOP\/s$/\1/')
+    rec=$(grep -m1 '^autoround: recipe' "$log" | sed 's/^autoround: recipe //')
+    iters=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]*\) iterations.*/\1/p')
+    samples=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]* x [0-9]*\) tokens.*/\1/p')
+    batch=$(echo "$rec" | sed -n 's/.*batch \([0-9]*\).*/\1/p')
+    share=$(echo "scale=0; 100 * $gfs / ($peak * $T)" | bc)
+    echo "| $r | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
+done
