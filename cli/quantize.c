@@ -102,7 +102,8 @@ static void on_progress(void *ctx, const gf_convert_event *ev) {
         cJSON_AddStringToObject(o, "method", ev->n_dims == 2 ? ev->method : "none");
         cJSON_AddNumberToObject(o, "weight_mse", ev->w_mse);
         cJSON_AddNumberToObject(o, "weight_rel_error", ev->w_rel);
-        cJSON_AddNullToObject(o, "output_rel_error"); /* needs calibration activations */
+        if (ev->act_rel >= 0) cJSON_AddNumberToObject(o, "output_rel_error", ev->act_rel);
+        else cJSON_AddNullToObject(o, "output_rel_error"); /* a 1-D tensor, or no calibration */
         cJSON_AddNumberToObject(o, "bytes", (double)ev->nbytes);
         cJSON_AddNumberToObject(o, "seconds", ev->seconds);
         if (ev->note) cJSON_AddStringToObject(o, "note", ev->note);
@@ -111,9 +112,11 @@ static void on_progress(void *ctx, const gf_convert_event *ev) {
     if (pc->quiet) return;
     char shape[64];
     fmt_shape(shape, sizeof shape, ev->n_dims, ev->ne);
-    fprintf(stderr, "[%4d/%4d] %-28s %-14s %4s -> %-4s %-7s %9.3f MB  rel.err %.2e %7.3f s\n", ev->index, ev->count,
+    char act[32] = "";
+    if (ev->act_rel >= 0) snprintf(act, sizeof act, "  out.err %.2e", ev->act_rel);
+    fprintf(stderr, "[%4d/%4d] %-28s %-14s %4s -> %-4s %-7s %9.3f MB  rel.err %.2e%s %7.3f s\n", ev->index, ev->count,
             ev->name, shape, gf_type_info(ev->src_type)->name, gf_type_info(ev->type)->name,
-            ev->n_dims == 2 ? ev->method : "", (double)ev->nbytes / 1e6, ev->w_rel, ev->seconds);
+            ev->n_dims == 2 ? ev->method : "", (double)ev->nbytes / 1e6, ev->w_rel, act, ev->seconds);
     if (ev->note) fprintf(stderr, "           note: %s: %s\n", ev->name, ev->note);
 }
 
@@ -393,7 +396,7 @@ int gf_cmd_quantize(int argc, char **argv) {
     }
     o.calib = &copts;
     o.calib_progress = on_calib_progress;
-    o.measure = !quiet || report; /* the error is shown in the progress lines and the report */
+    o.measure = !quiet || report_path != NULL; /* the error is shown in the progress lines and the report */
     o.block_progress = on_block_progress;
     o.ar_progress = on_ar_progress;
     const gf_qmethod *bm = o.blocks;
@@ -420,7 +423,16 @@ int gf_cmd_quantize(int argc, char **argv) {
             fprintf(stderr, ", seed %llu\n", (unsigned long long)ar.seed);
         }
     }
-    if (report_path) report = cJSON_CreateArray();
+    if (report_path) {
+        report = cJSON_CreateArray();
+        /* the output-activation error needs calibration: measured when the text was given
+         * or a method calibrates anyway */
+        int calibrates = 0;
+        const gf_qmethod *ms[3] = {o.blocks, o.embed, o.output};
+        for (int i = 0; i < 3; i++)
+            if (ms[i]) calibrates |= ms[i]->block_transform || (ms[i]->uses_importance && !o.imatrix);
+        o.act_error = calib_path || calibrates;
+    }
     if (threads) omp_set_num_threads(threads);
 
     /* open the temporary output with signals blocked, so a signal cannot slip

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../calib/probe.h"
+#include "../engine/gemm.h"
 #include "../formats/hfconfig.h"
 #include "../formats/hfload.h"
 #include "../formats/safetensors.h"
@@ -152,10 +154,62 @@ static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int
     }
 }
 
+/* ---------------------------------------------------------------- output-activation error */
+
+#define ACT_ROWS 256   /* rows per product with the probe's inputs */
+#define ACT_TOKENS 256 /* probe positions kept per matrix          */
+
+/* Sums of ||X(W - Q)ᵀ||² and ||XWᵀ||² for one tensor, fed a chunk of rows at a time. */
+typedef struct {
+    const float *x;        /* (n_tok, row_len) probe inputs of a matrix, or NULL      */
+    int64_t n_tok;
+    const int32_t *counts; /* the embedding: occurrences of each row's token, or NULL */
+    int64_t n_counts;
+    float *tmp;            /* ACT_ROWS * (max row length + 2 * ACT_TOKENS) floats     */
+    double e2, r2;
+} act_acc;
+
+/* rows row0 .. row0+n-1: float w (n, len), written blocks q of `type` */
+static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, int64_t row0, int64_t n, int64_t len) {
+    if (!a || (!a->x && !a->counts)) return;
+    size_t rs = gf_row_size(type, len);
+    for (int64_t r0 = 0; r0 < n; r0 += ACT_ROWS) {
+        int64_t m = n - r0 < ACT_ROWS ? n - r0 : ACT_ROWS;
+        const float *wc = w + r0 * len;
+        float *d = a->tmp, *y = d + m * len, *e = y + a->n_tok * m;
+        if (a->counts) { /* looked-up rows, weighted by how often calibration looks them up */
+            for (int64_t r = 0; r < m; r++) {
+                int64_t row = row0 + r0 + r;
+                double c = row < a->n_counts ? a->counts[row] : 0;
+                if (c == 0 || gf_dequantize_row(type, q + (size_t)(r0 + r) * rs, d, len) != 0) continue;
+                for (int64_t j = 0; j < len; j++) {
+                    double dj = (double)wc[r * len + j] - d[j];
+                    a->e2 += c * dj * dj;
+                    a->r2 += c * (double)wc[r * len + j] * wc[r * len + j];
+                }
+            }
+            continue;
+        }
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < m; r++) {
+            float *dr = d + r * len;
+            if (gf_dequantize_row(type, q + (size_t)(r0 + r) * rs, dr, len) != 0) memset(dr, 0, (size_t)len * 4);
+            for (int64_t j = 0; j < len; j++) dr[j] = wc[r * len + j] - dr[j];
+        }
+        gf_gemm_nt(a->n_tok, m, len, a->x, wc, y, 0);
+        gf_gemm_nt(a->n_tok, m, len, a->x, d, e, 0);
+        for (int64_t i = 0; i < a->n_tok * m; i++) {
+            a->e2 += (double)e[i] * e[i];
+            a->r2 += (double)y[i] * y[i];
+        }
+    }
+}
+
 /* Blocks chosen by a method itself (autoround): written as they are; the error
  * is measured against the float rows mem. */
 static gf_status write_blocks(const plan_entry *p, const float *mem, const uint8_t *blocks, gf_gguf_writer *w,
-                              gf_sink *sink, uint64_t idx, float *back, double *sq_err, double *sq_ref, gf_err *err) {
+                              gf_sink *sink, uint64_t idx, float *back, double *sq_err, double *sq_ref, act_acc *act,
+                              gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t len = t->row_len;
     size_t rs = gf_row_size(p->type, len);
@@ -168,12 +222,13 @@ static gf_status write_blocks(const plan_entry *p, const float *mem, const uint8
             *sq_ref += (double)mem[r * len + j] * mem[r * len + j];
         }
     }
+    act_add(act, p->type, mem, blocks, 0, t->n_rows, len);
     return gf_gguf_write_tensor_data(w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
 }
 
 static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, const float *mem, gf_gguf_writer *w,
                               gf_sink *sink, uint64_t idx, float *buf, uint8_t *qbuf, double *scratch,
-                              volatile int *cancel, double *sq_err, double *sq_ref, gf_err *err) {
+                              volatile int *cancel, double *sq_err, double *sq_ref, act_acc *act, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t rows = t->n_rows, len = t->row_len;
     int64_t chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
@@ -185,6 +240,7 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, con
         for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
             int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
             quantize_rows(p, mem + r0 * len, qbuf, n, len, err2, ref2);
+            act_add(act, p->type, mem + r0 * len, qbuf, r0, n, len);
             for (int64_t i = 0; i < n; i++) {
                 *sq_err += err2[i];
                 *sq_ref += ref2[i];
@@ -205,6 +261,7 @@ static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, con
         int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
         if ((rc = gf_hf_read_rows(st, t, &p->map, r0, n, buf, err))) return rc;
         quantize_rows(p, buf, qbuf, n, len, err2, ref2);
+        act_add(act, p->type, buf, qbuf, r0, n, len);
         for (int64_t i = 0; i < n; i++) {
             *sq_err += err2[i];
             *sq_ref += ref2[i];
@@ -322,7 +379,9 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     double *scratch = NULL;
     gf_calib *calib = NULL;
     gf_imatrix *calib_imx = NULL;
-    int bt_layer = -1;
+    gf_probe *probe = NULL;
+    float *act_tmp = NULL;
+    int bt_layer = -1, probe_layer = -1, probe_final = 0;
     double t0 = gf_time_now();
     memset(sum, 0, sizeof *sum);
 
@@ -391,6 +450,10 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
         if (strstr(bt->name, "autoround") && (rc = gf_calib_enable_qpath(calib, err))) goto done;
     }
+    if (o->act_error && !o->vocab_only) { /* a few samples for the output-activation error */
+        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
+        if ((rc = gf_probe_open(&hp, st, vocab, &co, ACT_TOKENS, &probe, err))) goto done;
+    }
     for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
         plan_entry *p = &plan[i];
         if (!p->method->uses_importance || p->src->n_dims != 2 || !is_quantized(p->type)) continue;
@@ -450,14 +513,16 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     buf = malloc((size_t)cap * sizeof *buf);
     qbuf = malloc((size_t)cap * sizeof *buf);
     scratch = malloc(2 * (size_t)CHUNK_FLOATS * sizeof *scratch);
-    if (!buf || !qbuf || !scratch) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
+    if (probe) act_tmp = malloc((size_t)(ACT_ROWS * (max_row + 2 * ACT_TOKENS)) * sizeof *act_tmp);
+    if (!buf || !qbuf || !scratch || (probe && !act_tmp)) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
     for (int i = 0; i < n; i++) {
         const plan_entry *p = &plan[i];
         const gf_st_tensor *t = p->src;
         gf_convert_event ev = {.index = i + 1, .count = n, .hf_name = t->name, .name = p->map.name,
                                .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
                                .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
-                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i), .method = p->method->name};
+                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i), .method = p->method->name,
+                               .act_rel = -1};
         double t1 = gf_time_now(), e2, r2;
         if (o->progress) o->progress(o->progress_ctx, &ev);
         const float *mem = NULL;
@@ -479,9 +544,29 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
             blocks = gf_calib_blocks(calib, p->map.name, &qt);
             if (blocks && qt != p->type) blocks = NULL; /* a --tensor-type override: quantized from the float rows */
         }
-        if (blocks) rc = write_blocks(p, mem, blocks, w, sink, (uint64_t)i, buf, &e2, &r2, err);
-        else rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, err);
+        act_acc act = {.tmp = act_tmp}, *ap = NULL;
+        if (probe && t->n_dims == 2) { /* the inputs this matrix sees on the probe's samples */
+            int64_t n_in = 0;
+            if (p->map.layer >= 0) {
+                if (p->map.layer != probe_layer) {
+                    if ((rc = gf_probe_layer(probe, p->map.layer, bt ? calib : NULL, err))) goto done;
+                    probe_layer = p->map.layer;
+                }
+                act.x = gf_probe_input(probe, p->map.name, &act.n_tok, &n_in);
+            } else if (p->map.kind == GF_TK_OUTPUT) {
+                if (!probe_final && (rc = gf_probe_final(probe, err))) goto done;
+                probe_final = 1;
+                act.x = gf_probe_input(probe, "output.weight", &act.n_tok, &n_in);
+            } else if (p->map.kind == GF_TK_EMBED) {
+                act.counts = gf_probe_token_counts(probe, &act.n_counts);
+            }
+            if (act.x && n_in != t->row_len) act.x = NULL;
+            if (act.x || act.counts) ap = &act;
+        }
+        if (blocks) rc = write_blocks(p, mem, blocks, w, sink, (uint64_t)i, buf, &e2, &r2, ap, err);
+        else rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, ap, err);
         if (rc) goto done;
+        ev.act_rel = ap && act.r2 > 0 ? sqrt(act.e2 / act.r2) : -1;
         ev.seconds = gf_time_now() - t1;
         ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
         ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
@@ -509,6 +594,8 @@ done:
     free(plan);
     gf_gguf_writer_free(w);
     gf_calib_free(calib);
+    gf_probe_free(probe);
+    free(act_tmp);
     gf_imatrix_free(calib_imx);
     gf_vocab_free(vocab);
     gf_st_close(st);

@@ -32,6 +32,9 @@ typedef struct {
     const char *method;        /* the method that chose the blocks                  */
     double w_mse;              /* mean squared error of the written weights (done)  */
     double w_rel;              /* ||W - Q(W)|| / ||W||                              */
+    double act_rel;            /* ||X(W - Q)ᵀ|| / ||XWᵀ|| on calibration inputs X (the
+                                  embedding: rows looked up by calibration tokens); < 0:
+                                  not measured (no probe, or not a matrix)            */
     int done;
 } gf_convert_event;
 
@@ -67,6 +70,8 @@ typedef struct {
     void (*block_progress)(void *ctx, const struct gf_block_event *ev);
     const char *name;          /* general.name; NULL: the folder's name           */
     int measure;               /* compute each tensor's weight error (w_mse, w_rel) */
+    int act_error;             /* and its output-activation error (act_rel) on a few
+                                  calibration samples (calib/probe.h)                */
     void (*progress)(void *ctx, const gf_convert_event *ev);
     void *progress_ctx;
     volatile int *cancel;      /* checked between tensors; set by a signal handler */
