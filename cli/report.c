@@ -34,12 +34,16 @@ static int layer_and_stem(const char *name, int *layer) {
     return -1;
 }
 
+/* bars of the output-activation error when the report has it, else of the weight error */
 static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
     int n_layers = 0;
     double vmax = 0;
+    const char *field = "weight_rel_error", *what = "weight";
+    for (const cJSON *t = tensors->child; t; t = t->next)
+        if (cJSON_IsNumber(cJSON_GetObjectItem(t, "output_rel_error"))) field = "output_rel_error", what = "output-activation";
     for (const cJSON *t = tensors->child; t; t = t->next) {
         int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
-        const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error");
+        const cJSON *e = cJSON_GetObjectItem(t, field);
         if (k < 0 || !cJSON_IsNumber(e)) continue;
         n_layers = layer + 1 > n_layers ? layer + 1 : n_layers;
         vmax = e->valuedouble > vmax ? e->valuedouble : vmax;
@@ -52,7 +56,7 @@ static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
             width, h + top + 70);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%d\" y=\"18\">weight relative error per block (max %.3g)</text>\n", left, vmax);
+    fprintf(f, "<text x=\"%d\" y=\"18\">%s relative error per block (max %.3g)</text>\n", left, what, vmax);
     for (int i = 0; i <= 4; i++) {
         double v = vmax * i / 4;
         int y = top + h - (int)(h * i / 4);
@@ -61,7 +65,7 @@ static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
     }
     for (const cJSON *t = tensors->child; t; t = t->next) {
         int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
-        const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error");
+        const cJSON *e = cJSON_GetObjectItem(t, field);
         if (k < 0 || !cJSON_IsNumber(e)) continue;
         int bh = (int)lround(h * e->valuedouble / vmax), x = left + layer * (N_STEMS * bw + gap) + k * bw;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s %.4g</title></rect>\n", x,
@@ -113,8 +117,8 @@ int gf_cmd_report(int argc, char **argv) {
            cJSON_GetStringValue(cJSON_GetObjectItem(root, "blocks_method")) ?: "?",
            cJSON_GetStringValue(cJSON_GetObjectItem(root, "embed_method")) ?: "?");
     printf("\n  %-28s %-5s %-9s %12s %12s %9s\n", "tensor", "type", "method", "weight rel.", "output rel.", "seconds");
-    double sum[N_STEMS] = {0};
-    int cnt[N_STEMS] = {0};
+    double sum[N_STEMS] = {0}, osum[N_STEMS] = {0};
+    int cnt[N_STEMS] = {0}, ocnt[N_STEMS] = {0};
     for (const cJSON *t = tensors->child; t; t = t->next) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(t, "name"));
         const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error"), *oe = cJSON_GetObjectItem(t, "output_rel_error");
@@ -129,12 +133,45 @@ int gf_cmd_report(int argc, char **argv) {
         if (k >= 0) {
             sum[k] += e->valuedouble;
             cnt[k]++;
+            if (cJSON_IsNumber(oe)) osum[k] += oe->valuedouble, ocnt[k]++;
         }
     }
     printf("\n  mean weight relative error per kind:");
     for (int k = 0; k < N_STEMS; k++)
         if (cnt[k]) printf(" %s %.4g", stems[k], sum[k] / cnt[k]);
     printf("\n");
+    int any_o = 0;
+    for (int k = 0; k < N_STEMS; k++) any_o |= ocnt[k];
+    if (any_o) {
+        printf("  mean output relative error per kind:");
+        for (int k = 0; k < N_STEMS; k++)
+            if (ocnt[k]) printf(" %s %.4g", stems[k], osum[k] / ocnt[k]);
+        printf("\n");
+    }
+    /* block methods: what AWQ chose and AutoRound's loss before and after tuning */
+    const cJSON *blocks = cJSON_GetObjectItem(root, "blocks");
+    if (cJSON_IsArray(blocks) && cJSON_GetArraySize(blocks) > 0) {
+        printf("\n  %-5s %-14s %14s %14s %7s %9s  %s\n", "block", "method", "loss min-max", "loss tuned", "ratio",
+               "seconds", "awq alpha (q/k/v, o, gate/up, down)");
+        for (const cJSON *b = blocks->child; b; b = b->next) {
+            const cJSON *lm = cJSON_GetObjectItem(b, "loss_minmax"), *lt = cJSON_GetObjectItem(b, "loss_tuned");
+            const cJSON *sec = cJSON_GetObjectItem(b, "seconds"), *al = cJSON_GetObjectItem(b, "awq_alpha");
+            char l1[32] = "-", l2[32] = "-", ratio[32] = "-";
+            if (cJSON_IsNumber(lm)) snprintf(l1, sizeof l1, "%.5g", lm->valuedouble);
+            if (cJSON_IsNumber(lt)) snprintf(l2, sizeof l2, "%.5g", lt->valuedouble);
+            if (cJSON_IsNumber(lm) && cJSON_IsNumber(lt) && lm->valuedouble > 0)
+                snprintf(ratio, sizeof ratio, "%.3f", lt->valuedouble / lm->valuedouble);
+            printf("  %-5d %-14s %14s %14s %7s %9.1f ", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(b, "layer")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(b, "method")) ?: "?", l1, l2, ratio,
+                   cJSON_IsNumber(sec) ? sec->valuedouble : 0);
+            for (const cJSON *a = cJSON_IsArray(al) ? al->child : NULL; a; a = a->next) {
+                if (a->valuedouble == -2) printf(" -");
+                else if (a->valuedouble < 0) printf(" none");
+                else printf(" %.2f", a->valuedouble);
+            }
+            printf("\n");
+        }
+    }
     int rc = GF_EXIT_OK;
     if (svg) {
         if ((st = write_svg(svg, tensors, &err))) {
