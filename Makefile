@@ -118,10 +118,13 @@ test: deps $(BUILD)/gguf-forge $(TEST_BIN) $(FUZZ_REPLAY_BIN) $(BUILD)/tests/gen
 	    $(MAKE) --no-print-directory -s CC=$(ARM64_CC) BUILD=$(BUILD)-arm64 $(BUILD)-arm64/gguf-forge; fi
 	@GF_SHARED=$(GF_SHARED) BUILD=$(BUILD) OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} sh tests/run.sh $(TEST_BIN)
 
-# libFuzzer campaigns: FUZZ_SECONDS per target (clang); corpus grows in build-fuzz/<target>
+# libFuzzer campaigns: FUZZ_SECONDS per target, at most FUZZ_RUNS executions when set, targets
+# FUZZ_TARGETS (default all) (clang); corpus grows in build-fuzz/<target>
 fuzz:
 	@sh scripts/deps.sh dev
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(LIB_SRC)
+	@$(MAKE) --no-print-directory -s BUILD=build-fuzz/lib CC=clang \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build-fuzz/lib/libgf.a
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="$(FUZZ_TARGETS)" sh fuzz/run.sh build-fuzz/lib/libgf.a
 
 demo: deps gguf-forge
 	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
