@@ -8,6 +8,8 @@
 #   2. kernels: bench/bench_kernels (matmul GFLOP/s per kernel set and shape).
 #   3. float GEMM, the engine (bench/engine.sh when present), and the quality
 #      table of every method (bench/quality.sh; QUALITY_CHUNKS limits its length).
+#   4. AutoRound on the whole 0.5B-shaped model per recipe (bench/autoround_model.sh;
+#      AUTOROUND_RECIPES, default "light default": about 50 minutes; BENCH_AUTOROUND=0 skips it).
 # Every run warms the page cache first, so the input is read from memory, as in
 # the oracle's llama-quantize figures.  Not a test: numbers only.
 set -e
@@ -74,4 +76,5 @@ if [ -x "$BUILD/bench/bench_gemm" ]; then
 fi
 [ -f bench/engine.sh ] && sh bench/engine.sh
 [ "${BENCH_QUALITY:-1}" = 0 ] || BUILD=$BUILD sh bench/quality.sh
+[ "${BENCH_AUTOROUND:-1}" = 0 ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/autoround_model.sh
 exit 0
