@@ -23,7 +23,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "../engine/gemm.h"
 #include "../quantizers/blocks.h"
 
 /* Elementwise loops go parallel from this many weights (a parallel region costs
@@ -519,4 +521,56 @@ gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_o
         c->qtype[l] = type;
     }
     return GF_OK;
+}
+
+/* ---------------------------------------------------------------- independent rows (the output head) */
+
+gf_status gf_autoround_rows(gf_type type, const float *W, int64_t n_rows, int64_t n_in, const float *H, int iters,
+                            double lr, void *blocks, double *loss0, double *loss1, gf_err *err) {
+    const int64_t nb = n_in / GF_QK, n = n_rows * n_in;
+    *loss0 = *loss1 = 0;
+    if (type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0) return gf_errf(err, GF_E_USAGE, "autoround: q4_0 or q8_0 only");
+    float *V = calloc((size_t)n, sizeof *V), *bestV = calloc((size_t)n, sizeof *bestV);
+    float *a = malloc((size_t)(n_rows * nb) * sizeof *a), *besta = malloc((size_t)(n_rows * nb) * sizeof *besta);
+    float *dda = malloc((size_t)(n_rows * nb) * sizeof *dda);
+    float *Wq = malloc((size_t)n * sizeof *Wq), *E = malloc((size_t)n * sizeof *E), *G = malloc((size_t)n * sizeof *G);
+    double *best = malloc((size_t)n_rows * sizeof *best);
+    gf_status rc = GF_OK;
+    if (!V || !bestV || !a || !besta || !dda || !Wq || !E || !G || !best) {
+        rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory for %lld rows", (long long)n_rows);
+        goto done;
+    }
+    for (int64_t i = 0; i < n_rows * nb; i++) a[i] = besta[i] = 1.0f, dda[i] = block_dda(type, W + i * GF_QK);
+    if (lr <= 0) lr = iters > 0 ? 1.0 / iters : 0;
+    step_and_quant(type, W, dda, V, a, NULL, n_rows, n_in, 0, 1, Wq);
+    for (int it = 0;; it++) {
+        /* E = W - Wq, G = E·H, row losses e·(He) */
+        #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
+        for (int64_t i = 0; i < n; i++) E[i] = W[i] - Wq[i];
+        gf_gemm_nn(n_rows, n_in, n_in, E, H, G, 0);
+        #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
+        for (int64_t r = 0; r < n_rows; r++) {
+            double l = 0;
+            for (int64_t j = 0; j < n_in; j++) l += (double)E[r * n_in + j] * G[r * n_in + j];
+            if (it == 0 || l < best[r]) {
+                best[r] = l;
+                if (it > 0) {
+                    memcpy(bestV + r * n_in, V + r * n_in, (size_t)n_in * sizeof *V);
+                    memcpy(besta + r * nb, a + r * nb, (size_t)nb * sizeof *a);
+                }
+            }
+        }
+        if (it == 0)
+            for (int64_t r = 0; r < n_rows; r++) *loss0 += best[r];
+        if (it == iters) break;
+        /* dL/dWq = -2·E·H: its sign is that of -G */
+        #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
+        for (int64_t i = 0; i < n; i++) G[i] = -G[i];
+        step_and_quant(type, W, dda, V, a, G, n_rows, n_in, (float)(lr * (1.0 - (double)it / iters)), 1, Wq);
+    }
+    for (int64_t r = 0; r < n_rows; r++) *loss1 += best[r];
+    gf_ar_pack(type, W, bestV, besta, n_rows, n_in, blocks);
+done:
+    free(V), free(bestV), free(a), free(besta), free(dda), free(Wq), free(E), free(G), free(best);
+    return rc;
 }

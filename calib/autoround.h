@@ -96,4 +96,15 @@ void gf_ar_pack(gf_type type, const float *W, const float *V, const float *a, in
 void gf_ar_grad(gf_type type, const float *W, const float *V, const float *a, const float *G, int64_t n_out,
                 int64_t n_in, float *gV, float *ga);
 
+/* AutoRound for a matrix whose rows are independent: row r's loss is the quadratic
+ * form (w_r - q_r)ᵀ H (w_r - q_r), H (n_in, n_in) symmetric -- for the output head
+ * H = XᵀX/n of its calibration inputs, so the loss is the output error over all
+ * calibration tokens at once.  The same parameters, fake quantizer and SignSGD as
+ * the blocks (iters steps, lr <= 0: 1/iters, linear decay); each row keeps its own
+ * best iterate, which is exact because the loss is a sum over rows.  Writes the
+ * blocks (gf_row_size(type, n_in) * n_rows bytes); *loss0 and *loss1 get the summed
+ * loss before (V = 0, a = 1) and after.  Deterministic for any thread count. */
+gf_status gf_autoround_rows(gf_type type, const float *W, int64_t n_rows, int64_t n_in, const float *H, int iters,
+                            double lr, void *blocks, double *loss0, double *loss1, gf_err *err);
+
 #endif /* GF_AUTOROUND_H */

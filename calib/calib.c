@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../engine/gemm.h"
 #include "../engine/tokenizer.h"
 #include "../formats/hfload.h"
 
@@ -359,5 +360,33 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
         return rc;
     }
     *out = im;
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- the output head */
+
+gf_status gf_calib_head_moment(gf_calib *c, float **out, gf_err *err) {
+    *out = NULL;
+    const int64_t T = c->seqlen, D = c->cfg->n_embd;
+    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
+    if (!nt) return gf_errf(err, GF_E_FORMAT, "calibration: no model.norm.weight");
+    float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
+    float *h = calloc((size_t)(D * D), sizeof *h);
+    gf_status rc = norm && xn && h ? gf_st_read_rows(c->st, nt, 0, 1, norm, err)
+                                   : gf_errf(err, GF_E_NOMEM, "calibration: out of memory for a %lldx%lld matrix",
+                                             (long long)D, (long long)D);
+    for (int64_t i = 0; i < c->n_samples && !rc; i++) {
+        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
+        gf_gemm_tn(D, D, T, xn, xn, h, 1);
+    }
+    const float inv = 1.0f / (float)(c->n_samples * T);
+    for (int64_t i = 0; i < D * D && !rc; i++) h[i] *= inv;
+    free(norm);
+    free(xn);
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    *out = h;
     return GF_OK;
 }

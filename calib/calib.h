@@ -72,6 +72,12 @@ gf_status gf_calib_enable_qpath(gf_calib *c, gf_err *err);
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err);
 
+/* After gf_calib_imatrix (the samples at the final depth): the second moment
+ * H = XᵀX / n (D, D) of the output layer's input X (the final norm of every sample
+ * position), for methods that tune the output head (autoround on --embed/--output).
+ * *out is malloc'ed. */
+gf_status gf_calib_head_moment(gf_calib *c, float **out, gf_err *err);
+
 /* FNV-1a 64 of the calibration text, recorded in the GGUF. */
 uint64_t gf_calib_text_hash(const char *text, size_t len);
 /* The text built into the program. */

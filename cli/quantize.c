@@ -402,7 +402,17 @@ int gf_cmd_quantize(int argc, char **argv) {
     o.block_progress = on_block_progress;
     o.ar_progress = on_ar_progress;
     const gf_qmethod *bm = o.blocks;
-    if (bm && strstr(bm->name, "autoround")) { /* the recipe fills what was not given */
+    for (int i = 0; i < 2; i++) { /* the heads are single matrices: no block transform there */
+        const gf_qmethod *hm = i ? o.output : o.embed;
+        if (hm && strstr(hm->name, "awq")) {
+            fprintf(stderr, "gguf-forge quantize: %s %s: AWQ rescales decoder blocks only; use minmax, omse, imatrix or "
+                            "autoround for the %s\n", i ? "--output" : "--embed", hm->name, i ? "output head" : "embedding");
+            goto usage_err;
+        }
+    }
+    int ar_any = (bm && strstr(bm->name, "autoround")) || (o.embed && !strcmp(o.embed->name, "autoround")) ||
+                 (o.output && !strcmp(o.output->name, "autoround"));
+    if (ar_any) { /* the recipe fills what was not given */
         const gf_ar_recipe *rcp = gf_ar_recipe_find(recipe);
         if (!rcp) {
             fprintf(stderr, "gguf-forge quantize: --recipe: '%s' is not light, default or best\n", recipe);

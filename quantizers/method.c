@@ -83,7 +83,8 @@ static const gf_qmethod methods[] = {
                             "preceding norm/linear, then a clipping search; min-max rounding",
      .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
     {.name = "autoround", .help = "per block, signed-gradient tuning of every weight's rounding and each block's "
-                                  "range so the block's output matches the float model (--recipe)",
+                                  "range so the block's output matches the float model (--recipe); for --embed/--output "
+                                  "the same tuning of the head's rows against its output on calibration tokens",
      .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
     {.name = "awq+autoround", .help = "AWQ scales folded first (no clipping), then AutoRound",
      .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
