@@ -6,19 +6,19 @@
 # agreement.  Models: qwen2-tiny (nlp-valid.txt, wiki.test.raw) and stories260K
 # (tinystories-valid-sample.txt).  Calibration: ../shared/data/calibration.txt
 # (what the oracle's llama-imatrix used).  QUALITY_CHUNKS limits the chunks per
-# text (0: whole files), QUALITY_METHODS selects rows, QUALITY_RECIPE the
+# text (default 100 = 25,600 tokens; 0: whole files, about 15 minutes a file on 2 cores for wiki.test.raw), QUALITY_METHODS selects rows, QUALITY_RECIPE the
 # AutoRound recipe (default).  Not a test: numbers only.
 set -e
 BUILD=${BUILD:-build}
 G=$BUILD/gguf-forge
 SHARED=${GF_SHARED:-../shared}
 OUT=${BENCH_OUT:-bench-out}/quality
-CHUNKS=${QUALITY_CHUNKS:-0}
+CHUNKS=${QUALITY_CHUNKS:-100}
 T=${BENCH_THREADS:-2}
 CAL=$SHARED/data/calibration.txt
 [ -f "$CAL" ] || { echo "quality: $SHARED not found (set GF_SHARED); skipping"; exit 0; }
 mkdir -p "$OUT"
-METHODS=${QUALITY_METHODS:-"minmax omse imatrix awq awq+omse autoround awq+autoround"}
+METHODS=${QUALITY_METHODS:-"minmax omse imatrix awq awq+omse autoround awq+autoround autoround-head"}
 RECIPE=${QUALITY_RECIPE:-default}
 args_of() { # method -> quantize arguments
     case $1 in
@@ -29,6 +29,7 @@ args_of() { # method -> quantize arguments
         awq+omse) echo "--blocks awq --embed omse --calib $CAL" ;;
         autoround) echo "--blocks autoround --embed omse --calib $CAL --recipe $RECIPE" ;;
         awq+autoround) echo "--blocks awq+autoround --embed omse --calib $CAL --recipe $RECIPE" ;;
+        autoround-head) echo "--blocks autoround --embed autoround --output autoround --calib $CAL --recipe $RECIPE" ;;
         *) echo "unknown" ;;
     esac
 }
