@@ -79,7 +79,7 @@ gf_status gf_probe_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     }
     const int64_t T = p->c->seqlen, S = p->c->n_samples;
     /* positions 1 .. T-1 evenly (position 0 is often an attention sink) */
-    p->per_sample = (max_tokens + S - 1) / S;
+    p->per_sample = max_tokens / S; /* n_keep <= max_tokens: callers size buffers by it */
     if (p->per_sample > T - 1) p->per_sample = T - 1;
     if (p->per_sample < 1) p->per_sample = 1;
     p->n_keep = p->per_sample * S;

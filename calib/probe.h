@@ -18,7 +18,7 @@ typedef struct gf_probe gf_probe;
 
 /* Opens a probe on the first min(4, o->nsamples) samples calibration would
  * take with o (same text, seqlen and seed), keeping up to max_tokens positions
- * per matrix. */
+ * per matrix (max_tokens >= 4). */
 gf_status gf_probe_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,
                         int64_t max_tokens, gf_probe **out, gf_err *err);
 void gf_probe_free(gf_probe *p);

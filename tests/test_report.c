@@ -134,7 +134,9 @@ int main(void) {
     cJSON *f32 = quantize("f32", "--type f32");
     snprintf(opts, sizeof opts, "--type q4_0 --embed-type q4_0 --tensor-type 'blk\\.0\\.ffn_down=f32' %s", cal);
     cJSON *q4 = quantize("q4", opts);
-    snprintf(opts, sizeof opts, "--type q8_0 --tensor-type 'blk\\.0\\.ffn_down=f32' %s", cal);
+    /* 3 samples: the probe keeps 85 positions of each, 255 in all */
+    snprintf(opts, sizeof opts, "--type q8_0 --tensor-type 'blk\\.0\\.ffn_down=f32' --calib calib/default-calibration.txt "
+                                "--nsamples 3 --seqlen 128");
     cJSON *q8 = quantize("q8", opts);
     snprintf(opts, sizeof opts, "--type q4_0 --embed-type q4_0 --blocks awq --tensor-type 'blk\\.0\\.ffn_down=f32' %s", cal);
     cJSON *awq = quantize("awq", opts);
