@@ -26,6 +26,13 @@ int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
 int gf_cmd_report(int argc, char **argv);
+
+/* Kinds of matrix the reports average over: the seven block matrices (attn_q ..
+ * ffn_down), token_embd, output.  gf_report_kind: the kind of GGUF tensor `name`
+ * (its block in *layer, -1 outside blocks), or -1 for other tensors. */
+#define GF_REPORT_KINDS 9
+int gf_report_kind(const char *name, int *layer);
+const char *gf_report_kind_name(int k);
 int gf_cmd_bench(int argc, char **argv);
 
 #endif /* GF_CLI_H */

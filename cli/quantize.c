@@ -84,7 +84,25 @@ typedef struct {
     int blocks_done, ar_blocks;
     double block_seconds;
     double ar_seconds, ar_gflop; /* AutoRound blocks: their time and analytic work */
+    /* per kind of matrix (gf_report_kind): sums for the closing table */
+    int n_kind[GF_REPORT_KINDS], n_kind_act[GF_REPORT_KINDS];
+    double kind_w[GF_REPORT_KINDS], kind_act[GF_REPORT_KINDS], kind_s[GF_REPORT_KINDS];
+    const char *kind_type[GF_REPORT_KINDS], *kind_method[GF_REPORT_KINDS];
 } progress_ctx;
+
+/* the closing table: mean errors per kind of matrix */
+static void print_kinds(const progress_ctx *pc) {
+    fprintf(stderr, "\n  %-12s %-5s %-13s %8s %12s %12s %9s\n", "matrices", "type", "method", "count", "weight rel.",
+            "output rel.", "seconds");
+    for (int k = 0; k < GF_REPORT_KINDS; k++) {
+        if (!pc->n_kind[k]) continue;
+        char act[32] = "-";
+        if (pc->n_kind_act[k]) snprintf(act, sizeof act, "%.4g", pc->kind_act[k] / pc->n_kind_act[k]);
+        fprintf(stderr, "  %-12s %-5s %-13s %8d %12.4g %12s %9.2f\n", gf_report_kind_name(k), pc->kind_type[k],
+                pc->kind_method[k], pc->n_kind[k], pc->kind_w[k] / pc->n_kind[k], act, pc->kind_s[k]);
+    }
+    fputc('\n', stderr);
+}
 
 static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
     if (n_dims == 1) snprintf(buf, n, "[%lld]", (long long)ne[0]);
@@ -92,8 +110,17 @@ static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *ne) {
 }
 
 static void on_progress(void *ctx, const gf_convert_event *ev) {
-    const progress_ctx *pc = ctx;
+    progress_ctx *pc = ctx;
     if (!ev->done) return;
+    int layer, k = ev->n_dims == 2 ? gf_report_kind(ev->name, &layer) : -1;
+    if (k >= 0) { /* (the type and method of the kind's last matrix: they agree unless --tensor-type) */
+        pc->n_kind[k]++;
+        pc->kind_w[k] += ev->w_rel;
+        pc->kind_s[k] += ev->seconds;
+        pc->kind_type[k] = gf_type_info(ev->type)->name;
+        pc->kind_method[k] = ev->method;
+        if (ev->act_rel >= 0) pc->n_kind_act[k]++, pc->kind_act[k] += ev->act_rel;
+    }
     if (pc->report) {
         cJSON *o = cJSON_CreateObject(), *sh = cJSON_CreateArray();
         cJSON_AddStringToObject(o, "name", ev->name);
@@ -435,8 +462,8 @@ int gf_cmd_quantize(int argc, char **argv) {
             fprintf(stderr, ", seed %llu\n", (unsigned long long)ar.seed);
         }
     }
-    if (report_path) {
-        report = cJSON_CreateArray();
+    if (report_path) report = cJSON_CreateArray();
+    if (report_path || !quiet) {
         /* the output-activation error needs calibration: measured when the text was given
          * or a method calibrates anyway */
         int calibrates = 0;
@@ -499,6 +526,7 @@ int gf_cmd_quantize(int argc, char **argv) {
     if (o.vocab_only) {
         fprintf(stderr, "wrote %s: vocabulary and metadata only, %.2f MB\n", out, (double)sum.out_bytes / 1e6);
     } else {
+        if (!quiet) print_kinds(&pc);
         double bpw = sum.n_quant_params ? 8.0 * (double)sum.quant_bytes / (double)sum.n_quant_params : 0;
         fprintf(stderr,
                 "wrote %s: %d tensors, %.2f M parameters, %.2f MB in -> %.2f MB out, %.3f bits per weight "

@@ -19,11 +19,15 @@ static void help(FILE *f) {
                "of matrix; --svg draws the relative error of every block's matrices as bars.\n");
 }
 
-static const char *stems[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+static const char *stems[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+                              "token_embd", "output"};
 static const char *colors[] = {"#4e79a7", "#a0cbe8", "#f28e2b", "#e15759", "#59a14f", "#8cd17d", "#b07aa1"};
 #define N_STEMS 7
 
-static int layer_and_stem(const char *name, int *layer) {
+int gf_report_kind(const char *name, int *layer) {
+    *layer = -1;
+    if (!strcmp(name, "token_embd.weight")) return 7;
+    if (!strcmp(name, "output.weight")) return 8;
     if (sscanf(name, "blk.%d.", layer) != 1) return -1;
     const char *s = strchr(name + 4, '.');
     if (!s) return -1;
@@ -32,6 +36,14 @@ static int layer_and_stem(const char *name, int *layer) {
         if (!strncmp(s + 1, stems[i], l) && !strcmp(s + 1 + l, ".weight")) return i;
     }
     return -1;
+}
+
+const char *gf_report_kind_name(int k) { return k >= 0 && k < GF_REPORT_KINDS ? stems[k] : "?"; }
+
+/* a block matrix: its kind (0 .. N_STEMS-1) and layer, or -1 */
+static int layer_and_stem(const char *name, int *layer) {
+    int k = gf_report_kind(name, layer);
+    return k < N_STEMS ? k : -1;
 }
 
 /* bars of the output-activation error when the report has it, else of the weight error */
@@ -117,8 +129,8 @@ int gf_cmd_report(int argc, char **argv) {
            cJSON_GetStringValue(cJSON_GetObjectItem(root, "blocks_method")) ?: "?",
            cJSON_GetStringValue(cJSON_GetObjectItem(root, "embed_method")) ?: "?");
     printf("\n  %-28s %-5s %-9s %12s %12s %9s\n", "tensor", "type", "method", "weight rel.", "output rel.", "seconds");
-    double sum[N_STEMS] = {0}, osum[N_STEMS] = {0};
-    int cnt[N_STEMS] = {0}, ocnt[N_STEMS] = {0};
+    double sum[GF_REPORT_KINDS] = {0}, osum[GF_REPORT_KINDS] = {0};
+    int cnt[GF_REPORT_KINDS] = {0}, ocnt[GF_REPORT_KINDS] = {0};
     for (const cJSON *t = tensors->child; t; t = t->next) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(t, "name"));
         const cJSON *e = cJSON_GetObjectItem(t, "weight_rel_error"), *oe = cJSON_GetObjectItem(t, "output_rel_error");
@@ -129,7 +141,7 @@ int gf_cmd_report(int argc, char **argv) {
         printf("  %-28s %-5s %-9s %12.4g %12s %9.3f\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(t, "type")) ?: "?",
                cJSON_GetStringValue(cJSON_GetObjectItem(t, "method")) ?: "?", e->valuedouble, oes,
                cJSON_IsNumber(sec) ? sec->valuedouble : 0);
-        int layer, k = layer_and_stem(name, &layer);
+        int layer, k = gf_report_kind(name, &layer);
         if (k >= 0) {
             sum[k] += e->valuedouble;
             cnt[k]++;
@@ -137,14 +149,14 @@ int gf_cmd_report(int argc, char **argv) {
         }
     }
     printf("\n  mean weight relative error per kind:");
-    for (int k = 0; k < N_STEMS; k++)
+    for (int k = 0; k < GF_REPORT_KINDS; k++)
         if (cnt[k]) printf(" %s %.4g", stems[k], sum[k] / cnt[k]);
     printf("\n");
     int any_o = 0;
-    for (int k = 0; k < N_STEMS; k++) any_o |= ocnt[k];
+    for (int k = 0; k < GF_REPORT_KINDS; k++) any_o |= ocnt[k];
     if (any_o) {
         printf("  mean output relative error per kind:");
-        for (int k = 0; k < N_STEMS; k++)
+        for (int k = 0; k < GF_REPORT_KINDS; k++)
             if (ocnt[k]) printf(" %s %.4g", stems[k], osum[k] / ocnt[k]);
         printf("\n");
     }
