@@ -313,14 +313,32 @@ static void on_input(void *ctx, int layer, const char *name, const float *x, int
     e->count += n_tok;
 }
 
+/* Calls fn(ctx, xn, T, D) with the final norm of each sample's residual stream
+ * (the output layer's input), for samples at the final depth. */
+static gf_status each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
+                                 gf_err *err) {
+    const int64_t T = c->seqlen, D = c->cfg->n_embd;
+    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
+    if (!nt) return gf_errf(err, GF_E_FORMAT, "calibration: no model.norm.weight");
+    float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
+    gf_status rc = norm && xn ? gf_st_read_rows(c->st, nt, 0, 1, norm, err) : gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
+    for (int64_t i = 0; i < c->n_samples && !rc; i++) {
+        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
+        fn(ctx, xn, T, D);
+    }
+    free(norm);
+    free(xn);
+    return rc;
+}
+
+static void head_input(void *ctx, const float *xn, int64_t T, int64_t D) { on_input(ctx, -1, "output.weight", xn, T, D); }
+
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err) {
     *out = NULL;
     stats ss = {0};
     gf_hooks hooks = {.on_linear_input = on_input, .ctx = &ss};
     gf_status rc = GF_OK;
-    float *norm = NULL, *xn = NULL;
-    const int64_t T = c->seqlen, D = c->cfg->n_embd;
     for (int l = 0; l < c->cfg->n_layer && !rc; l++) {
         if (!(rc = gf_calib_load_layer(c, l, err))) rc = gf_calib_forward_layer(c, l, &hooks, err);
         if (!rc && ss.oom) rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory for statistics");
@@ -328,15 +346,7 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
     }
     unload(c);
     /* the output layer sees the final norm of the residual stream */
-    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
-    norm = malloc((size_t)D * sizeof *norm);
-    xn = malloc((size_t)(T * D) * sizeof *xn);
-    if (!rc && (!nt || !norm || !xn)) rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
-    if (!rc) rc = gf_st_read_rows(c->st, nt, 0, 1, norm, err);
-    for (int64_t i = 0; i < c->n_samples && !rc; i++) {
-        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
-        on_input(&ss, -1, "output.weight", xn, T, D);
-    }
+    if (!rc) rc = each_final_norm(c, head_input, &ss, err);
     gf_imatrix *im = NULL;
     if (!rc && !(im = calloc(1, sizeof *im))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
     if (!rc && !(im->e = calloc((size_t)ss.n + 1, sizeof *im->e))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
@@ -353,8 +363,6 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
     if (im) im->chunks = (int32_t)c->n_samples;
     for (int i = 0; i < ss.n; i++) free(ss.s[i].sum2);
     free(ss.s);
-    free(norm);
-    free(xn);
     if (rc) {
         gf_imatrix_free(im);
         return rc;
@@ -365,24 +373,16 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
 
 /* ---------------------------------------------------------------- the output head */
 
+static void add_moment(void *ctx, const float *xn, int64_t T, int64_t D) { gf_gemm_tn(D, D, T, xn, xn, ctx, 1); }
+
 gf_status gf_calib_head_moment(gf_calib *c, float **out, gf_err *err) {
     *out = NULL;
-    const int64_t T = c->seqlen, D = c->cfg->n_embd;
-    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
-    if (!nt) return gf_errf(err, GF_E_FORMAT, "calibration: no model.norm.weight");
-    float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
+    const int64_t D = c->cfg->n_embd;
     float *h = calloc((size_t)(D * D), sizeof *h);
-    gf_status rc = norm && xn && h ? gf_st_read_rows(c->st, nt, 0, 1, norm, err)
-                                   : gf_errf(err, GF_E_NOMEM, "calibration: out of memory for a %lldx%lld matrix",
-                                             (long long)D, (long long)D);
-    for (int64_t i = 0; i < c->n_samples && !rc; i++) {
-        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
-        gf_gemm_tn(D, D, T, xn, xn, h, 1);
-    }
-    const float inv = 1.0f / (float)(c->n_samples * T);
+    if (!h) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory for a %lldx%lld matrix", (long long)D, (long long)D);
+    gf_status rc = each_final_norm(c, add_moment, h, err);
+    const float inv = 1.0f / (float)(c->n_samples * c->seqlen);
     for (int64_t i = 0; i < D * D && !rc; i++) h[i] *= inv;
-    free(norm);
-    free(xn);
     if (rc) {
         free(h);
         return rc;
