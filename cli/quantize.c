@@ -81,7 +81,7 @@ typedef struct {
     int quiet;
     cJSON *report;        /* array of per-tensor objects, or NULL */
     cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
-    int blocks_done, ar_blocks;
+    int blocks_done, ar_blocks, n_layers;
     double block_seconds;
     double ar_seconds, ar_gflop; /* AutoRound blocks: their time and analytic work */
     /* per kind of matrix (gf_report_kind): sums for the closing table */
@@ -198,6 +198,7 @@ static void on_calib_progress(void *ctx, int layer, int n_layers) {
 static void on_block_progress(void *ctx, const gf_block_event *ev) {
     progress_ctx *pc = ctx;
     pc->blocks_done = ev->layer + 1;
+    pc->n_layers = ev->n_layers;
     pc->block_seconds += ev->seconds;
     if (ev->ar) pc->ar_blocks++, pc->ar_seconds += ev->seconds, pc->ar_gflop += ev->ar->gflop;
     if (pc->report_blocks) {
@@ -239,9 +240,13 @@ static void on_ar_progress(void *ctx, int layer, int iter, int iters, double los
     const progress_ctx *pc = ctx;
     if (pc->quiet) return;
     double per_block = pc->blocks_done ? pc->block_seconds / pc->blocks_done : 0;
+    double left = iter > 0 ? elapsed / iter * (iters - iter) : 0; /* of this block */
     fprintf(stderr, "autoround: block %d iter %d/%d loss %.4g best %.4g, %.0f s in this block", layer + 1, iter, iters,
             loss, best, elapsed);
-    if (per_block > 0) fprintf(stderr, ", about %.0f s per block", per_block);
+    if (per_block > 0 && pc->n_layers > layer)
+        fprintf(stderr, ", about %.0f s per block, ETA %.0f s", per_block, left + per_block * (pc->n_layers - layer - 1));
+    else if (iter > 0)
+        fprintf(stderr, ", block ETA %.0f s", left);
     fputc(isatty(2) ? '\r' : '\n', stderr);
 }
 
