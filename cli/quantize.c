@@ -26,7 +26,7 @@ static void help(FILE *f) {
             "usage: gguf-forge quantize MODEL_DIR -o OUT.gguf [options]\n\n"
             "Converts a Hugging Face model folder (config.json, tokenizer.json, *.safetensors in F32/BF16/F16,\n"
             "single or sharded) into a GGUF file that llama.cpp loads.\n\n"
-            "  -o, --output PATH          output GGUF file (written to a temporary file, renamed when complete)\n"
+            "  -o, --outfile PATH         output GGUF file (written to a temporary file, renamed when complete)\n"
             "  --type TYPE                block type of the linear weights: f32, f16, q8_0, q4_0 (default q8_0)\n"
             "  --embed-type TYPE          token embedding type (alias --token-embedding-type);\n"
             "                             default q8_0 for --type q4_0, else the --type\n"
@@ -288,7 +288,7 @@ int gf_cmd_quantize(int argc, char **argv) {
             help(stdout);
             rc = GF_EXIT_OK;
             goto cleanup;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--outfile")) {
             NEEDV();
             out = v;
         } else if (!strcmp(a, "--type")) {
@@ -321,6 +321,10 @@ int gf_cmd_quantize(int argc, char **argv) {
             if (parse_method(a, v, &o.embed)) goto usage_err;
         } else if (!strcmp(a, "--output")) {
             NEEDV();
+            if (!gf_qmethod_find(v) && strstr(v, ".gguf")) {
+                fprintf(stderr, "gguf-forge quantize: --output names the output head's method; the output file is -o %s\n", v);
+                goto usage_err;
+            }
             if (parse_method(a, v, &o.output)) goto usage_err;
         } else if (!strcmp(a, "--imatrix")) {
             NEEDV();

@@ -28,6 +28,8 @@ expect 1 "unknown command" -- "$G" frobnicate
 expect 1 "not one of" -- "$G" quantize $M -o "$T/o/out.gguf" --type q5_k
 expect 1 "unknown option" -- "$G" quantize $M -o "$T/o/out.gguf" --bogus
 expect 1 "is missing" -- "$G" quantize $M
+expect 1 "the output file is -o" -- "$G" quantize $M --output "$T/o/out.gguf"
+expect 1 "AWQ rescales decoder blocks only" -- "$G" quantize $M -o "$T/o/out.gguf" --embed awq
 no_leftovers "usage errors"
 
 # success, then the existing file is kept without --force
