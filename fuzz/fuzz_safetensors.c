@@ -42,8 +42,10 @@ static void write_shard(const char *name, const char *header, int n_floats) {
     uint64_t hl = strlen(header);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(hl >> (8 * i));
     memcpy(buf + 8, header, hl);
-    float *f = (float *)(buf + 8 + hl);
-    for (int i = 0; i < n_floats; i++) f[i] = 0.25f * (float)i;
+    for (int i = 0; i < n_floats; i++) {
+        float v = 0.25f * (float)i;
+        memcpy(buf + 8 + hl + 4 * (size_t)i, &v, 4);
+    }
     write_file(name, buf, 8 + hl + 4 * (size_t)n_floats);
 }
 
