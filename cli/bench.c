@@ -20,17 +20,6 @@ static void help(FILE *f) {
                "tokens one by one) in tokens/s, mean and deviation over R runs, as llama-bench measures them.\n");
 }
 
-static int parse_num(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || n < lo || n > hi) {
-        fprintf(stderr, "gguf-forge bench: %s: '%s' is not a number in [%ld, %ld]\n", opt, v ? v : "", lo, hi);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 static void mean_sd(const double *x, int n, double *m, double *sd) {
     double s = 0, s2 = 0;
     for (int i = 0; i < n; i++) s += x[i];
@@ -48,16 +37,16 @@ int gf_cmd_bench(int argc, char **argv) {
             help(stdout);
             return GF_EXIT_OK;
         } else if (!strcmp(a, "-p")) {
-            if (parse_num(a, v, 0, 1 << 16, &p)) return GF_EXIT_USAGE;
+            if (gf_cli_int("bench", a, v, 0, 1 << 16, &p)) return GF_EXIT_USAGE;
             i++;
         } else if (!strcmp(a, "-n")) {
-            if (parse_num(a, v, 0, 1 << 16, &n)) return GF_EXIT_USAGE;
+            if (gf_cli_int("bench", a, v, 0, 1 << 16, &n)) return GF_EXIT_USAGE;
             i++;
         } else if (!strcmp(a, "-r")) {
-            if (parse_num(a, v, 1, 100, &r)) return GF_EXIT_USAGE;
+            if (gf_cli_int("bench", a, v, 1, 100, &r)) return GF_EXIT_USAGE;
             i++;
         } else if (!strcmp(a, "-t")) {
-            if (parse_num(a, v, 1, 1024, &t)) return GF_EXIT_USAGE;
+            if (gf_cli_int("bench", a, v, 1, 1024, &t)) return GF_EXIT_USAGE;
             i++;
         } else if (a[0] != '-' && !path) {
             path = a;

@@ -21,11 +21,15 @@ enum {
 
 int gf_exit_code(gf_status st);
 
+/* An integer option's value in lo..hi, or -1 after a message naming `gguf-forge cmd` and opt. */
+int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out);
+
 int gf_cmd_quantize(int argc, char **argv);
 int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
 int gf_cmd_report(int argc, char **argv);
+int gf_cmd_bench(int argc, char **argv);
 
 /* Kinds of matrix the reports average over: the seven block matrices (attn_q ..
  * ffn_down), token_embd, output.  gf_report_kind: the kind of GGUF tensor `name`
@@ -33,6 +37,5 @@ int gf_cmd_report(int argc, char **argv);
 #define GF_REPORT_KINDS 9
 int gf_report_kind(const char *name, int *layer);
 const char *gf_report_kind_name(int k);
-int gf_cmd_bench(int argc, char **argv);
 
 #endif /* GF_CLI_H */

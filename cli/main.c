@@ -4,6 +4,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -48,6 +49,17 @@ int gf_exit_code(gf_status st) {
     case GF_E_INTERRUPTED: return GF_EXIT_INTERRUPTED;
     default: return GF_EXIT_BADINPUT;
     }
+}
+
+int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || x < lo || x > hi) {
+        fprintf(stderr, "gguf-forge %s: %s wants an integer in %ld..%ld, got '%s'\n", cmd, opt, lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = x;
+    return 0;
 }
 
 int main(int argc, char **argv) {

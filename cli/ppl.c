@@ -33,17 +33,6 @@ static void help(FILE *f) {
                "      --kv-type T      KV cache f16 (default, as llama.cpp) or f32\n");
 }
 
-static int parse_int(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || x < lo || x > hi) {
-        fprintf(stderr, "gguf-forge ppl: %s wants an integer in %ld..%ld, got '%s'\n", opt, lo, hi, v ? v : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 static void print_kld_row(const gf_ppl_report *r) {
     printf("%4lld", (long long)r->chunks_done);
     printf("    %9.4lf ± %9.4lf", r->ppl_q, r->ppl_q_err);
@@ -99,10 +88,10 @@ int gf_cmd_ppl(int argc, char **argv) {
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { help(stdout); return GF_EXIT_OK; }
 #define OPT(s, l) (strcmp(a, s) == 0 || strcmp(a, l) == 0)
         if (OPT("-f", "--file")) { if (!v) goto needv; text_path = v; i++; }
-        else if (OPT("-c", "--ctx-size")) { if (parse_int(a, v, 4, 1 << 20, &n_ctx)) return GF_EXIT_USAGE; i++; }
-        else if (OPT("-b", "--batch-size")) { if (parse_int(a, v, 1, 1 << 20, &n_batch)) return GF_EXIT_USAGE; i++; }
-        else if (OPT("-t", "--threads")) { if (parse_int(a, v, 1, 1024, &threads)) return GF_EXIT_USAGE; i++; }
-        else if (OPT("--chunks", "--chunks")) { if (parse_int(a, v, 1, 1L << 30, &n_chunks)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("-c", "--ctx-size")) { if (gf_cli_int("ppl", a, v, 4, 1 << 20, &n_ctx)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("-b", "--batch-size")) { if (gf_cli_int("ppl", a, v, 1, 1 << 20, &n_batch)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("-t", "--threads")) { if (gf_cli_int("ppl", a, v, 1, 1024, &threads)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("--chunks", "--chunks")) { if (gf_cli_int("ppl", a, v, 1, 1L << 30, &n_chunks)) return GF_EXIT_USAGE; i++; }
         else if (OPT("--kld-base", "--kl-divergence-base")) { if (!v) goto needv; base_path = v; i++; }
         else if (OPT("--kv-type", "--kv-type")) {
             if (v && strcmp(v, "f16") == 0) kv_type = GF_TYPE_F16;

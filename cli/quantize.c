@@ -334,12 +334,8 @@ int gf_cmd_quantize(int argc, char **argv) {
             calib_path = v;
         } else if (!strcmp(a, "--nsamples") || !strcmp(a, "--seqlen") || !strcmp(a, "--seed")) {
             NEEDV();
-            char *end;
-            long long n = strtoll(v, &end, 10);
-            if (*end || n < (strcmp(a, "--seed") ? 1 : 0) || n > (1 << 20)) {
-                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a valid number\n", a, v);
-                goto usage_err;
-            }
+            long n;
+            if (gf_cli_int("quantize", a, v, strcmp(a, "--seed") ? 1 : 0, 1 << 20, &n)) goto usage_err;
             if (!strcmp(a, "--nsamples")) copts.nsamples = n, have_nsamples = 1;
             else if (!strcmp(a, "--seqlen")) copts.seqlen = n, have_seqlen = 1;
             else copts.seed = (uint64_t)n;
@@ -348,12 +344,8 @@ int gf_cmd_quantize(int argc, char **argv) {
             recipe = v;
         } else if (!strcmp(a, "--iters") || !strcmp(a, "--batch")) {
             NEEDV();
-            char *end;
-            long long n = strtoll(v, &end, 10);
-            if (*end || n < (strcmp(a, "--iters") ? 1 : 0) || n > 1000000) {
-                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a valid number\n", a, v);
-                goto usage_err;
-            }
+            long n;
+            if (gf_cli_int("quantize", a, v, strcmp(a, "--iters") ? 1 : 0, 1000000, &n)) goto usage_err;
             if (!strcmp(a, "--iters")) ar_iters = (int)n;
             else ar_batch = n;
         } else if (!strcmp(a, "--lr")) {
@@ -380,12 +372,8 @@ int gf_cmd_quantize(int argc, char **argv) {
             o.name = v;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEEDV();
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 1024) {
-                fprintf(stderr, "gguf-forge quantize: %s: '%s' is not a thread count\n", a, v);
-                goto usage_err;
-            }
+            long n;
+            if (gf_cli_int("quantize", a, v, 1, 1024, &n)) goto usage_err;
             threads = (int)n;
         } else if (!strcmp(a, "--force")) {
             force = 1;

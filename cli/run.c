@@ -25,17 +25,6 @@ static void help(FILE *f) {
                "  -t, --threads N      threads (default: all cores)\n");
 }
 
-static int parse_int(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || x < lo || x > hi) {
-        fprintf(stderr, "gguf-forge run: %s wants an integer in %ld..%ld, got '%s'\n", opt, lo, hi, v ? v : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 static int32_t argmax(const float *x, int64_t n) {
     int64_t best = 0;
     for (int64_t i = 1; i < n; i++)
@@ -54,9 +43,9 @@ int gf_cmd_run(int argc, char **argv) {
             if (!v) { fprintf(stderr, "gguf-forge run: %s needs a value\n", a); return GF_EXIT_USAGE; }
             prompt = v;
             i++;
-        } else if (OPT("-n", "--n-predict")) { if (parse_int(a, v, 0, 1 << 20, &n_predict)) return GF_EXIT_USAGE; i++; }
-        else if (OPT("-c", "--ctx-size")) { if (parse_int(a, v, 1, 1 << 20, &n_ctx)) return GF_EXIT_USAGE; i++; }
-        else if (OPT("-t", "--threads")) { if (parse_int(a, v, 1, 1024, &threads)) return GF_EXIT_USAGE; i++; }
+        } else if (OPT("-n", "--n-predict")) { if (gf_cli_int("run", a, v, 0, 1 << 20, &n_predict)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("-c", "--ctx-size")) { if (gf_cli_int("run", a, v, 1, 1 << 20, &n_ctx)) return GF_EXIT_USAGE; i++; }
+        else if (OPT("-t", "--threads")) { if (gf_cli_int("run", a, v, 1, 1024, &threads)) return GF_EXIT_USAGE; i++; }
         else if (a[0] == '-') {
             fprintf(stderr, "gguf-forge run: unknown option '%s'\n", a);
             help(stderr);
