@@ -313,9 +313,7 @@ static void on_input(void *ctx, int layer, const char *name, const float *x, int
     e->count += n_tok;
 }
 
-/* Calls fn(ctx, xn, T, D) with the final norm of each sample's residual stream
- * (the output layer's input), for samples at the final depth. */
-static gf_status each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
+gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
                                  gf_err *err) {
     const int64_t T = c->seqlen, D = c->cfg->n_embd;
     const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
@@ -346,7 +344,7 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
     }
     unload(c);
     /* the output layer sees the final norm of the residual stream */
-    if (!rc) rc = each_final_norm(c, head_input, &ss, err);
+    if (!rc) rc = gf_calib_each_final_norm(c, head_input, &ss, err);
     gf_imatrix *im = NULL;
     if (!rc && !(im = calloc(1, sizeof *im))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
     if (!rc && !(im->e = calloc((size_t)ss.n + 1, sizeof *im->e))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
@@ -380,7 +378,7 @@ gf_status gf_calib_head_moment(gf_calib *c, float **out, gf_err *err) {
     const int64_t D = c->cfg->n_embd;
     float *h = calloc((size_t)(D * D), sizeof *h);
     if (!h) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory for a %lldx%lld matrix", (long long)D, (long long)D);
-    gf_status rc = each_final_norm(c, add_moment, h, err);
+    gf_status rc = gf_calib_each_final_norm(c, add_moment, h, err);
     const float inv = 1.0f / (float)(c->n_samples * c->seqlen);
     for (int64_t i = 0; i < D * D && !rc; i++) h[i] *= inv;
     if (rc) {

@@ -72,6 +72,11 @@ gf_status gf_calib_enable_qpath(gf_calib *c, gf_err *err);
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err);
 
+/* Calls fn(ctx, xn, T, D) with the final norm of each sample's residual stream
+ * (the output layer's input, (seqlen, n_embd)), for samples at the final depth. */
+gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
+                                   gf_err *err);
+
 /* After gf_calib_imatrix (the samples at the final depth): the second moment
  * H = XᵀX / n (D, D) of the output layer's input X (the final norm of every sample
  * position), for methods that tune the output head (autoround on --embed/--output).

@@ -134,23 +134,15 @@ gf_status gf_probe_layer(gf_probe *p, int layer, const gf_calib *src, gf_err *er
     return rc;
 }
 
+static void keep_head_input(void *ctx, const float *xn, int64_t T, int64_t D) { keep(ctx, -1, "output.weight", xn, T, D); }
+
 gf_status gf_probe_final(gf_probe *p, gf_err *err) {
     gf_status rc;
     clear_inputs(p);
     for (; p->next < p->c->cfg->n_layer; p->next++)
         if ((rc = run_own(p, p->next, NULL, err))) return rc;
-    const int64_t T = p->c->seqlen, D = p->c->cfg->n_embd;
-    const gf_st_tensor *nt = gf_st_find(p->c->st, "model.norm.weight");
-    if (!nt) return gf_errf(err, GF_E_FORMAT, "probe: no model.norm.weight");
-    float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
-    rc = norm && xn ? gf_st_read_rows(p->c->st, nt, 0, 1, norm, err) : gf_errf(err, GF_E_NOMEM, "out of memory");
-    for (int64_t i = 0; i < p->c->n_samples && !rc; i++) {
-        gf_rmsnorm_forward(xn, p->c->x + i * T * D, norm, T, D, (float)p->c->cfg->rms_eps);
-        keep(p, -1, "output.weight", xn, T, D);
-    }
+    rc = gf_calib_each_final_norm(p->c, keep_head_input, p, err);
     if (!rc && p->oom) rc = gf_errf(err, GF_E_NOMEM, "probe: out of memory");
-    free(norm);
-    free(xn);
     return rc;
 }
 

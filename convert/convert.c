@@ -120,64 +120,45 @@ static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int 
 
 /* ---------------------------------------------------------------- data */
 
+/* The squared error of one written row q against its float row x, and x's squared
+ * norm (0 and 0 when back, row_len floats of scratch, is NULL). */
+static void measure_row(gf_type type, const float *x, const uint8_t *q, int64_t row_len, float *back, double *e2,
+                        double *n2) {
+    double e = 0, n = 0;
+    if (back && gf_dequantize_row(type, q, back, row_len) == 0) {
+        for (int64_t j = 0; j < row_len; j++) {
+            double d = (double)x[j] - (double)back[j];
+            e += d * d;
+            n += (double)x[j] * (double)x[j];
+        }
+    }
+    *e2 = e;
+    *n2 = n;
+}
+
 /* The one place float rows become blocks, by the tensor's method. Rows are
  * independent, and the error sums are combined in row order, so any thread
  * count gives the same bytes and the same numbers. err2/ref2 (n_rows doubles of
- * scratch each) receive per-row squared error and squared norm. */
+ * scratch each) receive per-row squared error and squared norm (0 unless the
+ * plan measures). */
 static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
                           double *err2, double *ref2) {
     size_t rs = gf_row_size(p->type, row_len);
-    if (p->head_h) { /* the rows tuned together (autoround on the head), then measured */
-        double l0, l1;
-        gf_err e = {0};
-        if (gf_autoround_rows(p->type, x, n_rows, row_len, p->head_h, p->head_iters, p->head_lr, dst, &l0, &l1, &e)) {
-            /* out of memory for the tuning: these rows keep min-max's blocks */
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < n_rows; r++) gf_quantize_row(p->type, x + r * row_len, dst + (size_t)r * rs, row_len);
-        }
-#pragma omp parallel
-        {
-            float *back = malloc((size_t)row_len * sizeof *back);
-#pragma omp for schedule(static)
-            for (int64_t r = 0; r < n_rows; r++) {
-                double e2 = 0, n2 = 0;
-                if (back && gf_dequantize_row(p->type, dst + (size_t)r * rs, back, row_len) == 0)
-                    for (int64_t j = 0; j < row_len; j++) {
-                        double d = (double)x[r * row_len + j] - back[j];
-                        e2 += d * d, n2 += (double)x[r * row_len + j] * x[r * row_len + j];
-                    }
-                err2[r] = e2, ref2[r] = n2;
-            }
-            free(back);
-        }
-        return;
-    }
-    if (!p->measure) {
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < n_rows; r++) {
-            p->method->quantize_row(p->type, x + r * row_len, dst + (size_t)r * rs, row_len, p->importance);
-            err2[r] = ref2[r] = 0;
-        }
-        return;
-    }
+    /* autoround on the head tunes the rows together; when it cannot (out of memory),
+     * the rows get the method's row quantizer, min-max */
+    gf_err e = {0};
+    double l0, l1;
+    const int tuned = p->head_h && !gf_autoround_rows(p->type, x, n_rows, row_len, p->head_h, p->head_iters, p->head_lr,
+                                                      dst, &l0, &l1, &e);
 #pragma omp parallel
     {
-        float *back = malloc((size_t)row_len * sizeof *back);
+        float *back = p->measure ? malloc((size_t)row_len * sizeof *back) : NULL;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n_rows; r++) {
             const float *xr = x + r * row_len;
             uint8_t *qr = dst + (size_t)r * rs;
-            p->method->quantize_row(p->type, xr, qr, row_len, p->importance);
-            double e = 0, n = 0;
-            if (back && gf_dequantize_row(p->type, qr, back, row_len) == 0) {
-                for (int64_t j = 0; j < row_len; j++) {
-                    double d = (double)xr[j] - (double)back[j];
-                    e += d * d;
-                    n += (double)xr[j] * (double)xr[j];
-                }
-            }
-            err2[r] = e;
-            ref2[r] = n;
+            if (!tuned) p->method->quantize_row(p->type, xr, qr, row_len, p->importance);
+            measure_row(p->type, xr, qr, row_len, back, &err2[r], &ref2[r]);
         }
         free(back);
     }
@@ -200,7 +181,7 @@ typedef struct {
 
 /* rows row0 .. row0+n-1: float w (n, len), written blocks q of `type` */
 static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, int64_t row0, int64_t n, int64_t len) {
-    if (!a || (!a->x && !a->counts)) return;
+    if (!a) return;
     size_t rs = gf_row_size(type, len);
     for (int64_t r0 = 0; r0 < n; r0 += ACT_ROWS) {
         int64_t m = n - r0 < ACT_ROWS ? n - r0 : ACT_ROWS;
@@ -209,13 +190,11 @@ static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, 
         if (a->counts) { /* looked-up rows, weighted by how often calibration looks them up */
             for (int64_t r = 0; r < m; r++) {
                 int64_t row = row0 + r0 + r;
-                double c = row < a->n_counts ? a->counts[row] : 0;
-                if (c == 0 || gf_dequantize_row(type, q + (size_t)(r0 + r) * rs, d, len) != 0) continue;
-                for (int64_t j = 0; j < len; j++) {
-                    double dj = (double)wc[r * len + j] - d[j];
-                    a->e2 += c * dj * dj;
-                    a->r2 += c * (double)wc[r * len + j] * wc[r * len + j];
-                }
+                double c = row < a->n_counts ? a->counts[row] : 0, e2, n2;
+                if (c == 0) continue;
+                measure_row(type, wc + r * len, q + (size_t)(r0 + r) * rs, len, d, &e2, &n2);
+                a->e2 += c * e2;
+                a->r2 += c * n2;
             }
             continue;
         }
@@ -244,12 +223,10 @@ static gf_status write_blocks(const plan_entry *p, const float *mem, const uint8
     size_t rs = gf_row_size(p->type, len);
     *sq_err = *sq_ref = 0;
     for (int64_t r = 0; r < t->n_rows; r++) {
-        gf_dequantize_row(p->type, blocks + (size_t)r * rs, back, len);
-        for (int64_t j = 0; j < len; j++) {
-            double d = (double)mem[r * len + j] - back[j];
-            *sq_err += d * d;
-            *sq_ref += (double)mem[r * len + j] * mem[r * len + j];
-        }
+        double e2, n2;
+        measure_row(p->type, mem + r * len, blocks + (size_t)r * rs, len, back, &e2, &n2);
+        *sq_err += e2;
+        *sq_ref += n2;
     }
     act_add(act, p->type, mem, blocks, 0, t->n_rows, len);
     return gf_gguf_write_tensor_data(w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
@@ -467,6 +444,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
 
     /* importance statistics from calibration, for the methods that want them */
     const gf_imatrix *imx = o->imatrix;
+    const gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
     int want_stats = 0;
     for (int i = 0; i < n; i++) want_stats |= plan[i].method->uses_importance;
     /* autoround on the embedding/output head: the output role needs the second moment
@@ -475,7 +453,6 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     for (int i = 0; i < n; i++)
         if (head_autoround(&plan[i]) && (plan[i].map.kind == GF_TK_OUTPUT || hp.tie_word_embeddings)) want_head = 1;
     if (((want_stats && !imx) || want_head) && !o->vocab_only) {
-        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
         if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
         if ((rc = gf_calib_imatrix(calib, &calib_imx, o->calib_progress, o->progress_ctx, err))) goto done;
         if (!imx) imx = calib_imx;
@@ -495,10 +472,11 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
              * 200 iterations) the logits' KLD was lowest with the output role alone
              * (0.0083 at 0, 0.0084 at 0.1 I and 0.25 I, 0.0086 at I, 0.0089 at 4 I; omse 0.0090);
              * 0.1 I keeps the lookup role in play at no measurable cost. */
+            const float diag = hp_ == &head_tied ? 0.1f : hp_ == &head_eye ? 1.0f : 0.0f;
             for (int64_t j = 0; j < D * D; j++) {
                 float h = head_h && hp_ != &head_eye ? head_h[j] : 0;
                 if (hp_ == &head_tied && tr > 0) h = (float)(h * ((double)D / tr));
-                (*hp_)[j] = h + (j % (D + 1) == 0 ? hp_ == &head_tied ? 0.1f : hp_ == &head_eye ? 1.0f : 0.0f : 0.0f);
+                (*hp_)[j] = h + (j % (D + 1) == 0 ? diag : 0.0f);
             }
         }
         gf_ar_opts ro = {0};
@@ -511,7 +489,6 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     /* block transforms (awq) run their own calibration pass while writing */
     const gf_qmethod *bt = o->blocks && o->blocks->block_transform && !o->vocab_only ? o->blocks : NULL;
     if (bt) {
-        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
         if (calib) {
             gf_calib_free(calib);
             calib = NULL;
@@ -520,7 +497,6 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         if (strstr(bt->name, "autoround") && (rc = gf_calib_enable_qpath(calib, err))) goto done;
     }
     if (o->act_error && !o->vocab_only) { /* a few samples for the output-activation error */
-        gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
         if ((rc = gf_probe_open(&hp, st, vocab, &co, ACT_TOKENS, &probe, err))) goto done;
     }
     for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
