@@ -124,7 +124,7 @@ static void qblock_init(qblock *q) {
         q->norm[k] = malloc((size_t)hp->dim * 4);
         for (int64_t i = 0; i < hp->dim; i++) q->norm[k][i] = 1.0f + 0.2f * frand();
     }
-    q->bw.attn_norm = q->norm[0], q->bw.ffn_norm = q->norm[1];
+    q->bw.norm[GF_NORM_ATTN] = q->norm[0], q->bw.norm[GF_NORM_FFN] = q->norm[1];
 }
 
 static void qblock_free(qblock *q) {

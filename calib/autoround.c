@@ -501,7 +501,8 @@ gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_o
     if (c->loaded != layer || !c->xq)
         return gf_errf(err, GF_E_USAGE, "autoround: block %d is not loaded or the quantized path is not enabled", layer);
     const gf_layer *ly = &c->m.layers[layer];
-    gf_block_weights bw = {.attn_norm = ly->attn_norm, .ffn_norm = ly->ffn_norm};
+    gf_block_weights bw = {0};
+    memcpy(bw.norm, ly->norm, sizeof bw.norm);
     for (int l = 0; l < GF_LIN_COUNT; l++) {
         if (ly->lin[l].type != GF_TYPE_F32)
             return gf_errf(err, GF_E_USAGE, "autoround: %s is not held as f32", ly->name[l]);

@@ -23,7 +23,7 @@
 
 #include "../quantizers/blocks.h"
 
-enum { G_QKV, G_O, G_GU, G_DOWN, N_G };
+#define N_G 4 /* groups gf_awq_report has room for */
 
 typedef struct {
     int64_t n_in;
@@ -33,27 +33,43 @@ typedef struct {
     int64_t n_xs, cap, seen;
 } capture;
 
+/* Matrices that read the same input (the arch table's input[]), and where that
+ * input comes from: the pre-norm block gives q/k/v, o, gate/up, down. */
+typedef struct {
+    int lin[GF_LIN_COUNT]; /* members, the first one's input is captured */
+    int n_lin;
+    gf_lin_source src;
+} lgroup;
+
+static int make_groups(const gf_lin_source *in, lgroup *g) {
+    int n = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int k = 0;
+        while (k < n && !(g[k].src.kind == in[l].kind && g[k].src.slot == in[l].slot)) k++;
+        if (k == n) g[n++] = (lgroup){.src = in[l]};
+        g[k].lin[g[k].n_lin++] = l;
+    }
+    return n;
+}
+
 typedef struct {
     capture g[N_G];
+    const gf_layer *ly;
+    int group_of[GF_LIN_COUNT]; /* the group whose input matrix l's hook captures, or -1 */
     int64_t stride;
     int oom;
 } cap_ctx;
 
-static int group_of(const char *name) {
-    const char *s = strchr(name + 4, '.');
-    if (!s) return -1;
-    s++;
-    if (!strcmp(s, "attn_q.weight")) return G_QKV; /* k and v see the same input */
-    if (!strcmp(s, "attn_output.weight")) return G_O;
-    if (!strcmp(s, "ffn_gate.weight")) return G_GU; /* up sees the same input */
-    if (!strcmp(s, "ffn_down.weight")) return G_DOWN;
+static int group_of(const cap_ctx *cc, const char *name) {
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        if (!strcmp(cc->ly->name[l], name)) return cc->group_of[l];
     return -1;
 }
 
 static void on_input(void *ctx, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
     cap_ctx *cc = ctx;
     (void)layer;
-    int g = group_of(name);
+    int g = group_of(cc, name);
     if (g < 0 || cc->oom) return;
     capture *c = &cc->g[g];
     if (!c->sum_abs) {
@@ -121,8 +137,8 @@ void gf_awq_fold(float *const *W, const int64_t *n_out, int n_w, int64_t n, cons
 /* ---------------------------------------------------------------- scale search */
 
 typedef struct {
-    float *W[3];
-    int64_t n_out[3];
+    float *W[GF_LIN_COUNT];
+    int64_t n_out[GF_LIN_COUNT];
     int n_w;
 } group;
 
@@ -146,7 +162,7 @@ static gf_status search_scales(const group *gr, gf_type type, const capture *c, 
     const int64_t n = c->n_in;
     int64_t max_out = 0;
     for (int i = 0; i < gr->n_w; i++) max_out = gr->n_out[i] > max_out ? gr->n_out[i] : max_out;
-    float *yref[3] = {0}, *wq = malloc((size_t)(max_out * n) * sizeof *wq), *y = malloc((size_t)(c->n_xs * max_out) * sizeof *y);
+    float *yref[GF_LIN_COUNT] = {0}, *wq = malloc((size_t)(max_out * n) * sizeof *wq), *y = malloc((size_t)(c->n_xs * max_out) * sizeof *y);
     double *w_mean = calloc((size_t)n, sizeof *w_mean);
     float *cand = malloc((size_t)n * sizeof *cand);
     gf_status rc = GF_OK;
@@ -197,7 +213,7 @@ static gf_status search_scales(const group *gr, gf_type type, const capture *c, 
     }
     *e1 = best;
 done:
-    for (int i = 0; i < 3; i++) free(yref[i]);
+    for (int i = 0; i < GF_LIN_COUNT; i++) free(yref[i]);
     free(wq);
     free(y);
     free(w_mean);
@@ -261,57 +277,80 @@ static gf_status clip_weights(float *W, int64_t n_out, int64_t n, const float *X
 
 /* ---------------------------------------------------------------- a block */
 
+/* Scales folded into group g's source (the norm before it, or the rows and bias of the
+ * matrix it reads), then the clipping search on the scaled input. */
+static gf_status scale_group(gf_calib *c, gf_layer *ly, float *const *W, const group *gr, const lgroup *lg, capture *cp,
+                             gf_type type, const gf_awq_opts *o, float *s, float *xs, int64_t prev_row_len, float *alpha,
+                             double *e0, double *e1, gf_err *err) {
+    gf_status rc = search_scales(gr, type, cp, c->m.ks, s, alpha, e0, e1, err);
+    if (rc) return rc;
+    const int by_rows = lg->src.kind == GF_TK_LINEAR;
+    float *prev_vec = by_rows ? NULL : (float *)ly->norm[lg->src.slot];
+    float *prev_rows = by_rows ? W[lg->src.slot] : NULL;
+    float *prev_bias = by_rows ? (float *)ly->bias[lg->src.slot] : NULL;
+    gf_awq_fold(gr->W, gr->n_out, gr->n_w, cp->n_in, s, prev_vec, prev_rows, prev_row_len, prev_bias);
+    if (!o->clip) return GF_OK;
+    for (int64_t t = 0; t < cp->n_xs; t++)
+        for (int64_t j = 0; j < cp->n_in; j++) xs[t * cp->n_in + j] = cp->xs[t * cp->n_in + j] / s[j];
+    for (int i = 0; i < gr->n_w && !rc; i++)
+        if (lg->lin[i] != GF_LIN_Q && lg->lin[i] != GF_LIN_K)
+            rc = clip_weights(gr->W[i], gr->n_out[i], cp->n_in, xs, cp->n_xs, type, err);
+    return rc;
+}
+
 gf_status gf_awq_layer(gf_calib *c, int layer, gf_type type, const gf_awq_opts *o, gf_awq_report *rep, gf_err *err) {
     const gf_hparams *hp = &c->m.hp;
+    const gf_arch_dims d = {hp->n_vocab, hp->dim, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->n_ff};
     gf_layer *ly = &c->m.layers[layer];
+    lgroup lg[GF_LIN_COUNT];
+    const int n_g = make_groups(gf_arch_get(hp->arch)->input, lg);
+    if (n_g > N_G) return gf_errf(err, GF_E_USAGE, "awq: %d input groups, at most %d are reported", n_g, N_G);
     int64_t total = c->n_samples * c->seqlen, max_tok = o->max_tokens > 0 ? o->max_tokens : 512;
-    cap_ctx cc = {.stride = (total + max_tok - 1) / max_tok};
+    cap_ctx cc = {.ly = ly, .stride = (total + max_tok - 1) / max_tok};
     int64_t cap = (total + cc.stride - 1) / cc.stride;
     for (int g = 0; g < N_G; g++) cc.g[g].cap = cap;
+    for (int l = 0; l < GF_LIN_COUNT; l++) cc.group_of[l] = -1;
+    for (int g = 0; g < n_g; g++) cc.group_of[lg[g].lin[0]] = g;
+
+    /* the groups over the calib's own float copies of the matrices */
+    float *W[GF_LIN_COUNT];
+    int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT], max_n = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        W[l] = (float *)ly->lin[l].data;
+        gf_arch_linear_shape(&d, l, &n_out[l], &n_in[l]);
+        max_n = n_in[l] > max_n ? n_in[l] : max_n;
+    }
+    group groups[N_G];
+    for (int g = 0; g < n_g; g++) {
+        groups[g].n_w = lg[g].n_lin;
+        for (int i = 0; i < lg[g].n_lin; i++) {
+            groups[g].W[i] = W[lg[g].lin[i]];
+            groups[g].n_out[i] = n_out[lg[g].lin[i]];
+        }
+    }
     gf_hooks hooks = {.on_linear_input = on_input, .ctx = &cc};
     gf_status rc = gf_calib_forward_layer(c, layer, &hooks, err);
     float *s = NULL, *xs = NULL;
     if (!rc && cc.oom) rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory capturing inputs");
     if (rc) goto done;
-
-    float *W[GF_LIN_COUNT];
-    for (int i = 0; i < GF_LIN_COUNT; i++) W[i] = (float *)ly->lin[i].data; /* the calib's own float copy */
-    const int64_t D = hp->dim, qd = hp->n_heads * hp->head_dim, kvd = hp->n_kv_heads * hp->head_dim, F = hp->n_ff;
-    group groups[N_G] = {
-        [G_QKV] = {{W[GF_LIN_Q], W[GF_LIN_K], W[GF_LIN_V]}, {qd, kvd, kvd}, 3},
-        [G_O] = {{W[GF_LIN_O]}, {D}, 1},
-        [G_GU] = {{W[GF_LIN_GATE], W[GF_LIN_UP]}, {F, F}, 2},
-        [G_DOWN] = {{W[GF_LIN_DOWN]}, {D}, 1},
-    };
-    int64_t max_n = F > qd ? F : qd;
-    max_n = max_n > D ? max_n : D;
     s = malloc((size_t)max_n * sizeof *s);
     xs = malloc((size_t)(cap * max_n) * sizeof *xs);
     if (!s || !xs) { rc = gf_errf(err, GF_E_NOMEM, "awq: out of memory"); goto done; }
     for (int g = 0; g < N_G; g++) {
-        capture *cp = &cc.g[g];
         rep->alpha[g] = -2;
         rep->err_before[g] = rep->err_after[g] = 0;
+    }
+    for (int g = 0; g < n_g && !rc; g++) {
+        capture *cp = &cc.g[g];
+        const int src = lg[g].src.slot, by_rows = lg[g].src.kind == GF_TK_LINEAR;
         if (cp->n_in % GF_QK) continue; /* such rows are written as f16: nothing to search */
-        if (g == G_O && hp->n_kv_heads != hp->n_heads) { /* v -> o folding needs v's rows to match o's columns */
-            if ((rc = clip_weights(W[GF_LIN_O], D, qd, cp->xs, cp->n_xs, type, err))) goto done;
+        if (by_rows && n_out[src] != cp->n_in) { /* v -> o folding needs v's rows to match o's columns */
+            for (int i = 0; i < groups[g].n_w && !rc; i++)
+                rc = clip_weights(groups[g].W[i], groups[g].n_out[i], cp->n_in, cp->xs, cp->n_xs, type, err);
             continue;
         }
-        if ((rc = search_scales(&groups[g], type, cp, c->m.ks, s, &rep->alpha[g], &rep->err_before[g],
-                                &rep->err_after[g], err)))
-            goto done;
-        float *prev_vec = g == G_QKV ? (float *)ly->attn_norm : g == G_GU ? (float *)ly->ffn_norm : NULL;
-        float *prev_rows = g == G_O ? W[GF_LIN_V] : g == G_DOWN ? W[GF_LIN_UP] : NULL;
-        float *prev_bias = g == G_O ? (float *)ly->bias[GF_LIN_V] : NULL;
-        gf_awq_fold(groups[g].W, groups[g].n_out, groups[g].n_w, cp->n_in, s, prev_vec, prev_rows, D, prev_bias);
-        if (!o->clip) continue;
-        /* the clip search sees the scaled input X / s */
-        for (int64_t t = 0; t < cp->n_xs; t++)
-            for (int64_t j = 0; j < cp->n_in; j++) xs[t * cp->n_in + j] = cp->xs[t * cp->n_in + j] / s[j];
-        for (int i = 0; i < groups[g].n_w; i++) {
-            if (groups[g].W[i] == W[GF_LIN_Q] || groups[g].W[i] == W[GF_LIN_K]) continue;
-            if ((rc = clip_weights(groups[g].W[i], groups[g].n_out[i], cp->n_in, xs, cp->n_xs, type, err))) goto done;
-        }
+        rc = scale_group(c, ly, W, &groups[g], &lg[g], cp, type, o, s, xs, by_rows ? n_in[src] : 0, &rep->alpha[g],
+                         &rep->err_before[g], &rep->err_after[g], err);
     }
 done:
     for (int g = 0; g < N_G; g++) {

@@ -42,7 +42,7 @@ static uint64_t next_rand(uint64_t *s) {
 
 static void shell_hparams(const gf_hfcfg *cfg, gf_hparams *hp) {
     memset(hp, 0, sizeof *hp);
-    hp->arch = cfg->arch == GF_HF_QWEN2 ? GF_ARCH_QWEN2 : GF_ARCH_LLAMA;
+    hp->arch = cfg->arch;
     hp->n_vocab = cfg->n_vocab;
     hp->dim = cfg->n_embd;
     hp->n_layers = cfg->n_layer;
@@ -54,7 +54,7 @@ static void shell_hparams(const gf_hfcfg *cfg, gf_hparams *hp) {
     hp->n_ctx_train = cfg->n_ctx_train;
     hp->rope_base = (float)cfg->rope_theta;
     hp->rms_eps = (float)cfg->rms_eps;
-    hp->rope = cfg->arch == GF_HF_QWEN2 ? GF_ROPE_NEOX : GF_ROPE_NORM;
+    hp->rope = cfg->info->rope;
 }
 
 gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,
@@ -118,8 +118,9 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
         memcpy(dst + bos, ids + order[i] * inner, (size_t)inner * sizeof *dst);
     }
     /* embeddings of the sample tokens */
-    const gf_st_tensor *emb = gf_st_find(st, "model.embed_tokens.weight");
-    if (!emb) { rc = gf_errf(err, GF_E_FORMAT, "calibration: no model.embed_tokens.weight"); goto fail; }
+    const char *emb_name = cfg->info->top[GF_TOP_EMBD].t->hf;
+    const gf_st_tensor *emb = gf_st_find(st, emb_name);
+    if (!emb) { rc = gf_errf(err, GF_E_FORMAT, "calibration: no %s", emb_name); goto fail; }
     for (int64_t i = 0; i < c->n_samples * T; i++) {
         if (c->tokens[i] < 0 || c->tokens[i] >= emb->n_rows) {
             rc = gf_errf(err, GF_E_VALUE, "%s: token id %d is outside the embedding's %lld rows", c->name, c->tokens[i],
@@ -130,6 +131,8 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     }
     /* the engine model shell: layers are filled by gf_calib_load_layer */
     shell_hparams(cfg, &c->m.hp);
+    for (int i = 0; i < GF_TOP_COUNT; i++)
+        gf_tensor_gguf_name(cfg->info->top[i].t, -1, c->m.top_name[i], sizeof c->m.top_name[i]);
     c->m.path = c->name;
     c->m.ks = gf_kernels_detect();
     c->m.layers = calloc((size_t)cfg->n_layer, sizeof *c->m.layers);
@@ -195,6 +198,16 @@ const void *gf_calib_blocks(const gf_calib *c, const char *name, gf_type *type) 
 
 /* ---------------------------------------------------------------- layers */
 
+/* The loaded block's float data of the tensor with this kind and slot, or NULL. */
+static const float *data_of(const gf_layer *ly, gf_tensor_kind kind, int slot) {
+    switch (kind) {
+    case GF_TK_NORM: return ly->norm[slot];
+    case GF_TK_BIAS: return ly->bias[slot];
+    case GF_TK_LINEAR: return ly->lin[slot].data;
+    default: return NULL;
+    }
+}
+
 gf_status gf_calib_load_layer(gf_calib *c, int layer, gf_err *err) {
     unload(c);
     gf_status rc;
@@ -221,43 +234,36 @@ gf_status gf_calib_load_layer(gf_calib *c, int layer, gf_err *err) {
         const gf_st_tensor *t = ts[i];
         int64_t cnt = t->row_len * t->n_rows;
         if ((rc = gf_hf_read_rows(c->st, t, &maps[i], 0, t->n_rows, p, err))) return rc;
-        const char *suffix = strchr(maps[i].name + 4, '.') + 1; /* after "blk.N." */
-        if (!strcmp(suffix, "attn_norm.weight")) ly->attn_norm = p;
-        else if (!strcmp(suffix, "ffn_norm.weight")) ly->ffn_norm = p;
-        else {
-            for (int l = 0; l < GF_LIN_COUNT; l++) {
-                size_t sl = strlen(gf_linear_stem(l));
-                if (strncmp(suffix, gf_linear_stem(l), sl) != 0 || suffix[sl] != '.') continue;
-                if (!strcmp(suffix + sl, ".bias")) {
-                    ly->bias[l] = p;
-                } else {
-                    if ((rc = gf_wmat_init(&ly->lin[l], GF_TYPE_F32, t->row_len, t->n_rows, p, c->m.ks, err))) return rc;
-                    snprintf(ly->name[l], sizeof ly->name[l], "%s", maps[i].name);
-                }
-            }
+        if (maps[i].kind == GF_TK_LINEAR) {
+            const int l = maps[i].slot;
+            if ((rc = gf_wmat_init(&ly->lin[l], GF_TYPE_F32, t->row_len, t->n_rows, p, c->m.ks, err))) return rc;
+            snprintf(ly->name[l], sizeof ly->name[l], "%.47s", maps[i].name);
+        } else if (maps[i].kind == GF_TK_NORM) {
+            ly->norm[maps[i].slot] = p;
+        } else if (maps[i].kind == GF_TK_BIAS) {
+            ly->bias[maps[i].slot] = p;
         }
         p += cnt + (maps[i].permute_heads && t->n_dims == 1 ? t->row_len : 0);
     }
-    for (int l = 0; l < GF_LIN_COUNT; l++)
-        if (!ly->lin[l].data) return gf_errf(err, GF_E_FORMAT, "calibration: layer %d has no %s weight", layer, gf_linear_stem(l));
-    if (!ly->attn_norm || !ly->ffn_norm) return gf_errf(err, GF_E_FORMAT, "calibration: layer %d lacks a norm", layer);
+    /* the converter checked the safetensors against the table; this guards direct callers */
+    const gf_arch_info *a = c->cfg->info;
+    for (int i = 0; i < a->n_block; i++) {
+        const gf_tensor_name *t = a->block[i].t;
+        char name[96];
+        if (a->block[i].required && !data_of(ly, t->kind, t->slot) && gf_tensor_gguf_name(t, layer, name, sizeof name))
+            return gf_errf(err, GF_E_FORMAT, "calibration: layer %d has no %s", layer, name);
+    }
     return GF_OK;
 }
 
 float *gf_calib_tensor(gf_calib *c, const char *name) {
     if (c->loaded < 0) return NULL;
-    gf_layer *ly = &c->m.layers[c->loaded];
-    const char *suffix = strchr(name + 4, '.');
-    char want[64];
-    snprintf(want, sizeof want, "blk.%d.", c->loaded);
-    if (!suffix || strncmp(name, want, strlen(want)) != 0) return NULL;
-    suffix++;
-    if (!strcmp(suffix, "attn_norm.weight")) return (float *)ly->attn_norm;
-    if (!strcmp(suffix, "ffn_norm.weight")) return (float *)ly->ffn_norm;
-    for (int l = 0; l < GF_LIN_COUNT; l++) {
-        if (!strcmp(ly->name[l], name)) return (float *)ly->lin[l].data;
-        size_t sl = strlen(gf_linear_stem(l));
-        if (!strncmp(suffix, gf_linear_stem(l), sl) && !strcmp(suffix + sl, ".bias")) return (float *)ly->bias[l];
+    const gf_arch_info *a = c->cfg->info;
+    char want[96];
+    for (int i = 0; i < a->n_block; i++) {
+        const gf_tensor_name *t = a->block[i].t;
+        if (!gf_tensor_gguf_name(t, c->loaded, want, sizeof want) || strcmp(want, name)) continue;
+        return (float *)data_of(&c->m.layers[c->loaded], t->kind, t->slot);
     }
     return NULL;
 }
@@ -284,6 +290,7 @@ typedef struct {
     stat *s;
     int n, cap;
     int oom;
+    const char *head_name; /* the output layer's GGUF name */
 } stats;
 
 static void on_input(void *ctx, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
@@ -316,8 +323,9 @@ static void on_input(void *ctx, int layer, const char *name, const float *x, int
 gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
                                  gf_err *err) {
     const int64_t T = c->seqlen, D = c->cfg->n_embd;
-    const gf_st_tensor *nt = gf_st_find(c->st, "model.norm.weight");
-    if (!nt) return gf_errf(err, GF_E_FORMAT, "calibration: no model.norm.weight");
+    const char *norm_name = c->cfg->info->top[GF_TOP_OUTPUT_NORM].t->hf;
+    const gf_st_tensor *nt = gf_st_find(c->st, norm_name);
+    if (!nt) return gf_errf(err, GF_E_FORMAT, "calibration: no %s", norm_name);
     float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
     gf_status rc = norm && xn ? gf_st_read_rows(c->st, nt, 0, 1, norm, err) : gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
     for (int64_t i = 0; i < c->n_samples && !rc; i++) {
@@ -329,12 +337,14 @@ gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const floa
     return rc;
 }
 
-static void head_input(void *ctx, const float *xn, int64_t T, int64_t D) { on_input(ctx, -1, "output.weight", xn, T, D); }
+static void head_input(void *ctx, const float *xn, int64_t T, int64_t D) {
+    on_input(ctx, -1, ((stats *)ctx)->head_name, xn, T, D);
+}
 
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err) {
     *out = NULL;
-    stats ss = {0};
+    stats ss = {.head_name = c->m.top_name[GF_TOP_OUTPUT]};
     gf_hooks hooks = {.on_linear_input = on_input, .ctx = &ss};
     gf_status rc = GF_OK;
     for (int l = 0; l < c->cfg->n_layer && !rc; l++) {

@@ -84,7 +84,7 @@ gf_status gf_probe_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     if (p->per_sample < 1) p->per_sample = 1;
     p->n_keep = p->per_sample * S;
     p->slot = malloc((size_t)T * sizeof *p->slot);
-    const gf_st_tensor *emb = gf_st_find(st, "model.embed_tokens.weight");
+    const gf_st_tensor *emb = gf_st_find(st, cfg->info->top[GF_TOP_EMBD].t->hf);
     p->n_counts = emb ? emb->n_rows : 0;
     p->counts = calloc((size_t)p->n_counts + 1, sizeof *p->counts);
     if (!p->slot || !p->counts) {
@@ -134,7 +134,9 @@ gf_status gf_probe_layer(gf_probe *p, int layer, const gf_calib *src, gf_err *er
     return rc;
 }
 
-static void keep_head_input(void *ctx, const float *xn, int64_t T, int64_t D) { keep(ctx, -1, "output.weight", xn, T, D); }
+static void keep_head_input(void *ctx, const float *xn, int64_t T, int64_t D) {
+    keep(ctx, -1, ((gf_probe *)ctx)->c->m.top_name[GF_TOP_OUTPUT], xn, T, D);
+}
 
 gf_status gf_probe_final(gf_probe *p, gf_err *err) {
     gf_status rc;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../formats/arch.h"
 #include "../formats/json.h"
 #include "cli.h"
 
@@ -19,26 +20,25 @@ static void help(FILE *f) {
                "of matrix; --svg draws the relative error of every block's matrices as bars.\n");
 }
 
-static const char *stems[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
-                              "token_embd", "output"};
 static const char *colors[] = {"#4e79a7", "#a0cbe8", "#f28e2b", "#e15759", "#59a14f", "#8cd17d", "#b07aa1"};
-#define N_STEMS 7
+#define N_STEMS GF_LIN_COUNT /* kinds 0..6: the block matrices; 7: token_embd; 8: output */
 
 int gf_report_kind(const char *name, int *layer) {
-    *layer = -1;
-    if (!strcmp(name, "token_embd.weight")) return 7;
-    if (!strcmp(name, "output.weight")) return 8;
-    if (sscanf(name, "blk.%d.", layer) != 1) return -1;
-    const char *s = strchr(name + 4, '.');
-    if (!s) return -1;
-    for (int i = 0; i < N_STEMS; i++) {
-        size_t l = strlen(stems[i]);
-        if (!strncmp(s + 1, stems[i], l) && !strcmp(s + 1 + l, ".weight")) return i;
+    const gf_tensor_name *t = gf_tensor_by_gguf_name(name, layer);
+    if (!t) return -1;
+    switch (t->kind) {
+    case GF_TK_LINEAR: return t->slot;
+    case GF_TK_EMBED: return N_STEMS;
+    case GF_TK_OUTPUT: return N_STEMS + 1;
+    default: return -1;
     }
-    return -1;
 }
 
-const char *gf_report_kind_name(int k) { return k >= 0 && k < GF_REPORT_KINDS ? stems[k] : "?"; }
+const char *gf_report_kind_name(int k) {
+    if (k >= 0 && k < N_STEMS) return gf_linear_stem(k);
+    if (k == N_STEMS || k == N_STEMS + 1) return gf_top_tensor(k == N_STEMS ? GF_TOP_EMBD : GF_TOP_OUTPUT)->stem;
+    return "?";
+}
 
 /* a block matrix: its kind (0 .. N_STEMS-1) and layer, or -1 */
 static int layer_and_stem(const char *name, int *layer) {
@@ -88,7 +88,7 @@ static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
                 top + h + 14, l);
     for (int k = 0; k < N_STEMS; k++)
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
-                left + k * 90, top + h + 34, colors[k], left + k * 90 + 14, top + h + 43, stems[k]);
+                left + k * 90, top + h + 34, colors[k], left + k * 90 + 14, top + h + 43, gf_report_kind_name(k));
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) return gf_errf(err, GF_E_IO, "%s: write failed", path);
     return GF_OK;
@@ -150,14 +150,14 @@ int gf_cmd_report(int argc, char **argv) {
     }
     printf("\n  mean weight relative error per kind:");
     for (int k = 0; k < GF_REPORT_KINDS; k++)
-        if (cnt[k]) printf(" %s %.4g", stems[k], sum[k] / cnt[k]);
+        if (cnt[k]) printf(" %s %.4g", gf_report_kind_name(k), sum[k] / cnt[k]);
     printf("\n");
     int any_o = 0;
     for (int k = 0; k < GF_REPORT_KINDS; k++) any_o |= ocnt[k];
     if (any_o) {
         printf("  mean output relative error per kind:");
         for (int k = 0; k < GF_REPORT_KINDS; k++)
-            if (ocnt[k]) printf(" %s %.4g", stems[k], osum[k] / ocnt[k]);
+            if (ocnt[k]) printf(" %s %.4g", gf_report_kind_name(k), osum[k] / ocnt[k]);
         printf("\n");
     }
     /* block methods: what AWQ chose and AutoRound's loss before and after tuning */

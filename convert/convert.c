@@ -95,15 +95,12 @@ static gf_status check_shape(const plan_entry *p, const char *path, gf_err *err)
 }
 
 static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int n, const char *dir, gf_err *err) {
-    static const char *layer_need[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-                                       "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
-                                       "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
-    int n_need = hp->arch == GF_HF_QWEN2 ? 12 : 9;
+    const gf_arch_info *a = hp->info;
     char name[96];
     for (int64_t l = -1; l < hp->n_layer; l++) {
-        for (int i = 0; i < (l < 0 ? 2 : n_need); i++) {
-            if (l < 0) snprintf(name, sizeof name, "%s", i == 0 ? "token_embd.weight" : "output_norm.weight");
-            else snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, layer_need[i]);
+        const gf_arch_tensor *need = l < 0 ? a->top : a->block;
+        for (int i = 0; i < (l < 0 ? GF_TOP_COUNT : a->n_block); i++) {
+            if (!need[i].required || !gf_tensor_gguf_name(need[i].t, l, name, sizeof name)) continue;
             int found = 0;
             for (int j = 0; j < n && !found; j++) found = strcmp(plan[j].map.name, name) == 0;
             if (!found)
@@ -114,7 +111,8 @@ static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int 
     int has_output = 0;
     for (int j = 0; j < n; j++) has_output |= plan[j].map.kind == GF_TK_OUTPUT;
     if (!has_output && !hp->tie_word_embeddings)
-        return gf_errf(err, GF_E_FORMAT, "%s: no 'lm_head.weight' and config.json says tie_word_embeddings is false", dir);
+        return gf_errf(err, GF_E_FORMAT, "%s: no '%s' and config.json says tie_word_embeddings is false", dir,
+                       a->top[GF_TOP_OUTPUT].t->hf);
     return GF_OK;
 }
 
@@ -504,7 +502,10 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
         if (!p->method->uses_importance || p->src->n_dims != 2 || !is_quantized(p->type)) continue;
         const gf_imatrix_entry *ie = gf_imatrix_find(imx, p->map.name);
         /* a tied embedding is the output layer too: its columns see the final hidden state */
-        if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings) ie = gf_imatrix_find(imx, "output.weight");
+        char head[32];
+        if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings &&
+            gf_tensor_gguf_name(hp.info->top[GF_TOP_OUTPUT].t, -1, head, sizeof head))
+            ie = gf_imatrix_find(imx, head);
         if (ie && ie->n != p->src->row_len) {
             rc = gf_errf(err, GF_E_FORMAT, "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
                          o->imatrix_name ? o->imatrix_name : "calibration", ie->name, (long long)ie->n,
@@ -601,7 +602,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
             } else if (p->map.kind == GF_TK_OUTPUT) {
                 if (!probe_final && (rc = gf_probe_final(probe, err))) goto done;
                 probe_final = 1;
-                act.x = gf_probe_input(probe, "output.weight", &act.n_tok, &n_in);
+                act.x = gf_probe_input(probe, p->map.name, &act.n_tok, &n_in);
             } else if (p->map.kind == GF_TK_EMBED) {
                 act.counts = gf_probe_token_counts(probe, &act.n_counts);
             }

@@ -247,18 +247,8 @@ double gf_mse_loss(const float *y, const float *target, float *dy, int64_t n) {
 /* ---------------------------------------------------------------- tape */
 
 void gf_block_linear_shape(const gf_hparams *hp, gf_linear l, int64_t *n_out, int64_t *n_in) {
-    const int64_t D = hp->dim, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
-    const int64_t F = hp->n_ff;
-    switch (l) {
-    case GF_LIN_Q: *n_out = Dq, *n_in = D; break;
-    case GF_LIN_K:
-    case GF_LIN_V: *n_out = Dkv, *n_in = D; break;
-    case GF_LIN_O: *n_out = D, *n_in = Dq; break;
-    case GF_LIN_GATE:
-    case GF_LIN_UP: *n_out = F, *n_in = D; break;
-    case GF_LIN_DOWN: *n_out = D, *n_in = F; break;
-    default: *n_out = *n_in = 0; break;
-    }
+    const gf_arch_dims d = {hp->n_vocab, hp->dim, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->n_ff};
+    gf_arch_linear_shape(&d, l, n_out, n_in);
 }
 
 /* Floats in each buffer of the tape, in the order gf_block_tape_init carves them. */
@@ -376,7 +366,7 @@ void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, co
     memcpy(tp->x, x, (size_t)(BT * D) * sizeof(float));
 
     /* attention: x1 = x + o(attention(rope(q(n)), rope(k(n)), v(n))), n = norm(x) */
-    rmsnorm_par(tp->xn, x, bw->attn_norm, BT, D, hp->rms_eps);
+    rmsnorm_par(tp->xn, x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     gf_linear_forward_f32(tp->q, W[GF_LIN_Q], bias[GF_LIN_Q], tp->xn, BT, D, Dq);
     gf_linear_forward_f32(tp->k, W[GF_LIN_K], bias[GF_LIN_K], tp->xn, BT, D, Dkv);
     gf_linear_forward_f32(tp->v, W[GF_LIN_V], bias[GF_LIN_V], tp->xn, BT, D, Dkv);
@@ -390,7 +380,7 @@ void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, co
 
     /* feed-forward: y = x1 + down(silu(gate(n)) * up(n)), n = norm(x1) */
     float *hid = tp->work_f;
-    rmsnorm_par(tp->xn, tp->x1, bw->ffn_norm, BT, D, hp->rms_eps);
+    rmsnorm_par(tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
     gf_linear_forward_f32(tp->gate, W[GF_LIN_GATE], bias[GF_LIN_GATE], tp->xn, BT, D, F);
     gf_linear_forward_f32(tp->up, W[GF_LIN_UP], bias[GF_LIN_UP], tp->xn, BT, D, F);
     swiglu_par(hid, tp->gate, tp->up, BT, F);
@@ -415,11 +405,11 @@ void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const f
     gf_linear_backward(dh, g[GF_LIN_DOWN], dy, hid, W[GF_LIN_DOWN], BT, F, D, 0);
     float *dgate = dh, *dup = hid; /* hid is dead once dW_down is done */
     gf_swiglu_backward(dgate, dup, dh, tp->gate, tp->up, BT * F);
-    rmsnorm_par(tp->xn, tp->x1, bw->ffn_norm, BT, D, hp->rms_eps);
+    rmsnorm_par(tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
     gf_linear_backward(tp->dxn, g[GF_LIN_GATE], dgate, tp->xn, W[GF_LIN_GATE], BT, D, F, 0);
     gf_linear_backward(tp->dxn, g[GF_LIN_UP], dup, tp->xn, W[GF_LIN_UP], BT, D, F, 1);
     memcpy(tp->dx1, dy, (size_t)(BT * D) * sizeof(float)); /* the residual path */
-    gf_rmsnorm_backward(tp->dx1, tp->dxn, tp->x1, bw->ffn_norm, BT, D, hp->rms_eps);
+    gf_rmsnorm_backward(tp->dx1, tp->dxn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
 
     /* attention */
     float *datt = tp->work_f, *dq = datt + BT * Dq, *dk = dq + BT * Dq, *dv = dk + BT * Dkv, *aw = dv + BT * Dkv;
@@ -428,13 +418,13 @@ void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const f
                           hp->n_kv_heads, hp->head_dim, aw);
     rope_seqs(dq, hp, hp->n_heads, tp, 1);
     rope_seqs(dk, hp, hp->n_kv_heads, tp, 1);
-    rmsnorm_par(tp->xn, tp->x, bw->attn_norm, BT, D, hp->rms_eps);
+    rmsnorm_par(tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     float *dxn = dx ? tp->dxn : NULL; /* AutoRound needs no dL/dx: three products fewer */
     gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0);
     gf_linear_backward(dxn, g[GF_LIN_K], dk, tp->xn, W[GF_LIN_K], BT, D, Dkv, 1);
     gf_linear_backward(dxn, g[GF_LIN_V], dv, tp->xn, W[GF_LIN_V], BT, D, Dkv, 1);
     if (dx) {
         memcpy(dx, tp->dx1, (size_t)(BT * D) * sizeof(float));
-        gf_rmsnorm_backward(dx, tp->dxn, tp->x, bw->attn_norm, BT, D, hp->rms_eps);
+        gf_rmsnorm_backward(dx, tp->dxn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     }
 }

@@ -83,8 +83,7 @@ double gf_mse_loss(const float *y, const float *target, float *dy, int64_t n);
 typedef struct {
     const float *w[GF_LIN_COUNT];    /* (n_out, n_in) row-major, shapes as gf_block_linear_shape  */
     const float *bias[GF_LIN_COUNT]; /* (n_out) or NULL (qwen2: q, k, v)                         */
-    const float *attn_norm;          /* (D)                                                      */
-    const float *ffn_norm;           /* (D)                                                      */
+    const float *norm[GF_NORM_COUNT]; /* ATTN, FFN (D); Q, K (Dh) or NULL, as gf_layer's        */
 } gf_block_weights;
 
 /* n_out, n_in of matrix l: Q (Dq, D), K and V (Dkv, D), O (D, Dq), GATE and UP

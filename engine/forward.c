@@ -233,7 +233,7 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     const size_t cache_off = (size_t)layer * (size_t)s->n_ctx * (size_t)Dkv + (size_t)pos0 * (size_t)Dkv;
 
     /* attention */
-    gf_rmsnorm_forward(s->xn, x, ly->attn_norm, n_tok, D, hp->rms_eps);
+    gf_rmsnorm_forward(s->xn, x, ly->norm[GF_NORM_ATTN], n_tok, D, hp->rms_eps);
     for (int l = GF_LIN_Q; l <= GF_LIN_V; l++) hook(hooks, layer, ly->name[l], s->xn, n_tok, D);
     gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work);
     gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work);
@@ -255,7 +255,7 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
 
     /* feed-forward */
-    gf_rmsnorm_forward(s->xn, x, ly->ffn_norm, n_tok, D, hp->rms_eps);
+    gf_rmsnorm_forward(s->xn, x, ly->norm[GF_NORM_FFN], n_tok, D, hp->rms_eps);
     hook(hooks, layer, ly->name[GF_LIN_GATE], s->xn, n_tok, D);
     hook(hooks, layer, ly->name[GF_LIN_UP], s->xn, n_tok, D);
     gf_linear_forward(s->gate, &ly->lin[GF_LIN_GATE], ly->bias[GF_LIN_GATE], s->xn, n_tok, s->mm_work);

@@ -1,7 +1,8 @@
 /*
- * model.c - loads a GGUF file of arch "qwen2" or "llama" into a gf_model:
- * hyperparameters from the <arch>.* keys, every tensor checked against them
- * (name, type, shape) before use, matrices wrapped as gf_wmat over the mapping.
+ * model.c - loads a GGUF file of an architecture in formats/arch.h into a gf_model:
+ * hyperparameters from the <arch>.* keys, every tensor the table lists checked
+ * against them (name, type, shape) before use, matrices wrapped as gf_wmat over
+ * the mapping.
  *
  * It does not parse GGUF itself (formats/gguf.c does) and does not run anything
  * (forward.c does).  Tensor names and layouts follow llama.cpp's GGUF convention:
@@ -21,22 +22,15 @@
 #define MAX_HEADS   4096
 #define MAX_VOCAB   (1 << 24)
 
-static const char *const lin_stems[GF_LIN_COUNT] = {
-    [GF_LIN_Q] = "attn_q", [GF_LIN_K] = "attn_k", [GF_LIN_V] = "attn_v", [GF_LIN_O] = "attn_output",
-    [GF_LIN_GATE] = "ffn_gate", [GF_LIN_UP] = "ffn_up", [GF_LIN_DOWN] = "ffn_down",
-};
-
-const char *gf_linear_stem(gf_linear l) {
-    return (unsigned)l < GF_LIN_COUNT ? lin_stems[l] : "?";
-}
-
 /* ---------------------------------------------------------------- hparams */
 
-/* Reads <arch>.<key> as a positive integer no larger than cap. */
-static gf_status get_dim(const gf_gguf *g, const char *arch, const char *key, int64_t cap,
-                         int64_t *out, gf_err *err) {
+/* Reads <arch>.<key> as a positive integer no larger than cap; when `optional`, an
+ * absent key leaves *out as it is. */
+static gf_status get_dim(const gf_gguf *g, const char *arch, gf_hkey key, int optional, int64_t cap, int64_t *out,
+                         gf_err *err) {
     char k[128];
-    snprintf(k, sizeof k, "%s.%s", arch, key);
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(key));
+    if (optional && !gf_gguf_find(g, k)) return GF_OK;
     uint32_t v;
     gf_status st = gf_gguf_get_u32(g, k, &v, err);
     if (st) return st;
@@ -47,67 +41,77 @@ static gf_status get_dim(const gf_gguf *g, const char *arch, const char *key, in
     return GF_OK;
 }
 
-static gf_status read_hparams(const gf_gguf *g, gf_hparams *hp, gf_err *err) {
-    memset(hp, 0, sizeof *hp);
-    const gf_str *arch_s;
-    gf_status st = gf_gguf_get_str(g, "general.architecture", &arch_s, err);
-    if (st) return st;
-    const char *arch = arch_s->s;
-    if (strcmp(arch, "qwen2") == 0) {
-        hp->arch = GF_ARCH_QWEN2;
-        hp->rope = GF_ROPE_NEOX;
-    } else if (strcmp(arch, "llama") == 0) {
-        hp->arch = GF_ARCH_LLAMA;
-        hp->rope = GF_ROPE_NORM;
-    } else {
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.64s' is not supported (qwen2, llama are)",
-                       g->path, arch);
-    }
-    char k[128];
-    if ((st = get_dim(g, arch, "embedding_length", MAX_DIM, &hp->dim, err)) ||
-        (st = get_dim(g, arch, "block_count", MAX_LAYERS, &hp->n_layers, err)) ||
-        (st = get_dim(g, arch, "feed_forward_length", MAX_DIM, &hp->n_ff, err)) ||
-        (st = get_dim(g, arch, "attention.head_count", MAX_HEADS, &hp->n_heads, err)))
-        return st;
-    snprintf(k, sizeof k, "%s.attention.head_count_kv", arch);
-    hp->n_kv_heads = hp->n_heads;
-    if (gf_gguf_find(g, k) && (st = get_dim(g, arch, "attention.head_count_kv", MAX_HEADS, &hp->n_kv_heads, err)))
-        return st;
-    snprintf(k, sizeof k, "%s.context_length", arch);
-    if (gf_gguf_find(g, k) && (st = get_dim(g, arch, "context_length", INT32_MAX, &hp->n_ctx_train, err)))
-        return st;
-    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", arch);
-    if ((st = gf_gguf_get_f32(g, k, &hp->rms_eps, err))) return st;
-    if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))
-        return gf_errf(err, GF_E_FORMAT, "%s: key '%s' = %g is out of range (0, 1)", g->path, k, hp->rms_eps);
-    hp->rope_base = 10000.0f;
-    snprintf(k, sizeof k, "%s.rope.freq_base", arch);
-    if (gf_gguf_find(g, k)) {
-        if ((st = gf_gguf_get_f32(g, k, &hp->rope_base, err))) return st;
-        if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f))
-            return gf_errf(err, GF_E_FORMAT, "%s: key '%s' = %g is out of range", g->path, k, hp->rope_base);
-    }
-
-    if (hp->dim % hp->n_heads)
+/* head_dim, n_rot: from the head count, or the key lengths for an arch whose heads
+ * need not divide the embedding. */
+static gf_status head_shape(const gf_gguf *g, const gf_arch_info *a, gf_hparams *hp, gf_err *err) {
+    const char *arch = a->gguf_name;
+    gf_status st;
+    if (!a->explicit_head_dim && hp->dim % hp->n_heads)
         return gf_errf(err, GF_E_FORMAT, "%s: embedding_length %lld is not a multiple of head_count %lld",
                        g->path, (long long)hp->dim, (long long)hp->n_heads);
     if (hp->n_heads % hp->n_kv_heads)
         return gf_errf(err, GF_E_FORMAT, "%s: head_count %lld is not a multiple of head_count_kv %lld",
                        g->path, (long long)hp->n_heads, (long long)hp->n_kv_heads);
     hp->head_dim = hp->dim / hp->n_heads;
+    if (a->explicit_head_dim) {
+        int64_t v_len = 0;
+        if ((st = get_dim(g, arch, GF_HK_KEY_LENGTH, 1, MAX_DIM, &hp->head_dim, err))) return st;
+        v_len = hp->head_dim;
+        if ((st = get_dim(g, arch, GF_HK_VALUE_LENGTH, 1, MAX_DIM, &v_len, err))) return st;
+        if (v_len != hp->head_dim)
+            return gf_errf(err, GF_E_UNSUPPORTED, "%s: key_length %lld and value_length %lld differ", g->path,
+                           (long long)hp->head_dim, (long long)v_len);
+    }
     if (hp->head_dim > GF_MAX_HEAD_DIM)
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: head dimension %lld is larger than the %d this engine supports",
                        g->path, (long long)hp->head_dim, GF_MAX_HEAD_DIM);
     hp->n_rot = hp->head_dim;
-    snprintf(k, sizeof k, "%s.rope.dimension_count", arch);
-    if (gf_gguf_find(g, k) && (st = get_dim(g, arch, "rope.dimension_count", hp->head_dim, &hp->n_rot, err)))
-        return st;
+    if ((st = get_dim(g, arch, GF_HK_ROPE_DIMENSION_COUNT, 1, hp->head_dim, &hp->n_rot, err))) return st;
     if (hp->n_rot % 2)
         return gf_errf(err, GF_E_FORMAT, "%s: rope dimension count %lld is odd", g->path, (long long)hp->n_rot);
-    if (hp->arch == GF_ARCH_QWEN2 && hp->n_rot != hp->head_dim)
-        return gf_errf(err, GF_E_FORMAT, "%s: qwen2 needs rope.dimension_count = head_dim (%lld), got %lld",
-                       g->path, (long long)hp->head_dim, (long long)hp->n_rot);
+    if (!a->partial_rope && hp->n_rot != hp->head_dim)
+        return gf_errf(err, GF_E_FORMAT, "%s: %s needs rope.dimension_count = head_dim (%lld), got %lld",
+                       g->path, arch, (long long)hp->head_dim, (long long)hp->n_rot);
     return GF_OK;
+}
+
+static gf_status read_hparams(const gf_gguf *g, gf_hparams *hp, gf_err *err) {
+    memset(hp, 0, sizeof *hp);
+    const gf_str *arch_s;
+    gf_status st = gf_gguf_get_str(g, "general.architecture", &arch_s, err);
+    if (st) return st;
+    const char *arch = arch_s->s;
+    const gf_arch_info *a = gf_arch_by_gguf_name(arch);
+    if (!a) {
+        char known[128];
+        gf_arch_list(1, known, sizeof known);
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.64s' is not supported (%s are)", g->path, arch,
+                       known);
+    }
+    hp->arch = a->id;
+    hp->rope = a->rope;
+    if ((st = get_dim(g, arch, GF_HK_EMBEDDING_LENGTH, 0, MAX_DIM, &hp->dim, err)) ||
+        (st = get_dim(g, arch, GF_HK_BLOCK_COUNT, 0, MAX_LAYERS, &hp->n_layers, err)) ||
+        (st = get_dim(g, arch, GF_HK_FEED_FORWARD_LENGTH, 0, MAX_DIM, &hp->n_ff, err)) ||
+        (st = get_dim(g, arch, GF_HK_HEAD_COUNT, 0, MAX_HEADS, &hp->n_heads, err)))
+        return st;
+    hp->n_kv_heads = hp->n_heads;
+    if ((st = get_dim(g, arch, GF_HK_HEAD_COUNT_KV, 1, MAX_HEADS, &hp->n_kv_heads, err)) ||
+        (st = get_dim(g, arch, GF_HK_CONTEXT_LENGTH, 1, INT32_MAX, &hp->n_ctx_train, err)))
+        return st;
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(GF_HK_RMS_EPS));
+    if ((st = gf_gguf_get_f32(g, k, &hp->rms_eps, err))) return st;
+    if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))
+        return gf_errf(err, GF_E_FORMAT, "%s: key '%s' = %g is out of range (0, 1)", g->path, k, hp->rms_eps);
+    hp->rope_base = 10000.0f;
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(GF_HK_ROPE_FREQ_BASE));
+    if (gf_gguf_find(g, k)) {
+        if ((st = gf_gguf_get_f32(g, k, &hp->rope_base, err))) return st;
+        if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f))
+            return gf_errf(err, GF_E_FORMAT, "%s: key '%s' = %g is out of range", g->path, k, hp->rope_base);
+    }
+    return head_shape(g, a, hp, err);
 }
 
 /* ---------------------------------------------------------------- tensors */
@@ -196,6 +200,85 @@ static gf_status load_mat(loader *L, const char *name, int64_t n_in, int64_t n_o
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static gf_arch_dims dims_of(const gf_hparams *hp) {
+    return (gf_arch_dims){hp->n_vocab, hp->dim, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->n_ff};
+}
+
+/* Floats of every norm and bias the architecture may have (the vector arena). */
+static size_t vec_floats(const gf_arch_info *a, const gf_arch_dims *d, int64_t n_layers) {
+    size_t per_layer = 0;
+    for (int i = 0; i < a->n_block; i++)
+        if (a->block[i].t->kind == GF_TK_NORM || a->block[i].t->kind == GF_TK_BIAS)
+            per_layer += (size_t)gf_arch_dim(d, a->block[i].t->rows);
+    return (size_t)d->n_embd + (size_t)n_layers * per_layer;
+}
+
+/* token_embd (its rows are the vocabulary), output_norm, and output or the tied embedding. */
+static gf_status load_top(loader *L, const gf_arch_info *a, gf_model *m, gf_err *err) {
+    const gf_gguf *g = L->g;
+    gf_hparams *hp = &m->hp;
+    const int64_t D = hp->dim;
+    gf_status st;
+    for (int i = 0; i < GF_TOP_COUNT; i++) gf_tensor_gguf_name(a->top[i].t, -1, m->top_name[i], sizeof m->top_name[i]);
+    const char *embd = m->top_name[GF_TOP_EMBD], *out = m->top_name[GF_TOP_OUTPUT];
+    int64_t ti = gf_gguf_find_tensor(g, embd);
+    if (ti < 0) return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' is missing", g->path, embd);
+    hp->n_vocab = g->tensors[ti].ne[1];
+    if (hp->n_vocab < 1 || hp->n_vocab > MAX_VOCAB)
+        return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has %lld rows (1..%d allowed)", g->path, embd,
+                       (long long)hp->n_vocab, MAX_VOCAB);
+    const gf_kv *toks = gf_gguf_find(g, "tokenizer.ggml.tokens");
+    if (toks && toks->type == GF_GGUF_ARRAY && (int64_t)toks->n != hp->n_vocab)
+        return gf_errf(err, GF_E_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries but %s has %lld rows", g->path,
+                       (unsigned long long)toks->n, embd, (long long)hp->n_vocab);
+    const gf_gguf_tensor *te = claim(L, embd, 0, 2, D, hp->n_vocab, &st, err);
+    if (!te) return st;
+    if (!is_matrix_type(te->type))
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine runs f32, f16, q8_0 and q4_0",
+                       g->path, embd, type_name(te->type));
+    m->embd_type = te->type;
+    m->embd = te->data;
+    m->embd_row_bytes = gf_row_size(te->type, D);
+
+    if ((st = load_vec(L, m->top_name[GF_TOP_OUTPUT_NORM], 0, D, &m->output_norm, err))) return st;
+    m->output_name = out;
+    if (gf_gguf_find_tensor(g, out) >= 0) return load_mat(L, out, D, hp->n_vocab, m->ks, &m->output, err);
+    m->tied_output = 1;
+    m->output_name = embd;
+    if ((st = gf_wmat_init(&m->output, te->type, D, hp->n_vocab, te->data, m->ks, err)))
+        gf_err_prefix(err, "%s: tensor '%s' (as output)", g->path, embd);
+    return st;
+}
+
+/* Every tensor of block il that the architecture lists, into its slot.  The forward
+ * pass needs all seven matrices; norms and biases may be optional. */
+static gf_status load_block(loader *L, const gf_arch_info *a, const gf_arch_dims *d, int64_t il, gf_layer *ly,
+                            gf_kernel_set ks, gf_err *err) {
+    char name[96];
+    gf_status st = GF_OK;
+    for (int i = 0; i < a->n_block && !st; i++) {
+        const gf_tensor_name *t = a->block[i].t;
+        const int64_t rows = gf_arch_dim(d, t->rows), cols = gf_arch_dim(d, t->cols);
+        const int optional = !a->block[i].required;
+        switch (t->kind) {
+        case GF_TK_LINEAR:
+            gf_tensor_gguf_name(t, il, ly->name[t->slot], sizeof ly->name[t->slot]);
+            st = load_mat(L, ly->name[t->slot], cols, rows, ks, &ly->lin[t->slot], err);
+            break;
+        case GF_TK_NORM:
+            gf_tensor_gguf_name(t, il, name, sizeof name);
+            st = load_vec(L, name, optional, rows, &ly->norm[t->slot], err);
+            break;
+        case GF_TK_BIAS:
+            gf_tensor_gguf_name(t, il, name, sizeof name);
+            st = load_vec(L, name, optional, rows, &ly->bias[t->slot], err);
+            break;
+        default: break; /* not in GGUF files (rotary buffers) */
+        }
+    }
+    return st;
+}
+
 gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out, gf_err *err) {
     gf_status st = GF_OK;
     gf_model *m = NULL;
@@ -208,80 +291,24 @@ gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out,
     m->path = g->path;
     m->ks = ks;
     if ((st = read_hparams(g, &m->hp, err))) goto done;
-    gf_hparams *hp = &m->hp;
-    const int64_t D = hp->dim, Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
-    const int64_t n_in[GF_LIN_COUNT] = {D, D, D, Dq, D, D, hp->n_ff};
-    const int64_t n_out[GF_LIN_COUNT] = {Dq, Dkv, Dkv, D, hp->n_ff, hp->n_ff, D};
-
-    /* token embedding: its row count is the vocabulary size */
-    int64_t ti = gf_gguf_find_tensor(g, "token_embd.weight");
-    if (ti < 0) { st = gf_errf(err, GF_E_FORMAT, "%s: tensor 'token_embd.weight' is missing", g->path); goto done; }
-    hp->n_vocab = g->tensors[ti].ne[1];
-    if (hp->n_vocab < 1 || hp->n_vocab > MAX_VOCAB) {
-        st = gf_errf(err, GF_E_FORMAT, "%s: tensor 'token_embd.weight' has %lld rows (1..%d allowed)", g->path,
-                     (long long)hp->n_vocab, MAX_VOCAB);
-        goto done;
-    }
-    const gf_kv *toks = gf_gguf_find(g, "tokenizer.ggml.tokens");
-    if (toks && toks->type == GF_GGUF_ARRAY && (int64_t)toks->n != hp->n_vocab) {
-        st = gf_errf(err, GF_E_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries but token_embd.weight has %lld rows",
-                     g->path, (unsigned long long)toks->n, (long long)hp->n_vocab);
-        goto done;
-    }
-    const gf_gguf_tensor *te = claim(&L, "token_embd.weight", 0, 2, D, hp->n_vocab, &st, err);
-    if (!te) goto done;
-    if (!is_matrix_type(te->type)) {
-        st = gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor 'token_embd.weight' has type %s; the engine runs f32, f16, "
-                     "q8_0 and q4_0", g->path, type_name(te->type));
-        goto done;
-    }
-    m->embd_type = te->type;
-    m->embd = te->data;
-    m->embd_row_bytes = gf_row_size(te->type, D);
-
-    /* every norm and bias fits in this many floats */
-    L.arena_cap = (size_t)D * (size_t)(2 * hp->n_layers + 1);
-    for (int l = 0; l < GF_LIN_COUNT; l++) L.arena_cap += (size_t)hp->n_layers * (size_t)n_out[l];
+    const gf_hparams *hp = &m->hp;
+    const gf_arch_info *a = gf_arch_get(hp->arch);
+    gf_arch_dims d = dims_of(hp);
+    L.arena_cap = vec_floats(a, &d, hp->n_layers);
     L.arena = m->vec_arena = malloc(L.arena_cap * sizeof(float));
     m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
     if (!m->vec_arena || !m->layers) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
-
-    if ((st = load_vec(&L, "output_norm.weight", 0, D, &m->output_norm, err))) goto done;
-    m->output_name = "output.weight";
-    if (gf_gguf_find_tensor(g, "output.weight") >= 0) {
-        if ((st = load_mat(&L, "output.weight", D, hp->n_vocab, ks, &m->output, err))) goto done;
-    } else {
-        m->tied_output = 1;
-        m->output_name = "token_embd.weight";
-        if ((st = gf_wmat_init(&m->output, te->type, D, hp->n_vocab, te->data, ks, err))) {
-            gf_err_prefix(err, "%s: tensor 'token_embd.weight' (as output)", g->path);
-            goto done;
-        }
-    }
-
-    for (int64_t il = 0; il < hp->n_layers; il++) {
-        gf_layer *ly = &m->layers[il];
-        char name[96];
-        snprintf(name, sizeof name, "blk.%lld.attn_norm.weight", (long long)il);
-        if ((st = load_vec(&L, name, 0, D, &ly->attn_norm, err))) goto done;
-        snprintf(name, sizeof name, "blk.%lld.ffn_norm.weight", (long long)il);
-        if ((st = load_vec(&L, name, 0, D, &ly->ffn_norm, err))) goto done;
-        for (int l = 0; l < GF_LIN_COUNT; l++) {
-            snprintf(ly->name[l], sizeof ly->name[l], "blk.%lld.%s.weight", (long long)il, lin_stems[l]);
-            if ((st = load_mat(&L, ly->name[l], n_in[l], n_out[l], ks, &ly->lin[l], err))) goto done;
-            /* qwen2 always has q/k/v biases; llama may carry any of them */
-            const int required = hp->arch == GF_ARCH_QWEN2 && l <= GF_LIN_V;
-            snprintf(name, sizeof name, "blk.%lld.%s.bias", (long long)il, lin_stems[l]);
-            if ((st = load_vec(&L, name, !required, n_out[l], &ly->bias[l], err))) goto done;
-        }
-    }
+    if ((st = load_top(&L, a, m, err))) goto done;
+    d = dims_of(hp);
+    for (int64_t il = 0; il < hp->n_layers; il++)
+        if ((st = load_block(&L, a, &d, il, &m->layers[il], ks, err))) goto done;
 
     /* A tensor we would silently ignore (rope_freqs, q/k norms, ...) means a model
      * variant this engine would compute wrongly: refuse it. */
     for (uint64_t i = 0; i < g->n_tensors; i++)
         if (!L.used[i]) {
             st = gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' is not used by the %s forward pass this engine "
-                         "implements", g->path, g->tensors[i].name.s, hp->arch == GF_ARCH_QWEN2 ? "qwen2" : "llama");
+                         "implements", g->path, g->tensors[i].name.s, a->gguf_name);
             goto done;
         }
 

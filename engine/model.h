@@ -1,6 +1,6 @@
 /*
- * model.h - a decoder-only transformer (GGUF arch "qwen2" or "llama") loaded for
- * the inference engine: hyperparameters from the <arch>.* keys, every weight
+ * model.h - a decoder-only transformer (an architecture of formats/arch.h) loaded
+ * for the inference engine: hyperparameters from the <arch>.* keys, every weight
  * matrix as a gf_wmat over the file mapping, small vectors (norms, biases)
  * widened to float.  The forward pass lives in forward.h.
  */
@@ -8,18 +8,12 @@
 #define GF_MODEL_H
 
 #include "../common/gf.h"
+#include "../formats/arch.h"
 #include "../formats/gguf.h"
 #include "kernels.h"
 
-typedef enum { GF_ARCH_LLAMA = 0, GF_ARCH_QWEN2 = 1 } gf_arch;
-
 /* Largest head the engine accepts (real models use 64..256). */
 #define GF_MAX_HEAD_DIM 1024
-
-/* How RoPE pairs the dimensions of a head.  NORM rotates (2i, 2i+1): GGUF llama
- * q/k rows were permuted by the converter so that this works.  NEOX rotates
- * (i, i + n_rot/2), the Hugging Face layout, used as-is for qwen2. */
-typedef enum { GF_ROPE_NORM = 0, GF_ROPE_NEOX = 2 } gf_rope_kind;
 
 typedef struct {
     gf_arch arch;
@@ -29,26 +23,18 @@ typedef struct {
     int64_t n_ff;         /* feed_forward_length                                 */
     int64_t n_heads;      /* attention.head_count                                */
     int64_t n_kv_heads;   /* attention.head_count_kv (= n_heads when absent)     */
-    int64_t head_dim;     /* dim / n_heads                                       */
+    int64_t head_dim;     /* dim / n_heads, or attention.key_length (arch table)  */
     int64_t n_rot;        /* rope.dimension_count (= head_dim when absent)       */
     int64_t n_ctx_train;  /* context_length: informative, never enforced         */
     float rope_base;      /* rope.freq_base, 10000 when absent                   */
     float rms_eps;        /* attention.layer_norm_rms_epsilon                    */
-    gf_rope_kind rope;    /* NEOX for qwen2, NORM for llama                      */
+    gf_rope_kind rope;    /* the arch table's: NEOX for qwen2, NORM for llama    */
 } gf_hparams;
 
-/* The seven matrices of a decoder block, in the order the forward pass uses them. */
-typedef enum {
-    GF_LIN_Q = 0, GF_LIN_K, GF_LIN_V, GF_LIN_O, GF_LIN_GATE, GF_LIN_UP, GF_LIN_DOWN, GF_LIN_COUNT
-} gf_linear;
-
-/* GGUF name stem of a block matrix: "attn_q", ..., "ffn_down". */
-const char *gf_linear_stem(gf_linear l);
-
+/* A decoder block; which of its tensors exist is the architecture table's (arch.h). */
 typedef struct {
-    const float *attn_norm;      /* (dim)                                                 */
+    const float *norm[GF_NORM_COUNT]; /* ATTN, FFN (dim); Q, K (head_dim) or NULL          */
     const float *bias[GF_LIN_COUNT]; /* (n_out) of each matrix, or NULL (qwen2: q, k, v)  */
-    const float *ffn_norm;       /* (dim)                                                 */
     /* lin[GF_LIN_Q]: (n_heads*head_dim, dim)     lin[GF_LIN_K], [V]: (n_kv_heads*head_dim, dim)
      * lin[GF_LIN_O]: (dim, n_heads*head_dim)     lin[GF_LIN_GATE], [UP]: (n_ff, dim)
      * lin[GF_LIN_DOWN]: (dim, n_ff)              shapes as (n_out, n_in)                */
@@ -66,6 +52,7 @@ typedef struct {
     gf_wmat output;              /* (n_vocab, dim); token_embd's data when tied           */
     int tied_output;             /* 1 when the file has no output.weight                  */
     const char *output_name;     /* "output.weight", or "token_embd.weight" when tied     */
+    char top_name[GF_TOP_COUNT][32]; /* GGUF names of token_embd, output_norm, output     */
     gf_layer *layers;            /* (n_layers)                                            */
     gf_kernel_set ks;
     /* owned */

@@ -1,8 +1,8 @@
 /*
  * hfconfig.c - config.json -> gf_hfcfg -> GGUF keys, and HF -> GGUF tensor names.
  *
- * Key names and defaults follow transformers' LlamaConfig and Qwen2Config; the
- * GGUF keys are the ones llama.cpp's converter writes for these architectures.
+ * Key names and defaults follow transformers' LlamaConfig and Qwen2Config; which
+ * GGUF keys and tensors an architecture has comes from its entry in arch.h.
  * Refuses, with the key named, every feature whose conversion is not implemented.
  */
 #include "hfconfig.h"
@@ -28,6 +28,30 @@ static int is_set(const cJSON *obj, const char *key) {
     return 1;
 }
 
+/* head_dim: hidden_size / num_attention_heads, or config.json's head_dim for an
+ * architecture whose heads may be wider or narrower than that. */
+static gf_status head_size(const cJSON *c, const char *name, const gf_arch_info *a, gf_hfcfg *hp, gf_err *err) {
+    gf_status rc;
+    if (!a->explicit_head_dim && hp->n_embd % hp->n_head)
+        return gf_errf(err, GF_E_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", name,
+                       (long long)hp->n_embd, (long long)hp->n_head);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (a->explicit_head_dim &&
+        (rc = gf_json_get_int_or(c, "head_dim", 1, MAX_DIM, hp->head_dim ? hp->head_dim : 1, name, &hp->head_dim, err)))
+        return rc;
+    if (hp->head_dim % 2) return gf_errf(err, GF_E_FORMAT, "%s: head size %lld is odd; RoPE needs pairs", name, (long long)hp->head_dim);
+    if (hp->n_head % hp->n_head_kv)
+        return gf_errf(err, GF_E_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
+                       name, (long long)hp->n_head, (long long)hp->n_head_kv);
+    if (a->explicit_head_dim) return GF_OK;
+    int64_t hd;
+    if ((rc = gf_json_get_int_or(c, "head_dim", 0, MAX_DIM, hp->head_dim, name, &hd, err))) return rc;
+    if (hd != hp->head_dim)
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'head_dim' is %lld but hidden_size/num_attention_heads is %lld; "
+                       "a separate head size is not supported", name, (long long)hd, (long long)hp->head_dim);
+    return GF_OK;
+}
+
 static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf_err *err) {
     memset(hp, 0, sizeof *hp);
     gf_status rc;
@@ -37,23 +61,23 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     if (!cJSON_IsString(a0))
         return gf_errf(err, GF_E_FORMAT, "%s: key 'architectures' is missing or not a list of strings", name);
     snprintf(hp->hf_arch, sizeof hp->hf_arch, "%s", a0->valuestring);
-    if (strcmp(a0->valuestring, "LlamaForCausalLM") == 0) {
-        hp->arch = GF_HF_LLAMA;
-        hp->arch_name = "llama";
-    } else if (strcmp(a0->valuestring, "Qwen2ForCausalLM") == 0) {
-        hp->arch = GF_HF_QWEN2;
-        hp->arch_name = "qwen2";
-    } else {
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.60s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM)",
-                       name, a0->valuestring);
+    const gf_arch_info *a = gf_arch_by_hf_class(a0->valuestring);
+    if (!a) {
+        char known[256];
+        gf_arch_list(0, known, sizeof known);
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.60s' is not supported (%s)", name, a0->valuestring,
+                       known);
     }
+    hp->info = a;
+    hp->arch = a->id;
+    hp->arch_name = a->gguf_name;
 
     /* features this version would convert wrongly */
     if (is_set(c, "rope_scaling"))
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' is set; RoPE scaling is not supported yet", name);
-    if (hp->arch == GF_HF_QWEN2 ? is_set(c, "use_sliding_window") : is_set(c, "sliding_window"))
+    if (is_set(c, a->sliding_window_key))
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' enables sliding-window attention, which is not supported",
-                       name, hp->arch == GF_HF_QWEN2 ? "use_sliding_window" : "sliding_window");
+                       name, a->sliding_window_key);
     static const char *moe_keys[] = {"num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok"};
     for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
         if (is_set(c, moe_keys[i]))
@@ -73,24 +97,12 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
         (rc = gf_json_get_int(c, "max_position_embeddings", 1, INT32_MAX, name, &hp->n_ctx_train, err)) ||
         (rc = gf_json_get_num_or(c, "rope_theta", 1, 10000.0, name, &hp->rope_theta, err)) ||
         (rc = gf_json_get_num_or(c, "rms_norm_eps", 1, 1e-6, name, &hp->rms_eps, err)) ||
-        (rc = gf_json_get_bool_or(c, "tie_word_embeddings", 0, name, &hp->tie_word_embeddings, err)))
+        (rc = gf_json_get_bool_or(c, "tie_word_embeddings", a->tied_default, name, &hp->tie_word_embeddings, err)))
         return rc;
-    if (hp->n_embd % hp->n_head)
-        return gf_errf(err, GF_E_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", name,
-                       (long long)hp->n_embd, (long long)hp->n_head);
-    hp->head_dim = hp->n_embd / hp->n_head;
-    if (hp->head_dim % 2) return gf_errf(err, GF_E_FORMAT, "%s: head size %lld is odd; RoPE needs pairs", name, (long long)hp->head_dim);
-    if (hp->n_head % hp->n_head_kv)
-        return gf_errf(err, GF_E_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
-                       name, (long long)hp->n_head, (long long)hp->n_head_kv);
-    int64_t hd;
-    if ((rc = gf_json_get_int_or(c, "head_dim", 0, MAX_DIM, hp->head_dim, name, &hd, err))) return rc;
-    if (hd != hp->head_dim)
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'head_dim' is %lld but hidden_size/num_attention_heads is %lld; "
-                       "a separate head size is not supported", name, (long long)hd, (long long)hp->head_dim);
+    if ((rc = head_size(c, name, a, hp, err))) return rc;
     if (!(hp->rope_theta > 0) || !(hp->rms_eps > 0))
         return gf_errf(err, GF_E_FORMAT, "%s: rope_theta and rms_norm_eps must be positive", name);
-    if (hp->arch == GF_HF_QWEN2) hp->attn_bias = 1;
+    if (a->attn_bias == GF_BIAS_ALWAYS) hp->attn_bias = 1;
     else if ((rc = gf_json_get_bool_or(c, "attention_bias", 0, name, &hp->attn_bias, err))) return rc;
     return GF_OK;
 }
@@ -114,111 +126,71 @@ gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err) {
     return rc;
 }
 
+/* The value of architecture key k for this config. */
+static double key_value(const gf_hfcfg *hp, gf_hkey k) {
+    switch (k) {
+    case GF_HK_VOCAB_SIZE: return (double)hp->n_vocab;
+    case GF_HK_CONTEXT_LENGTH: return (double)hp->n_ctx_train;
+    case GF_HK_EMBEDDING_LENGTH: return (double)hp->n_embd;
+    case GF_HK_BLOCK_COUNT: return (double)hp->n_layer;
+    case GF_HK_FEED_FORWARD_LENGTH: return (double)hp->n_ff;
+    case GF_HK_ROPE_DIMENSION_COUNT:
+    case GF_HK_KEY_LENGTH:
+    case GF_HK_VALUE_LENGTH: return (double)hp->head_dim;
+    case GF_HK_HEAD_COUNT: return (double)hp->n_head;
+    case GF_HK_HEAD_COUNT_KV: return (double)hp->n_head_kv;
+    case GF_HK_ROPE_FREQ_BASE: return hp->rope_theta;
+    case GF_HK_RMS_EPS: return hp->rms_eps;
+    default: return 0;
+    }
+}
+
 gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err) {
     char k[128];
-    const char *a = hp->arch_name;
-    gf_status rc = gf_gguf_set_str(w, "general.architecture", a);
-#define SETU(key, v) if (!rc) { snprintf(k, sizeof k, "%s." key, a); rc = gf_gguf_set_u32(w, k, (uint32_t)(v)); }
-#define SETF(key, v) if (!rc) { snprintf(k, sizeof k, "%s." key, a); rc = gf_gguf_set_f32(w, k, (float)(v)); }
-    if (hp->arch == GF_HF_LLAMA) SETU("vocab_size", hp->n_vocab);
-    SETU("context_length", hp->n_ctx_train);
-    SETU("embedding_length", hp->n_embd);
-    SETU("block_count", hp->n_layer);
-    SETU("feed_forward_length", hp->n_ff);
-    if (hp->arch == GF_HF_LLAMA) SETU("rope.dimension_count", hp->head_dim);
-    SETU("attention.head_count", hp->n_head);
-    SETU("attention.head_count_kv", hp->n_head_kv);
-    SETF("rope.freq_base", hp->rope_theta);
-    SETF("attention.layer_norm_rms_epsilon", hp->rms_eps);
-#undef SETU
-#undef SETF
+    const gf_arch_info *a = hp->info;
+    gf_status rc = gf_gguf_set_str(w, "general.architecture", a->gguf_name);
+    for (int i = 0; i < a->n_keys && !rc; i++) {
+        snprintf(k, sizeof k, "%s.%s", a->gguf_name, gf_hkey_name(a->keys[i]));
+        double v = key_value(hp, a->keys[i]);
+        rc = gf_hkey_is_float(a->keys[i]) ? gf_gguf_set_f32(w, k, (float)v) : gf_gguf_set_u32(w, k, (uint32_t)v);
+    }
     return rc ? gf_errf(err, rc, "out of memory writing architecture keys") : GF_OK;
 }
 
 /* ---------------------------------------------------------------- tensor names */
 
-typedef struct {
-    const char *hf;          /* suffix after "model.layers.N." */
-    const char *gguf;        /* suffix after "blk.N."          */
-    gf_tensor_kind kind;
-    char rows, cols;         /* 'e' n_embd, 'q' n_head*hd, 'k' n_head_kv*hd, 'f' n_ff, 0 none */
-    char permute;            /* 'q' or 'k' for llama's rotate-half reordering */
-} layer_entry;
-
-static const layer_entry layer_map[] = {
-    {"input_layernorm.weight", "attn_norm.weight", GF_TK_NORM, 'e', 0, 0},
-    {"self_attn.q_proj.weight", "attn_q.weight", GF_TK_LINEAR, 'q', 'e', 'q'},
-    {"self_attn.k_proj.weight", "attn_k.weight", GF_TK_LINEAR, 'k', 'e', 'k'},
-    {"self_attn.v_proj.weight", "attn_v.weight", GF_TK_LINEAR, 'k', 'e', 0},
-    {"self_attn.o_proj.weight", "attn_output.weight", GF_TK_LINEAR, 'e', 'q', 0},
-    {"self_attn.q_proj.bias", "attn_q.bias", GF_TK_BIAS, 'q', 0, 'q'},
-    {"self_attn.k_proj.bias", "attn_k.bias", GF_TK_BIAS, 'k', 0, 'k'},
-    {"self_attn.v_proj.bias", "attn_v.bias", GF_TK_BIAS, 'k', 0, 0},
-    {"self_attn.o_proj.bias", "attn_output.bias", GF_TK_BIAS, 'e', 0, 0},
-    {"post_attention_layernorm.weight", "ffn_norm.weight", GF_TK_NORM, 'e', 0, 0},
-    {"mlp.gate_proj.weight", "ffn_gate.weight", GF_TK_LINEAR, 'f', 'e', 0},
-    {"mlp.up_proj.weight", "ffn_up.weight", GF_TK_LINEAR, 'f', 'e', 0},
-    {"mlp.down_proj.weight", "ffn_down.weight", GF_TK_LINEAR, 'e', 'f', 0},
-    {"self_attn.rotary_emb.inv_freq", "", GF_TK_SKIP, 0, 0, 0},
-};
-
-static int64_t dim_of(const gf_hfcfg *hp, char c) {
-    switch (c) {
-    case 'e': return hp->n_embd;
-    case 'q': return hp->n_head * hp->head_dim;
-    case 'k': return hp->n_head_kv * hp->head_dim;
-    case 'f': return hp->n_ff;
-    default: return 0;
+static int feature_on(const gf_hfcfg *hp, gf_when when) {
+    switch (when) {
+    case GF_WHEN_ALWAYS: return 1;
+    case GF_WHEN_ATTN_BIAS: return hp->attn_bias;
+    default: return 0; /* MLP biases: refused in config.json */
     }
 }
 
 gf_status gf_map_tensor(const gf_hfcfg *hp, const char *hf, gf_tensor_map *m, gf_err *err) {
+    const gf_arch_info *a = hp->info;
+    const gf_arch_dims d = {hp->n_vocab, hp->n_embd, hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_ff};
     memset(m, 0, sizeof *m);
     m->layer = -1;
-    if (strcmp(hf, "model.embed_tokens.weight") == 0) {
-        snprintf(m->name, sizeof m->name, "token_embd.weight");
-        m->kind = GF_TK_EMBED;
-        m->rows = hp->n_vocab;
-        m->cols = hp->n_embd;
-        return GF_OK;
+    const gf_tensor_name *t = NULL;
+    for (int i = 0; i < GF_TOP_COUNT && !t; i++)
+        if (!strcmp(hf, a->top[i].t->hf)) t = a->top[i].t;
+    for (int i = 0; i < a->n_block && !t; i++) {
+        long layer = gf_tensor_match_hf(a->block[i].t, hf);
+        if (layer < 0 || layer >= hp->n_layer) continue;
+        if (!feature_on(hp, a->block[i].t->when)) break; /* e.g. an unexpected bias: refuse below */
+        t = a->block[i].t;
+        m->layer = (int)layer;
     }
-    if (strcmp(hf, "lm_head.weight") == 0) {
-        snprintf(m->name, sizeof m->name, "output.weight");
-        m->kind = GF_TK_OUTPUT;
-        m->rows = hp->n_vocab;
-        m->cols = hp->n_embd;
-        return GF_OK;
-    }
-    if (strcmp(hf, "model.norm.weight") == 0) {
-        snprintf(m->name, sizeof m->name, "output_norm.weight");
-        m->kind = GF_TK_NORM;
-        m->rows = hp->n_embd;
-        return GF_OK;
-    }
-    const char *prefix = "model.layers.";
-    if (strncmp(hf, prefix, strlen(prefix)) == 0) {
-        const char *p = hf + strlen(prefix);
-        char *end;
-        long layer = strtol(p, &end, 10);
-        if (end != p && *end == '.' && p[0] != '-' && p[0] != '+' && !(p[0] == '0' && end - p > 1) &&
-            layer < hp->n_layer) {
-            for (size_t i = 0; i < sizeof layer_map / sizeof layer_map[0]; i++) {
-                const layer_entry *e = &layer_map[i];
-                if (strcmp(end + 1, e->hf) != 0) continue;
-                if (e->kind == GF_TK_BIAS && !hp->attn_bias) break; /* unexpected bias: refuse below */
-                m->kind = e->kind;
-                m->layer = (int)layer;
-                if (e->kind == GF_TK_SKIP) return GF_OK;
-                snprintf(m->name, sizeof m->name, "blk.%ld.%s", layer, e->gguf);
-                m->rows = dim_of(hp, e->rows);
-                m->cols = dim_of(hp, e->cols);
-                if (hp->arch == GF_HF_LLAMA && e->permute)
-                    m->permute_heads = e->permute == 'q' ? hp->n_head : hp->n_head_kv;
-                return GF_OK;
-            }
-        }
-    }
-    return gf_errf(err, GF_E_UNSUPPORTED, "tensor '%s' is not part of a %s model this version converts", hf, hp->hf_arch);
+    if (!t) return gf_errf(err, GF_E_UNSUPPORTED, "tensor '%s' is not part of a %s model this version converts", hf, hp->hf_arch);
+    m->kind = t->kind;
+    m->slot = t->slot;
+    if (t->kind == GF_TK_SKIP) return GF_OK;
+    gf_tensor_gguf_name(t, m->layer, m->name, sizeof m->name);
+    m->rows = gf_arch_dim(&d, t->rows);
+    m->cols = gf_arch_dim(&d, t->cols);
+    if (a->permute_qk && t->permute) m->permute_heads = gf_arch_dim(&d, t->permute);
+    return GF_OK;
 }
 
 int64_t gf_permute_row(int64_t r, int64_t rows, int64_t n_heads) {

@@ -2,7 +2,7 @@
  * hfconfig.h - a Hugging Face model's config.json as GGUF architecture metadata,
  * and the mapping of its tensor names and shapes to GGUF's.
  *
- * Supports LlamaForCausalLM (arch "llama") and Qwen2ForCausalLM (arch "qwen2").
+ * Supports the architectures of formats/arch.h (LlamaForCausalLM, Qwen2ForCausalLM).
  * Anything this version would convert wrongly (RoPE scaling, an active sliding
  * window, a head_dim other than hidden/heads, mixture of experts, another
  * activation) is refused with the key named, never written silently wrong.
@@ -11,12 +11,12 @@
 #define GF_HFCONFIG_H
 
 #include "../common/gf.h"
+#include "arch.h"
 #include "gguf.h"
 
-typedef enum { GF_HF_LLAMA, GF_HF_QWEN2 } gf_hf_arch;
-
 typedef struct {
-    gf_hf_arch arch;
+    gf_arch arch;
+    const gf_arch_info *info; /* the architecture's table entry               */
     const char *arch_name;   /* GGUF general.architecture: "llama", "qwen2"   */
     char hf_arch[64];        /* config.json architectures[0]                  */
     int64_t n_vocab;         /* vocab_size: rows of the embedding             */
@@ -25,7 +25,7 @@ typedef struct {
     int64_t n_ff;            /* intermediate_size                             */
     int64_t n_head;          /* num_attention_heads                           */
     int64_t n_head_kv;       /* num_key_value_heads                           */
-    int64_t head_dim;        /* n_embd / n_head                               */
+    int64_t head_dim;        /* n_embd / n_head (head_dim when the arch has it) */
     int64_t n_ctx_train;     /* max_position_embeddings                       */
     double rope_theta;
     double rms_eps;
@@ -35,28 +35,21 @@ typedef struct {
 
 gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err);
 gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err);
-/* general.architecture and the <arch>.* keys. */
+/* general.architecture and the <arch>.* keys the table lists. */
 gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err);
 
-/* What a Hugging Face tensor becomes in GGUF. */
-typedef enum {
-    GF_TK_SKIP,        /* not converted (rotary inv_freq buffers)            */
-    GF_TK_EMBED,       /* token_embd.weight                                  */
-    GF_TK_OUTPUT,      /* output.weight (lm_head)                            */
-    GF_TK_NORM,        /* 1-D norm weights                                   */
-    GF_TK_BIAS,        /* 1-D biases                                         */
-    GF_TK_LINEAR,      /* 2-D weights of the decoder blocks                  */
-} gf_tensor_kind;
-
+/* What a Hugging Face tensor becomes in GGUF (from the architecture table). */
 typedef struct {
     char name[64];         /* GGUF name, e.g. "blk.3.attn_q.weight"          */
     gf_tensor_kind kind;
+    int slot;              /* gf_linear or gf_norm in the block (arch.h)     */
     int layer;             /* -1 outside the blocks                          */
     int64_t rows, cols;    /* expected HF shape (cols 0 for 1-D)             */
     int64_t permute_heads; /* llama q/k: rotate-half -> interleaved, per head; 0 = none */
 } gf_tensor_map;
 
-/* Maps a tensor name; unknown names are GF_E_UNSUPPORTED naming the tensor. */
+/* Maps a tensor name through the architecture table; unknown names are
+ * GF_E_UNSUPPORTED naming the tensor. */
 gf_status gf_map_tensor(const gf_hfcfg *hp, const char *hf_name, gf_tensor_map *m, gf_err *err);
 
 /* Source row for GGUF row r of a q/k tensor permuted with n_heads heads of rows/n_heads rows:

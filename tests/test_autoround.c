@@ -96,8 +96,8 @@ static void fblock_init(fblock *fb, const gf_hparams *hp) {
     }
     fb->attn_norm = rand_f(hp->dim, 0.2, 1.0);
     fb->ffn_norm = rand_f(hp->dim, 0.2, 1.0);
-    fb->bw.attn_norm = fb->attn_norm;
-    fb->bw.ffn_norm = fb->ffn_norm;
+    fb->bw.norm[GF_NORM_ATTN] = fb->attn_norm;
+    fb->bw.norm[GF_NORM_FFN] = fb->ffn_norm;
 }
 
 static void fblock_free(fblock *fb) {

@@ -63,8 +63,8 @@ static void test_fold(const char *tmp, int qwen2, int kv_heads) {
     int64_t kvd = cfg.n_head_kv * cfg.head_dim;
     float *qkv[3] = {W[GF_LIN_Q], W[GF_LIN_K], W[GF_LIN_V]}, *gu[2] = {W[GF_LIN_GATE], W[GF_LIN_UP]};
     int64_t nq[3] = {qd, kvd, kvd}, ng[2] = {F, F}, nd[1] = {D};
-    gf_awq_fold(qkv, nq, 3, D, s, (float *)ly->attn_norm, NULL, 0, NULL);
-    gf_awq_fold(gu, ng, 2, D, s + 7, (float *)ly->ffn_norm, NULL, 0, NULL);
+    gf_awq_fold(qkv, nq, 3, D, s, (float *)ly->norm[GF_NORM_ATTN], NULL, 0, NULL);
+    gf_awq_fold(gu, ng, 2, D, s + 7, (float *)ly->norm[GF_NORM_FFN], NULL, 0, NULL);
     gf_awq_fold(&W[GF_LIN_DOWN], nd, 1, F, s + 13, NULL, W[GF_LIN_UP], D, NULL);
     if (cfg.n_head_kv == cfg.n_head)
         gf_awq_fold(&W[GF_LIN_O], nd, 1, qd, s + 29, NULL, W[GF_LIN_V], D, (float *)ly->bias[GF_LIN_V]);

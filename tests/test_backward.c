@@ -236,8 +236,8 @@ static void fblock_init(fblock *fb, const gf_hparams *hp, int biases) {
     }
     fb->attn_norm = rand_f(hp->dim, 0.2, 1.0);
     fb->ffn_norm = rand_f(hp->dim, 0.2, 1.0);
-    fb->bw.attn_norm = fb->attn_norm;
-    fb->bw.ffn_norm = fb->ffn_norm;
+    fb->bw.norm[GF_NORM_ATTN] = fb->attn_norm;
+    fb->bw.norm[GF_NORM_FFN] = fb->ffn_norm;
 }
 
 static void fblock_free(fblock *fb) {
@@ -278,8 +278,8 @@ static void engine_forward(const fblock *fb, const float *x, float *y, int64_t B
     m.path = "test-block";
     m.layers = &ly;
     m.ks = gf_kernels_detect();
-    ly.attn_norm = fb->attn_norm;
-    ly.ffn_norm = fb->ffn_norm;
+    ly.norm[GF_NORM_ATTN] = fb->attn_norm;
+    ly.norm[GF_NORM_FFN] = fb->ffn_norm;
     for (int l = 0; l < GF_LIN_COUNT; l++) {
         int64_t n_out, n_in;
         gf_block_linear_shape(&fb->hp, l, &n_out, &n_in);
