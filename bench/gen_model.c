@@ -67,29 +67,22 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    int64_t q = hp.n_head * hp.head_dim, kv = hp.n_head_kv * hp.head_dim;
-    int cap = 8 + 16 * (int)hp.n_layer, n = 0;
+    /* every tensor the architecture table requires, and the biases the config turns on */
+    const gf_arch_info *ai = hp.info;
+    const gf_arch_dims d = {hp.n_vocab, hp.n_embd, hp.n_head, hp.n_head_kv, hp.head_dim, hp.n_ff};
+    int cap = GF_TOP_COUNT + ai->n_block * (int)hp.n_layer, n = 0;
     gt *t = calloc((size_t)cap, sizeof *t);
-#define ADD(k, r, c, ...) do { snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__); t[n].rows = r; t[n].cols = c; t[n].kind = k; n++; } while (0)
-    ADD(0, hp.n_vocab, hp.n_embd, "model.embed_tokens.weight");
-    if (!hp.tie_word_embeddings) ADD(0, hp.n_vocab, hp.n_embd, "lm_head.weight");
-    ADD(1, hp.n_embd, 0, "model.norm.weight");
-    for (int64_t l = 0; l < hp.n_layer; l++) {
-        ADD(1, hp.n_embd, 0, "model.layers.%" PRId64 ".input_layernorm.weight", l);
-        ADD(0, q, hp.n_embd, "model.layers.%" PRId64 ".self_attn.q_proj.weight", l);
-        ADD(0, kv, hp.n_embd, "model.layers.%" PRId64 ".self_attn.k_proj.weight", l);
-        ADD(0, kv, hp.n_embd, "model.layers.%" PRId64 ".self_attn.v_proj.weight", l);
-        if (hp.attn_bias) {
-            ADD(2, q, 0, "model.layers.%" PRId64 ".self_attn.q_proj.bias", l);
-            ADD(2, kv, 0, "model.layers.%" PRId64 ".self_attn.k_proj.bias", l);
-            ADD(2, kv, 0, "model.layers.%" PRId64 ".self_attn.v_proj.bias", l);
+#define ADD(at, l) do { const gf_tensor_name *tn = (at)->t; gf_tensor_hf_name(tn, l, t[n].name, sizeof t[n].name); \
+        t[n].rows = gf_arch_dim(&d, tn->rows); t[n].cols = gf_arch_dim(&d, tn->cols); \
+        t[n].kind = tn->kind == GF_TK_NORM ? 1 : tn->kind == GF_TK_BIAS ? 2 : 0; n++; } while (0)
+    for (int i = 0; i < GF_TOP_COUNT; i++)
+        if (ai->top[i].required || (i == GF_TOP_OUTPUT && !hp.tie_word_embeddings)) ADD(&ai->top[i], -1);
+    for (int64_t l = 0; l < hp.n_layer; l++)
+        for (int i = 0; i < ai->n_block; i++) {
+            const gf_arch_tensor *at = &ai->block[i];
+            int bias_on = at->t->when == GF_WHEN_ATTN_BIAS && hp.attn_bias && ai->attn_bias == GF_BIAS_BY_CONFIG;
+            if (at->t->kind != GF_TK_SKIP && (at->required || bias_on)) ADD(at, l);
         }
-        ADD(0, hp.n_embd, q, "model.layers.%" PRId64 ".self_attn.o_proj.weight", l);
-        ADD(1, hp.n_embd, 0, "model.layers.%" PRId64 ".post_attention_layernorm.weight", l);
-        ADD(0, hp.n_ff, hp.n_embd, "model.layers.%" PRId64 ".mlp.gate_proj.weight", l);
-        ADD(0, hp.n_ff, hp.n_embd, "model.layers.%" PRId64 ".mlp.up_proj.weight", l);
-        ADD(0, hp.n_embd, hp.n_ff, "model.layers.%" PRId64 ".mlp.down_proj.weight", l);
-    }
 #undef ADD
     size_t es = bf16 ? 2 : 4;
     /* header */
