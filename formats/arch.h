@@ -118,6 +118,8 @@ typedef struct {
     int permute_qk;                 /* q/k rows reordered for GF_ROPE_NORM (llama)          */
     int partial_rope;               /* rope.dimension_count may be below head_dim           */
     int rope_freqs;                 /* reads rope frequency factors (none does yet)         */
+    int qk_norm;                    /* per-head RMSNorm of q and k before RoPE, weights in
+                                       GF_NORM_Q/GF_NORM_K of shape [head_dim] (none yet)   */
     gf_bias_rule attn_bias;
     int explicit_head_dim;          /* head_dim from config.json / attention.key_length,
                                        else hidden_size / num_attention_heads               */

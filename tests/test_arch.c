@@ -109,6 +109,9 @@ static void test_entries(void) {
             const gf_arch_tensor *t = gf_arch_block_tensor(a, GF_TK_NORM, n);
             CHECK(t && t->required, "%s: norm %d is required", a->gguf_name, n);
         }
+        CHECK(!!gf_arch_block_tensor(a, GF_TK_NORM, GF_NORM_Q) == !!a->qk_norm &&
+              !!gf_arch_block_tensor(a, GF_TK_NORM, GF_NORM_K) == !!a->qk_norm, "%s: q/k norms as qk_norm says",
+              a->gguf_name);
         for (int i = 0; i < a->n_block; i++) { /* no two tensors share a slot or a name */
             char ni[96], nj[96], hi[96], hj[96];
             for (int j = i + 1; j < a->n_block; j++) {
