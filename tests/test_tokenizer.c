@@ -13,19 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-/* Qwen2.5's vocabulary must tokenize wiki.test.raw (1.3 MB) well under a second
- * (checked in optimised builds only: sanitizers slow everything down ~3x). */
-#define MAX_FILE_SECONDS 1.0
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+/* The time to tokenize each file is printed, never checked: speed belongs to make bench,
+ * and a timed test fails on a busy machine. */
 
 static cJSON *load_json(const char *path) {
     char *text = NULL;
@@ -108,7 +97,6 @@ static void check_file(const gf_tokenizer *t, const char *label, const cJSON *f)
     double dt = gf_time_now() - t0;
     CHECK(st == GF_OK, "%s: %s", label, err.msg);
     printf("%s: %s: %zu bytes -> %zu tokens in %.3f s\n", label, name, len, n, dt);
-    CHECK(SANITIZED || dt < MAX_FILE_SECONDS, "%s: %s took %.3f s", label, name, dt);
     const cJSON *want_n = cJSON_GetObjectItem(f, "n_tokens");
     CHECK((double)n == want_n->valuedouble, "%s: %s: %zu tokens, want %.0f", label, name, n, want_n->valuedouble);
     char hex[65];
