@@ -41,6 +41,35 @@ gf_status gf_errf(gf_err *err, gf_status code, const char *fmt, ...)
 void gf_err_prefix(gf_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *gf_status_name(gf_status s); /* "io", "format", ... */
 
+/* The error idiom: one-line checks, as zstd's RETURN_ERROR_IF / FORWARD_IF_ERROR.
+ *   GF_TRY(expr)                       a failed status from expr is returned as it is
+ *                                      (the callee has filled err)
+ *   GF_FAIL_IF(cond, err, code, ...)   when cond holds, returns gf_errf(err, code, ...)
+ * In a function with a cleanup label, the same checks jump instead of returning; they
+ * assume the function's `gf_status rc` and its one label `done:`:
+ *   GF_TRY_GOTO(expr)                  rc = expr; on failure goto done
+ *   GF_FAIL_GOTO_IF(cond, err, code, ...)  when cond holds, rc = gf_errf(...); goto done */
+#define GF_TRY(expr)                                                                                                   \
+    do {                                                                                                               \
+        gf_status gf_try_rc_ = (expr);                                                                                 \
+        if (gf_try_rc_ != GF_OK) return gf_try_rc_;                                                                    \
+    } while (0)
+#define GF_FAIL_IF(cond, err, code, ...)                                                                               \
+    do {                                                                                                               \
+        if (cond) return gf_errf((err), (code), __VA_ARGS__);                                                          \
+    } while (0)
+#define GF_TRY_GOTO(expr)                                                                                              \
+    do {                                                                                                               \
+        if ((rc = (expr)) != GF_OK) goto done;                                                                         \
+    } while (0)
+#define GF_FAIL_GOTO_IF(cond, err, code, ...)                                                                          \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            rc = gf_errf((err), (code), __VA_ARGS__);                                                                  \
+            goto done;                                                                                                 \
+        }                                                                                                              \
+    } while (0)
+
 /* ---------------------------------------------------------------- types */
 
 /* Tensor element types; values are GGML's type ids, as written into GGUF. */
