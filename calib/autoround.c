@@ -26,7 +26,10 @@
 #include <string.h>
 
 #include "../engine/gemm.h"
+#include "../formats/gguf.h"
 #include "../quantizers/blocks.h"
+#include "../quantizers/method.h"
+#include "awq.h"
 
 /* Elementwise loops go parallel from this many weights (a parallel region costs
  * microseconds, and much more on a loaded machine). */
@@ -575,3 +578,63 @@ done:
     free(V), free(bestV), free(a), free(besta), free(dda), free(Wq), free(E), free(G), free(best);
     return rc;
 }
+
+/* ---------------------------------------------------------------- the methods */
+
+static gf_status ar_block(gf_calib *c, int layer, gf_type type, const gf_method_env *env, gf_block_report *rep,
+                          gf_err *err) {
+    rep->awq = NULL;
+    return gf_autoround_layer(c, layer, type, env->tuning, rep->ar, env->tune_progress, env->ctx, err);
+}
+
+/* AWQ's scales first, folded without clipping (clipping would change the float
+ * targets), then AutoRound on the rescaled block from the same block input. */
+static gf_status awq_ar_block(gf_calib *c, int layer, gf_type type, const gf_method_env *env, gf_block_report *rep,
+                              gf_err *err) {
+    size_t bytes = (size_t)(c->n_samples * c->seqlen * c->cfg->n_embd) * sizeof(float);
+    float *x0 = malloc(bytes);
+    GF_FAIL_IF(!x0, err, GF_E_NOMEM, "out of memory");
+    memcpy(x0, c->x, bytes);
+    gf_awq_opts ao = {.max_tokens = 512, .clip = 0};
+    gf_status rc = gf_awq_layer(c, layer, type, &ao, rep->awq, err);
+    memcpy(c->x, x0, bytes); /* gf_awq_layer advanced it: AutoRound's targets start from the block's input */
+    free(x0);
+    GF_TRY(rc);
+    return gf_autoround_layer(c, layer, type, env->tuning, rep->ar, env->tune_progress, env->ctx, err);
+}
+
+static gf_status ar_head(gf_type type, const float *W, int64_t n_rows, int64_t n_in, const float *H,
+                         const gf_method_env *env, void *blocks, gf_err *err) {
+    double loss0, loss1;
+    return gf_autoround_rows(type, W, n_rows, n_in, H, env->tuning->iters, env->tuning->lr, blocks, &loss0, &loss1,
+                             err);
+}
+
+static gf_status ar_meta(gf_gguf_writer *w, const gf_method_env *env) {
+    const gf_ar_opts *ro = env->tuning;
+    gf_status rc = gf_gguf_set_str(w, "gguf-forge.autoround.recipe", env->recipe ? env->recipe : "default");
+    if (!rc) rc = gf_gguf_set_u32(w, "gguf-forge.autoround.iters", (uint32_t)ro->iters);
+    if (!rc) rc = gf_gguf_set_f32(w, "gguf-forge.autoround.lr", (float)(ro->lr > 0 ? ro->lr : ro->iters ? 1.0 / ro->iters : 0));
+    if (!rc) rc = gf_gguf_set_u32(w, "gguf-forge.autoround.batch", (uint32_t)ro->batch);
+    if (!rc) rc = gf_gguf_set_u64(w, "gguf-forge.autoround.seed", ro->seed);
+    return rc;
+}
+
+const gf_qmethod gf_method_autoround = {
+    .name = "autoround",
+    .help = "per block, signed-gradient tuning of every weight's rounding and each block's range so the block's "
+            "output matches the float model (--recipe); for --embed/--output the same tuning of the head's rows "
+            "against its output on calibration tokens",
+    .needs_qpath = 1, .tunes = 1,
+    .quantize_row = gf_quantize_row_minmax,
+    .transform_block = ar_block, .tune_head = ar_head, .write_meta = ar_meta,
+};
+
+const gf_qmethod gf_method_awq_autoround = {
+    .name = "awq+autoround",
+    .help = "AWQ scales folded first (no clipping), then AutoRound",
+    .needs_qpath = 1, .tunes = 1,
+    .blocks_only = "AWQ rescales decoder blocks only",
+    .quantize_row = gf_quantize_row_minmax,
+    .transform_block = awq_ar_block, .write_meta = ar_meta,
+};

@@ -20,7 +20,7 @@
 #define GF_AR_MIN_RANGE 0.3f
 #define GF_AR_MAX_V 0.5f /* |V| bound, auto-round's */
 
-typedef struct {
+typedef struct gf_ar_opts {
     int iters;        /* steps of SignSGD: light 50, default 200, best 1000; 0: no tuning (V = 0, a = 1) */
     double lr;        /* <= 0: 1/iters (auto-round's default), linear decay to 0; Q8_0's a: lr*8/127 */
     int64_t batch;    /* samples per step (minibatch of the calibration samples); <= 0: min(8, samples) */
@@ -30,7 +30,7 @@ typedef struct {
 
 /* Losses are block-output mean squared errors over *all* calibration samples
  * (quantized-path inputs against the float block's outputs on float inputs). */
-typedef struct {
+typedef struct gf_ar_report {
     double loss_minmax;     /* with llama.cpp's min-max blocks (gf_quantize_row_*_ref)                 */
     double loss_best;       /* with the blocks stored (the tuned ones, or min-max if those were better) */
     double loss_best_batch; /* minibatch loss of the kept iterate (chosen as the lowest ratio of the

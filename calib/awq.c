@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "../quantizers/blocks.h"
+#include "../quantizers/method.h"
 
 #define N_G 4 /* groups gf_awq_report has room for */
 
@@ -100,14 +101,17 @@ static gf_status matmul_f32(const float *W, int64_t n_out, int64_t n, const floa
 }
 
 /* out = dequant(quant_minmax(W o s)) / s, rows independent */
-static void fake_quant(gf_type type, const float *W, const float *s, float *out, int64_t n_out, int64_t n) {
-#pragma omp parallel
+static gf_status fake_quant(gf_type type, const float *W, const float *s, float *out, int64_t n_out, int64_t n,
+                            gf_err *err) {
+    int oom = 0;
+#pragma omp parallel reduction(| : oom)
     {
         float *row = malloc((size_t)n * sizeof *row);
         uint8_t *q = malloc(gf_row_size(type, n));
+        oom = !row || !q;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n_out; r++) {
-            if (!row || !q) continue;
+            if (oom) continue; /* this thread's rows stay unset: the whole call fails */
             for (int64_t j = 0; j < n; j++) row[j] = W[r * n + j] * (s ? s[j] : 1.0f);
             gf_quantize_row(type, row, q, n);
             gf_dequantize_row(type, q, out + r * n, n);
@@ -117,6 +121,8 @@ static void fake_quant(gf_type type, const float *W, const float *s, float *out,
         free(row);
         free(q);
     }
+    GF_FAIL_IF(oom, err, GF_E_NOMEM, "awq: out of memory for a row of %lld weights", (long long)n);
+    return GF_OK;
 }
 
 /* ---------------------------------------------------------------- folding */
@@ -147,9 +153,8 @@ static gf_status group_error(const group *gr, gf_type type, const capture *c, co
                              float *wq, float *y, gf_kernel_set ks, double *out, gf_err *err) {
     double e = 0;
     for (int i = 0; i < gr->n_w; i++) {
-        fake_quant(type, gr->W[i], s, wq, gr->n_out[i], c->n_in);
-        gf_status rc = matmul_f32(wq, gr->n_out[i], c->n_in, c->xs, c->n_xs, y, ks, err);
-        if (rc) return rc;
+        GF_TRY(fake_quant(type, gr->W[i], s, wq, gr->n_out[i], c->n_in, err));
+        GF_TRY(matmul_f32(wq, gr->n_out[i], c->n_in, c->xs, c->n_xs, y, ks, err));
         for (int64_t k = 0; k < c->n_xs * gr->n_out[i]; k++) e += ((double)y[k] - yref[i][k]) * ((double)y[k] - yref[i][k]);
     }
     *out = e;
@@ -361,3 +366,21 @@ done:
     free(xs);
     return rc;
 }
+
+/* ---------------------------------------------------------------- the method */
+
+static gf_status awq_block(gf_calib *c, int layer, gf_type type, const gf_method_env *env, gf_block_report *rep,
+                           gf_err *err) {
+    gf_awq_opts ao = {.max_tokens = 512, .clip = 1};
+    rep->ar = NULL;
+    return gf_awq_layer(c, layer, type, &ao, rep->awq, err);
+}
+
+const gf_qmethod gf_method_awq = {
+    .name = "awq",
+    .help = "activation-aware scales searched per block on calibration inputs, folded into the preceding "
+            "norm/linear, then a clipping search; min-max rounding",
+    .blocks_only = "AWQ rescales decoder blocks only",
+    .quantize_row = gf_quantize_row_minmax,
+    .transform_block = awq_block,
+};

@@ -19,7 +19,7 @@ typedef struct {
     int clip;            /* run the clipping search */
 } gf_awq_opts;
 
-typedef struct {
+typedef struct gf_awq_report {
     float alpha[4];      /* chosen alpha per group (q/k/v, o, gate/up, down); -1: identity kept, -2: not applicable */
     double err_before[4], err_after[4]; /* group output squared error, min-max quantized, before/after scaling */
 } gf_awq_report;

@@ -26,7 +26,7 @@ typedef struct {
 
 /* The float model as calibration sees it: hyperparameters, the current block's
  * weights, and the activations of every sample at the current depth. */
-typedef struct {
+typedef struct gf_calib {
     gf_model m;          /* shell: hp, and layers[l] filled while l is loaded        */
     const gf_hfcfg *cfg;
     const gf_safetensors *st;

@@ -158,6 +158,19 @@ static int parse_method(const char *opt, const char *v, const gf_qmethod **out) 
     return 0;
 }
 
+/* "minmax, omse, imatrix or autoround": the methods that may choose a head's blocks */
+static void head_methods(char *buf, size_t n) {
+    int k = 0, count = 0;
+    for (int i = 0; gf_qmethod_at(i); i++) count += !gf_qmethod_at(i)->blocks_only;
+    buf[0] = '\0';
+    for (int i = 0; gf_qmethod_at(i); i++) {
+        const gf_qmethod *m = gf_qmethod_at(i);
+        if (m->blocks_only) continue;
+        k++;
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", k == 1 ? "" : k == count ? " or " : ", ", m->name);
+    }
+}
+
 static void list_methods(void) {
     printf("quantization methods (--blocks, --embed, --output):\n");
     for (int i = 0; gf_qmethod_at(i); i++) printf("  %-10s %s\n", gf_qmethod_at(i)->name, gf_qmethod_at(i)->help);
@@ -171,9 +184,9 @@ static int write_report(const char *path, cJSON *tensors, cJSON *blocks, const c
     cJSON_AddStringToObject(root, "model", model);
     cJSON_AddStringToObject(root, "output", out);
     cJSON_AddStringToObject(root, "type", gf_type_info(o->type)->name);
-    cJSON_AddStringToObject(root, "blocks_method", o->blocks ? o->blocks->name : "minmax");
-    cJSON_AddStringToObject(root, "embed_method", o->embed ? o->embed->name : "minmax");
-    cJSON_AddStringToObject(root, "output_method", o->output ? o->output->name : "minmax");
+    cJSON_AddStringToObject(root, "blocks_method", (o->blocks ? o->blocks : gf_qmethod_default())->name);
+    cJSON_AddStringToObject(root, "embed_method", (o->embed ? o->embed : gf_qmethod_default())->name);
+    cJSON_AddStringToObject(root, "output_method", (o->output ? o->output : gf_qmethod_default())->name);
     if (o->imatrix_name) cJSON_AddStringToObject(root, "imatrix", o->imatrix_name);
     cJSON_AddNumberToObject(root, "parameters", (double)sum->n_params);
     cJSON_AddNumberToObject(root, "output_bytes", (double)sum->out_bytes);
@@ -425,18 +438,20 @@ int gf_cmd_quantize(int argc, char **argv) {
     o.measure = !quiet || report_path != NULL; /* the error is shown in the progress lines and the report */
     o.block_progress = on_block_progress;
     o.ar_progress = on_ar_progress;
-    const gf_qmethod *bm = o.blocks;
     for (int i = 0; i < 2; i++) { /* the heads are single matrices: no block transform there */
         const gf_qmethod *hm = i ? o.output : o.embed;
-        if (hm && strstr(hm->name, "awq")) {
-            fprintf(stderr, "gguf-forge quantize: %s %s: AWQ rescales decoder blocks only; use minmax, omse, imatrix or "
-                            "autoround for the %s\n", i ? "--output" : "--embed", hm->name, i ? "output head" : "embedding");
+        if (hm && hm->blocks_only) {
+            char alt[256];
+            head_methods(alt, sizeof alt);
+            fprintf(stderr, "gguf-forge quantize: %s %s: %s; use %s for the %s\n", i ? "--output" : "--embed", hm->name,
+                    hm->blocks_only, alt, i ? "output head" : "embedding");
             goto usage_err;
         }
     }
-    int ar_any = (bm && strstr(bm->name, "autoround")) || (o.embed && !strcmp(o.embed->name, "autoround")) ||
-                 (o.output && !strcmp(o.output->name, "autoround"));
-    if (ar_any) { /* the recipe fills what was not given */
+    int tunes = 0;
+    const gf_qmethod *ms[3] = {o.blocks, o.embed, o.output};
+    for (int i = 0; i < 3; i++) tunes |= ms[i] && ms[i]->tunes;
+    if (tunes) { /* the recipe fills what was not given */
         const gf_ar_recipe *rcp = gf_ar_recipe_find(recipe);
         if (!rcp) {
             fprintf(stderr, "gguf-forge quantize: --recipe: '%s' is not light, default or best\n", recipe);
@@ -464,9 +479,7 @@ int gf_cmd_quantize(int argc, char **argv) {
         /* the output-activation error needs calibration: measured when the text was given
          * or a method calibrates anyway */
         int calibrates = 0;
-        const gf_qmethod *ms[3] = {o.blocks, o.embed, o.output};
-        for (int i = 0; i < 3; i++)
-            if (ms[i]) calibrates |= ms[i]->block_transform || (ms[i]->uses_importance && !o.imatrix);
+        for (int i = 0; i < 3; i++) calibrates |= gf_qmethod_calibrates(ms[i], o.imatrix != NULL);
         o.act_error = calib_path || calibrates;
     }
     if (threads) omp_set_num_threads(threads);

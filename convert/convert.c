@@ -33,14 +33,47 @@ typedef struct {
     gf_type type;
     const gf_qmethod *method;
     const float *importance;   /* (row_len) from the importance matrix, or NULL */
-    const float *head_h;       /* (row_len, row_len): autoround on the embedding/output
-                                  head, rows tuned under this quadratic form; or NULL */
-    int head_iters;
-    double head_lr;
+    const float *head_h;       /* (row_len, row_len): the method tunes the embedding/output
+                                  head (tune_head), rows under this quadratic form; or NULL */
+    const gf_method_env *env;  /* what the method's hooks receive                   */
     int measure;               /* compute the weight error while quantizing     */
     char note[160];
     int group; /* order in the file: embedding, blocks, output norm, output */
 } plan_entry;
+
+/* ---------------------------------------------------------------- the conversion's state */
+
+/* Everything one gf_convert owns, so that its steps (plan, calibrate, write_header,
+ * stream, report) share it and one function frees it. */
+typedef struct {
+    const char *dir;
+    const gf_convert_opts *o;
+    gf_convert_summary *sum;
+    gf_hfcfg hp;
+    gf_safetensors *st;        /* NULL for --vocab-only                                 */
+    gf_vocab *vocab;
+    gf_gguf_writer *w;
+    regex_t *rx;               /* the --tensor-type rules, compiled                     */
+    int n_rx;
+    plan_entry *plan;          /* (n) in file order                                     */
+    int n;
+    gf_ar_opts tuning;         /* o->autoround, or the default recipe's                 */
+    gf_method_env env;         /* what the methods' hooks receive                       */
+    gf_calib_opts co;
+    const gf_imatrix *imx;     /* o->imatrix, or the statistics calibration measured    */
+    gf_imatrix *calib_imx;
+    gf_calib *calib;           /* the calibration run (statistics, or the block method's) */
+    const gf_qmethod *bt;      /* the blocks' method when it has a block hook, or NULL  */
+    gf_probe *probe;           /* samples for the output-activation error, or NULL      */
+    float *head_h;             /* (D, D) second moment of the head's calibration inputs */
+    float *head_out, *head_tied, *head_eye; /* the quadratic form of each head role     */
+    int64_t max_row;           /* longest row of any tensor                             */
+    float *buf;                /* a chunk of float rows                                 */
+    uint8_t *qbuf;             /* its blocks                                            */
+    double *scratch;           /* per-row error sums of a chunk                         */
+    float *act_tmp;            /* act_acc's scratch                                     */
+    int bt_layer, probe_layer, probe_final; /* where the calibration and probe stand    */
+} conversion;
 
 gf_type gf_convert_default_embed_type(gf_type type) {
     return type == GF_TYPE_Q4_0 ? GF_TYPE_Q8_0 : type;
@@ -138,19 +171,24 @@ static void measure_row(gf_type type, const float *x, const uint8_t *q, int64_t 
  * independent, and the error sums are combined in row order, so any thread
  * count gives the same bytes and the same numbers. err2/ref2 (n_rows doubles of
  * scratch each) receive per-row squared error and squared norm (0 unless the
- * plan measures). */
-static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
-                          double *err2, double *ref2) {
+ * plan measures). A head tuned by its method (tune_head) has its rows tuned together:
+ * its failure (out of memory) is the conversion's, not a silent min-max fallback. */
+static gf_status quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
+                               double *err2, double *ref2, gf_err *err) {
     size_t rs = gf_row_size(p->type, row_len);
-    /* autoround on the head tunes the rows together; when it cannot (out of memory),
-     * the rows get the method's row quantizer, min-max */
-    gf_err e = {0};
-    double l0, l1;
-    const int tuned = p->head_h && !gf_autoround_rows(p->type, x, n_rows, row_len, p->head_h, p->head_iters, p->head_lr,
-                                                      dst, &l0, &l1, &e);
-#pragma omp parallel
+    const int tuned = p->head_h != NULL;
+    if (tuned) {
+        gf_status rc = p->method->tune_head(p->type, x, n_rows, row_len, p->head_h, p->env, dst, err);
+        if (rc) {
+            gf_err_prefix(err, "tensor '%s'", p->map.name);
+            return rc;
+        }
+    }
+    int oom = 0;
+#pragma omp parallel reduction(| : oom)
     {
         float *back = p->measure ? malloc((size_t)row_len * sizeof *back) : NULL;
+        oom = p->measure && !back;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n_rows; r++) {
             const float *xr = x + r * row_len;
@@ -160,6 +198,9 @@ static void quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int
         }
         free(back);
     }
+    GF_FAIL_IF(oom, err, GF_E_NOMEM, "tensor '%s': out of memory measuring rows of %lld", p->map.name,
+               (long long)row_len);
+    return GF_OK;
 }
 
 /* ---------------------------------------------------------------- output-activation error */
@@ -213,64 +254,60 @@ static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, 
 
 /* Blocks chosen by a method itself (autoround): written as they are; the error
  * is measured against the float rows mem. */
-static gf_status write_blocks(const plan_entry *p, const float *mem, const uint8_t *blocks, gf_gguf_writer *w,
-                              gf_sink *sink, uint64_t idx, float *back, double *sq_err, double *sq_ref, act_acc *act,
-                              gf_err *err) {
+static gf_status write_blocks(conversion *cv, const plan_entry *p, uint64_t idx, const float *mem, const uint8_t *blocks,
+                              gf_sink *sink, act_acc *act, double *sq_err, double *sq_ref, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t len = t->row_len;
     size_t rs = gf_row_size(p->type, len);
     *sq_err = *sq_ref = 0;
     for (int64_t r = 0; r < t->n_rows; r++) {
         double e2, n2;
-        measure_row(p->type, mem + r * len, blocks + (size_t)r * rs, len, back, &e2, &n2);
+        measure_row(p->type, mem + r * len, blocks + (size_t)r * rs, len, cv->buf, &e2, &n2);
         *sq_err += e2;
         *sq_ref += n2;
     }
     act_add(act, p->type, mem, blocks, 0, t->n_rows, len);
-    return gf_gguf_write_tensor_data(w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
+    return gf_gguf_write_tensor_data(cv->w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
 }
 
-static gf_status write_tensor(const gf_safetensors *st, const plan_entry *p, const float *mem, gf_gguf_writer *w,
-                              gf_sink *sink, uint64_t idx, float *buf, uint8_t *qbuf, double *scratch,
-                              volatile int *cancel, double *sq_err, double *sq_ref, act_acc *act, gf_err *err) {
+/* Rows r0 .. r0+n-1 of float rows x (already in GGUF layout): quantized, measured, written. */
+static gf_status write_chunk(conversion *cv, const plan_entry *p, uint64_t idx, const float *x, int64_t r0, int64_t n,
+                             gf_sink *sink, act_acc *act, double *sq_err, double *sq_ref, gf_err *err) {
+    const int64_t len = p->src->row_len;
+    double *err2 = cv->scratch, *ref2 = cv->scratch + CHUNK_FLOATS;
+    GF_TRY(quantize_rows(p, x, cv->qbuf, n, len, err2, ref2, err));
+    act_add(act, p->type, x, cv->qbuf, r0, n, len);
+    for (int64_t i = 0; i < n; i++) {
+        *sq_err += err2[i];
+        *sq_ref += ref2[i];
+    }
+    return gf_gguf_write_tensor_part(cv->w, sink, idx, cv->qbuf, gf_row_size(p->type, len) * (size_t)n, err);
+}
+
+/* A tensor's rows, from mem (rewritten by a block method) or read from the
+ * safetensors a chunk at a time. */
+static gf_status write_tensor(conversion *cv, const plan_entry *p, uint64_t idx, const float *mem, gf_sink *sink,
+                              act_acc *act, double *sq_err, double *sq_ref, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int64_t rows = t->n_rows, len = t->row_len;
     int64_t chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
-    size_t rs = gf_row_size(p->type, len);
-    double *err2 = scratch, *ref2 = scratch + CHUNK_FLOATS;
-    gf_status rc;
     *sq_err = *sq_ref = 0;
     if (mem) { /* rewritten by a block transform: already in GGUF layout */
         for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
             int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
-            quantize_rows(p, mem + r0 * len, qbuf, n, len, err2, ref2);
-            act_add(act, p->type, mem + r0 * len, qbuf, r0, n, len);
-            for (int64_t i = 0; i < n; i++) {
-                *sq_err += err2[i];
-                *sq_ref += ref2[i];
-            }
-            if ((rc = gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs * (size_t)n, err))) return rc;
+            GF_TRY(write_chunk(cv, p, idx, mem + r0 * len, r0, n, sink, act, sq_err, sq_ref, err));
         }
         return GF_OK;
     }
     if (p->map.permute_heads && t->n_dims == 1) { /* a permuted bias: read whole */
-        if ((rc = gf_hf_read_rows(st, t, &p->map, 0, 1, buf, err))) return rc;
-        quantize_rows(p, buf, qbuf, 1, len, err2, ref2);
-        *sq_err = err2[0];
-        *sq_ref = ref2[0];
-        return gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs, err);
+        GF_TRY(gf_hf_read_rows(cv->st, t, &p->map, 0, 1, cv->buf, err));
+        return write_chunk(cv, p, idx, cv->buf, 0, 1, sink, NULL, sq_err, sq_ref, err);
     }
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-        if (cancel && *cancel) return gf_errf(err, GF_E_INTERRUPTED, "interrupted");
+        GF_FAIL_IF(cv->o->cancel && *cv->o->cancel, err, GF_E_INTERRUPTED, "interrupted");
         int64_t n = rows - r0 < chunk ? rows - r0 : chunk;
-        if ((rc = gf_hf_read_rows(st, t, &p->map, r0, n, buf, err))) return rc;
-        quantize_rows(p, buf, qbuf, n, len, err2, ref2);
-        act_add(act, p->type, buf, qbuf, r0, n, len);
-        for (int64_t i = 0; i < n; i++) {
-            *sq_err += err2[i];
-            *sq_ref += ref2[i];
-        }
-        if ((rc = gf_gguf_write_tensor_part(w, sink, idx, qbuf, rs * (size_t)n, err))) return rc;
+        GF_TRY(gf_hf_read_rows(cv->st, t, &p->map, r0, n, cv->buf, err));
+        GF_TRY(write_chunk(cv, p, idx, cv->buf, r0, n, sink, act, sq_err, sq_ref, err));
     }
     return GF_OK;
 }
@@ -307,9 +344,9 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_conv
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.embed_type", gf_type_info(et)->name);
     if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.output_type", gf_type_info(ot)->name);
     if (!rc) rc = gf_gguf_set_bool(w, "gguf-forge.pure", o->pure);
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", o->blocks ? o->blocks->name : "minmax");
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", o->embed ? o->embed->name : "minmax");
-    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", o->output ? o->output->name : "minmax");
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", (o->blocks ? o->blocks : gf_qmethod_default())->name);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", (o->embed ? o->embed : gf_qmethod_default())->name);
+    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", (o->output ? o->output : gf_qmethod_default())->name);
     if (!rc && o->imatrix) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.file", o->imatrix_name ? o->imatrix_name : "");
     if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
     if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
@@ -319,20 +356,18 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_conv
 
 /* ---------------------------------------------------------------- block transforms */
 
-/* Loads decoder block `layer` into the calibration, applies the block method
- * (awq, autoround, awq+autoround) for the layer's matrix type, and advances the
- * calibration activations past it. */
-static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, gf_type lt, const gf_convert_opts *o,
-                                 gf_err *err) {
-    int awq = strstr(bt->name, "awq") != NULL, ar = strstr(bt->name, "autoround") != NULL;
+/* Loads decoder block `layer` into the calibration, runs the block method's hook
+ * for the layer's matrix type, and advances the calibration activations past it. */
+static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, gf_type lt, const gf_method_env *env,
+                                 const gf_convert_opts *o, gf_err *err) {
     gf_awq_report awq_rep;
     gf_ar_report ar_rep;
-    gf_block_event ev = {.layer = layer, .n_layers = (int)c->cfg->n_layer, .method = bt->name};
+    gf_block_report rep = {.awq = &awq_rep, .ar = &ar_rep};
     double t0 = gf_time_now();
-    gf_status rc = gf_calib_load_layer(c, layer, err);
-    if (rc) return rc;
+    GF_TRY(gf_calib_load_layer(c, layer, err));
     if (lt != GF_TYPE_Q4_0 && lt != GF_TYPE_Q8_0) { /* nothing to tune: carry both streams through the float block */
-        if ((rc = gf_calib_forward_layer(c, layer, NULL, err)) || !c->xq) return rc;
+        gf_status rc = gf_calib_forward_layer(c, layer, NULL, err);
+        if (rc || !c->xq) return rc;
         float *x = c->x;
         c->x = c->xq;
         rc = gf_calib_forward_layer(c, layer, NULL, err);
@@ -340,311 +375,330 @@ static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, g
         c->x = x;
         return rc;
     }
-    if (awq) {
-        size_t bytes = (size_t)(c->n_samples * c->seqlen * c->cfg->n_embd) * sizeof(float);
-        float *x0 = ar ? malloc(bytes) : NULL;
-        if (ar && !x0) return gf_errf(err, GF_E_NOMEM, "out of memory");
-        if (x0) memcpy(x0, c->x, bytes);
-        /* before AutoRound: fold the scales only (clipping would change the float targets) */
-        gf_awq_opts ao = {.max_tokens = 512, .clip = !ar};
-        rc = gf_awq_layer(c, layer, lt, &ao, &awq_rep, err);
-        if (x0) { /* AutoRound's targets start from this block's input */
-            memcpy(c->x, x0, bytes);
-            free(x0);
-        }
-        if (rc) return rc;
-        ev.awq = &awq_rep;
-    }
-    if (ar) {
-        gf_ar_opts ro = {0};
-        if (o->autoround) ro = *o->autoround;
-        else gf_ar_opts_from_recipe(&ro, gf_ar_recipe_find("default"));
-        if ((rc = gf_autoround_layer(c, layer, lt, &ro, &ar_rep, o->ar_progress, o->progress_ctx, err))) return rc;
-        ev.ar = &ar_rep;
-    }
-    ev.seconds = gf_time_now() - t0;
+    GF_TRY(bt->transform_block(c, layer, lt, env, &rep, err));
+    gf_block_event ev = {.layer = layer, .n_layers = (int)c->cfg->n_layer, .method = bt->name, .awq = rep.awq,
+                         .ar = rep.ar, .seconds = gf_time_now() - t0};
     if (o->block_progress) o->block_progress(o->progress_ctx, &ev);
     return GF_OK;
 }
 
-/* ---------------------------------------------------------------- driver */
+static void conversion_free(conversion *cv) {
+    for (int i = 0; i < cv->n_rx; i++) regfree(&cv->rx[i]);
+    free(cv->rx);
+    free(cv->buf);
+    free(cv->qbuf);
+    free(cv->scratch);
+    free(cv->plan);
+    gf_gguf_writer_free(cv->w);
+    gf_calib_free(cv->calib);
+    gf_probe_free(cv->probe);
+    free(cv->act_tmp);
+    free(cv->head_h), free(cv->head_out), free(cv->head_tied), free(cv->head_eye);
+    gf_imatrix_free(cv->calib_imx);
+    gf_vocab_free(cv->vocab);
+    gf_st_close(cv->st);
+}
 
-/* autoround chosen for the embedding or output head (--embed/--output autoround) of a
- * matrix that gets Q4_0/Q8_0 blocks */
-static int head_autoround(const plan_entry *p) {
-    return (p->map.kind == GF_TK_EMBED || p->map.kind == GF_TK_OUTPUT) && !strcmp(p->method->name, "autoround") &&
+/* ---------------------------------------------------------------- step 1: plan */
+
+/* One source tensor into plan[cv->n] (skipped tensors leave no entry). */
+static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    plan_entry *p = &cv->plan[cv->n];
+    p->src = src;
+    gf_status rc = gf_map_tensor(&cv->hp, src->name, &p->map, err);
+    if (rc) {
+        gf_err_prefix(err, "%s", cv->dir);
+        return rc;
+    }
+    if (p->map.kind == GF_TK_SKIP) return GF_OK;
+    GF_TRY(check_shape(p, cv->st->files[src->file].path, err));
+    p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
+    gf_type want = pick_type(o, cv->rx, p);
+    p->type = want;
+    const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
+    p->method = mm ? mm : gf_qmethod_default();
+    p->measure = o->measure;
+    p->env = &cv->env;
+    if (is_quantized(want) && src->row_len % GF_QK) {
+        p->type = GF_TYPE_F16;
+        snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
+                 (long long)src->row_len, GF_QK, gf_type_info(want)->name);
+        cv->sum->n_fallback++;
+    }
+    cv->n++;
+    return GF_OK;
+}
+
+/* Reads config.json and the safetensors headers, maps, checks and types every
+ * tensor, and loads the vocabulary: bad input is refused before any output. */
+static gf_status plan(conversion *cv, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    GF_TRY(gf_hfcfg_load(cv->dir, &cv->hp, err));
+    if (!o->vocab_only) GF_TRY(gf_st_open(cv->dir, &cv->st, err));
+    cv->rx = calloc((size_t)o->n_rules + 1, sizeof *cv->rx);
+    GF_FAIL_IF(!cv->rx, err, GF_E_NOMEM, "out of memory");
+    for (; cv->n_rx < o->n_rules; cv->n_rx++)
+        GF_FAIL_IF(regcomp(&cv->rx[cv->n_rx], o->rules[cv->n_rx].regex, REG_EXTENDED | REG_NOSUB) != 0, err, GF_E_USAGE,
+                   "--tensor-type: '%s' is not a valid regular expression", o->rules[cv->n_rx].regex);
+
+    if (o->autoround) cv->tuning = *o->autoround;
+    else gf_ar_opts_from_recipe(&cv->tuning, gf_ar_recipe_find("default"));
+    cv->env = (gf_method_env){.tuning = &cv->tuning, .recipe = o->ar_recipe, .tune_progress = o->ar_progress,
+                              .ctx = o->progress_ctx};
+    cv->co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
+
+    int64_t n_src = cv->st ? cv->st->n_tensors : 0; /* --vocab-only reads no safetensors */
+    cv->plan = calloc((size_t)n_src + 1, sizeof *cv->plan);
+    GF_FAIL_IF(!cv->plan, err, GF_E_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n_src; i++) GF_TRY(plan_tensor(cv, &cv->st->tensors[i], err));
+    qsort(cv->plan, (size_t)cv->n, sizeof *cv->plan, plan_cmp);
+    if (!o->vocab_only) GF_TRY(check_complete(&cv->hp, cv->plan, cv->n, cv->dir, err));
+    /* after the shapes: a config.json that disagrees with the weights fails fast */
+    return gf_vocab_from_hf(cv->dir, cv->hp.n_vocab, &cv->vocab, err);
+}
+
+/* ---------------------------------------------------------------- step 2: calibrate */
+
+/* a method that tunes heads chosen for the embedding or output head (--embed/--output
+ * autoround) of a matrix that gets Q4_0/Q8_0 blocks */
+static int head_tuned(const plan_entry *p) {
+    return (p->map.kind == GF_TK_EMBED || p->map.kind == GF_TK_OUTPUT) && p->method->tune_head &&
            p->src->n_dims == 2 && (p->type == GF_TYPE_Q4_0 || p->type == GF_TYPE_Q8_0);
 }
 
-gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum, gf_err *err) {
-    gf_status rc;
-    gf_hfcfg hp;
-    gf_safetensors *st = NULL;
-    gf_vocab *vocab = NULL;
-    gf_gguf_writer *w = NULL;
-    plan_entry *plan = NULL;
-    regex_t *rx = NULL;
-    int n_rx = 0, n = 0;
-    float *buf = NULL;
-    uint8_t *qbuf = NULL;
-    double *scratch = NULL;
-    gf_calib *calib = NULL;
-    gf_imatrix *calib_imx = NULL;
-    gf_probe *probe = NULL;
-    float *act_tmp = NULL, *head_h = NULL, *head_out = NULL, *head_tied = NULL, *head_eye = NULL;
-    int bt_layer = -1, probe_layer = -1, probe_final = 0;
-    double t0 = gf_time_now();
-    memset(sum, 0, sizeof *sum);
+/* The quadratic form a head-tuning method minimizes for p's role (built once per role). */
+static gf_status head_form(conversion *cv, plan_entry *p, gf_err *err) {
+    const int64_t D = p->src->row_len;
+    const float *H = cv->head_h;
+    float **f = p->map.kind == GF_TK_OUTPUT ? &cv->head_out : cv->hp.tie_word_embeddings ? &cv->head_tied : &cv->head_eye;
+    if (!*f) {
+        *f = calloc((size_t)(D * D), sizeof **f);
+        GF_FAIL_IF(!*f, err, GF_E_NOMEM, "out of memory");
+        double tr = 0;
+        for (int64_t j = 0; H && j < D; j++) tr += H[j * D + j];
+        /* output: H; tied embedding: H scaled to a mean diagonal of 1, plus 0.1 I for the
+         * lookup role; untied embedding: I, the plain weight error.  On qwen2-tiny (Q4_0,
+         * 200 iterations) the logits' KLD was lowest with the output role alone
+         * (0.0083 at 0, 0.0084 at 0.1 I and 0.25 I, 0.0086 at I, 0.0089 at 4 I; omse 0.0090);
+         * 0.1 I keeps the lookup role in play at no measurable cost. */
+        const float diag = f == &cv->head_tied ? 0.1f : f == &cv->head_eye ? 1.0f : 0.0f;
+        for (int64_t j = 0; j < D * D; j++) {
+            float h = H && f != &cv->head_eye ? H[j] : 0;
+            if (f == &cv->head_tied && tr > 0) h = (float)(h * ((double)D / tr));
+            (*f)[j] = h + (j % (D + 1) == 0 ? diag : 0.0f);
+        }
+    }
+    p->head_h = *f;
+    return GF_OK;
+}
 
-    if ((rc = gf_hfcfg_load(dir, &hp, err))) goto done;
-    if (!o->vocab_only && (rc = gf_st_open(dir, &st, err))) goto done;
-
-    rx = calloc((size_t)o->n_rules + 1, sizeof *rx);
-    if (!rx) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
-    for (; n_rx < o->n_rules; n_rx++) {
-        if (regcomp(&rx[n_rx], o->rules[n_rx].regex, REG_EXTENDED | REG_NOSUB) != 0) {
-            rc = gf_errf(err, GF_E_USAGE, "--tensor-type: '%s' is not a valid regular expression", o->rules[n_rx].regex);
-            goto done;
-        }
-    }
-
-    /* plan: map, check and type every tensor before writing anything */
-    int64_t n_src = st ? st->n_tensors : 0; /* --vocab-only reads no safetensors */
-    plan = calloc((size_t)n_src + 1, sizeof *plan);
-    if (!plan) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
-    for (int64_t i = 0; i < n_src; i++) {
-        plan_entry *p = &plan[n];
-        p->src = &st->tensors[i];
-        if ((rc = gf_map_tensor(&hp, p->src->name, &p->map, err))) {
-            gf_err_prefix(err, "%s", dir);
-            goto done;
-        }
-        if (p->map.kind == GF_TK_SKIP) continue;
-        if ((rc = check_shape(p, st->files[p->src->file].path, err))) goto done;
-        p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
-        gf_type want = pick_type(o, rx, p);
-        p->type = want;
-        const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
-        p->method = mm ? mm : gf_qmethod_find("minmax");
-        p->measure = o->measure;
-        if (is_quantized(want) && p->src->row_len % GF_QK) {
-            p->type = GF_TYPE_F16;
-            snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
-                     (long long)p->src->row_len, GF_QK, gf_type_info(want)->name);
-            sum->n_fallback++;
-        }
-        n++;
-    }
-    qsort(plan, (size_t)n, sizeof *plan, plan_cmp);
-    if (!o->vocab_only && (rc = check_complete(&hp, plan, n, dir, err))) goto done;
-    /* after the shapes: a config.json that disagrees with the weights fails fast */
-    if ((rc = gf_vocab_from_hf(dir, hp.n_vocab, &vocab, err))) goto done;
-
-    /* importance statistics from calibration, for the methods that want them */
-    const gf_imatrix *imx = o->imatrix;
-    const gf_calib_opts co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
-    int want_stats = 0;
-    for (int i = 0; i < n; i++) want_stats |= plan[i].method->uses_importance;
-    /* autoround on the embedding/output head: the output role needs the second moment
-     * of the head's calibration inputs (the untied embedding has only the lookup role) */
-    int want_head = 0;
-    for (int i = 0; i < n; i++)
-        if (head_autoround(&plan[i]) && (plan[i].map.kind == GF_TK_OUTPUT || hp.tie_word_embeddings)) want_head = 1;
-    if (((want_stats && !imx) || want_head) && !o->vocab_only) {
-        if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
-        if ((rc = gf_calib_imatrix(calib, &calib_imx, o->calib_progress, o->progress_ctx, err))) goto done;
-        if (!imx) imx = calib_imx;
-        if (want_head && (rc = gf_calib_head_moment(calib, &head_h, err))) goto done;
-    }
-    for (int i = 0; i < n && !o->vocab_only; i++) {
-        plan_entry *p = &plan[i];
-        if (!head_autoround(p)) continue;
-        const int64_t D = p->src->row_len;
-        float **hp_ = p->map.kind == GF_TK_OUTPUT ? &head_out : hp.tie_word_embeddings ? &head_tied : &head_eye;
-        if (!*hp_) {
-            if (!(*hp_ = calloc((size_t)(D * D), sizeof **hp_))) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
-            double tr = 0;
-            for (int64_t j = 0; head_h && j < D; j++) tr += head_h[j * D + j];
-            /* output: H; tied embedding: H scaled to a mean diagonal of 1, plus 0.1 I for the
-             * lookup role; untied embedding: I, the plain weight error.  On qwen2-tiny (Q4_0,
-             * 200 iterations) the logits' KLD was lowest with the output role alone
-             * (0.0083 at 0, 0.0084 at 0.1 I and 0.25 I, 0.0086 at I, 0.0089 at 4 I; omse 0.0090);
-             * 0.1 I keeps the lookup role in play at no measurable cost. */
-            const float diag = hp_ == &head_tied ? 0.1f : hp_ == &head_eye ? 1.0f : 0.0f;
-            for (int64_t j = 0; j < D * D; j++) {
-                float h = head_h && hp_ != &head_eye ? head_h[j] : 0;
-                if (hp_ == &head_tied && tr > 0) h = (float)(h * ((double)D / tr));
-                (*hp_)[j] = h + (j % (D + 1) == 0 ? diag : 0.0f);
-            }
-        }
-        gf_ar_opts ro = {0};
-        if (o->autoround) ro = *o->autoround;
-        else gf_ar_opts_from_recipe(&ro, gf_ar_recipe_find("default"));
-        p->head_h = *hp_;
-        p->head_iters = ro.iters;
-        p->head_lr = ro.lr;
-    }
-    /* block transforms (awq) run their own calibration pass while writing */
-    const gf_qmethod *bt = o->blocks && o->blocks->block_transform && !o->vocab_only ? o->blocks : NULL;
-    if (bt) {
-        if (calib) {
-            gf_calib_free(calib);
-            calib = NULL;
-        }
-        if ((rc = gf_calib_open(&hp, st, vocab, &co, &calib, err))) goto done;
-        if (strstr(bt->name, "autoround") && (rc = gf_calib_enable_qpath(calib, err))) goto done;
-    }
-    if (o->act_error && !o->vocab_only) { /* a few samples for the output-activation error */
-        if ((rc = gf_probe_open(&hp, st, vocab, &co, ACT_TOKENS, &probe, err))) goto done;
-    }
-    for (int i = 0; i < n && imx; i++) { /* attach each tensor's importance */
-        plan_entry *p = &plan[i];
+/* Each tensor's importance from cv->imx, for the methods that read it. */
+static gf_status attach_importance(conversion *cv, gf_err *err) {
+    for (int i = 0; i < cv->n && cv->imx; i++) {
+        plan_entry *p = &cv->plan[i];
         if (!p->method->uses_importance || p->src->n_dims != 2 || !is_quantized(p->type)) continue;
-        const gf_imatrix_entry *ie = gf_imatrix_find(imx, p->map.name);
+        const gf_imatrix_entry *ie = gf_imatrix_find(cv->imx, p->map.name);
         /* a tied embedding is the output layer too: its columns see the final hidden state */
         char head[32];
-        if (!ie && p->map.kind == GF_TK_EMBED && hp.tie_word_embeddings &&
-            gf_tensor_gguf_name(hp.info->top[GF_TOP_OUTPUT].t, -1, head, sizeof head))
-            ie = gf_imatrix_find(imx, head);
-        if (ie && ie->n != p->src->row_len) {
-            rc = gf_errf(err, GF_E_FORMAT, "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
-                         o->imatrix_name ? o->imatrix_name : "calibration", ie->name, (long long)ie->n,
-                         (long long)p->src->row_len);
-            goto done;
-        }
+        if (!ie && p->map.kind == GF_TK_EMBED && cv->hp.tie_word_embeddings &&
+            gf_tensor_gguf_name(cv->hp.info->top[GF_TOP_OUTPUT].t, -1, head, sizeof head))
+            ie = gf_imatrix_find(cv->imx, head);
+        GF_FAIL_IF(ie && ie->n != p->src->row_len, err, GF_E_FORMAT,
+                   "%s: importance entry '%s' has %lld values, the tensor's rows have %lld",
+                   cv->o->imatrix_name ? cv->o->imatrix_name : "calibration", ie->name, (long long)ie->n,
+                   (long long)p->src->row_len);
         p->importance = ie ? ie->values : NULL;
         if (!ie) snprintf(p->note, sizeof p->note, "no importance data for this tensor: %s searched without weights",
                           p->method->name);
     }
+    return GF_OK;
+}
 
-    /* metadata and header */
-    if (!(w = gf_gguf_writer_new())) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto done; }
-    if ((rc = write_meta(w, &hp, o, dir, plan, n, err))) goto done;
-    if ((rc = gf_vocab_to_gguf(vocab, w, err))) goto done;
-    if (calib) {
-        const char *ct = o->calib && o->calib->text ? o->calib->text : NULL;
-        size_t cl = o->calib && o->calib->text ? o->calib->text_len : 0;
-        if (!ct) ct = gf_calib_default_text(&cl);
-        char hash[32];
-        snprintf(hash, sizeof hash, "fnv1a64:%016llx", (unsigned long long)gf_calib_text_hash(ct, cl));
-        gf_status r2 = gf_gguf_set_str(w, "gguf-forge.calib.file", calib->name);
-        if (!r2) r2 = gf_gguf_set_str(w, "gguf-forge.calib.hash", hash);
-        if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.nsamples", (uint32_t)calib->n_samples);
-        if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.calib.seqlen", (uint32_t)calib->seqlen);
-        if (!r2) r2 = gf_gguf_set_u64(w, "gguf-forge.calib.seed", o->calib ? o->calib->seed : 0);
-        if (!r2 && bt && strstr(bt->name, "autoround")) {
-            gf_ar_opts ro = {0};
-            if (o->autoround) ro = *o->autoround;
-            else gf_ar_opts_from_recipe(&ro, gf_ar_recipe_find("default"));
-            r2 = gf_gguf_set_str(w, "gguf-forge.autoround.recipe", o->ar_recipe ? o->ar_recipe : "default");
-            if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.autoround.iters", (uint32_t)ro.iters);
-            if (!r2) r2 = gf_gguf_set_f32(w, "gguf-forge.autoround.lr", (float)(ro.lr > 0 ? ro.lr : ro.iters ? 1.0 / ro.iters : 0));
-            if (!r2) r2 = gf_gguf_set_u32(w, "gguf-forge.autoround.batch", (uint32_t)ro.batch);
-            if (!r2) r2 = gf_gguf_set_u64(w, "gguf-forge.autoround.seed", ro.seed);
-        }
-        if (r2) { rc = gf_errf(err, r2, "out of memory writing metadata"); goto done; }
+/* Runs what the tensors' methods need before any data is written (per the method
+ * table): importance statistics, the head's input moment, the block method's
+ * calibration run and quantized path; and the probe for the output-activation error. */
+static gf_status calibrate(conversion *cv, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    cv->imx = o->imatrix;
+    int want_stats = 0, want_head = 0;
+    for (int i = 0; i < cv->n; i++) {
+        const plan_entry *p = &cv->plan[i];
+        want_stats |= p->method->uses_importance;
+        /* the output role needs the second moment of the head's calibration inputs (the
+         * untied embedding has only the lookup role) */
+        want_head |= head_tuned(p) && (p->map.kind == GF_TK_OUTPUT || cv->hp.tie_word_embeddings);
     }
-    int64_t max_row = 1;
-    for (int i = 0; i < (o->vocab_only ? 0 : n); i++) {
-        const gf_st_tensor *t = plan[i].src;
+    if ((want_stats && !cv->imx) || want_head) {
+        GF_TRY(gf_calib_open(&cv->hp, cv->st, cv->vocab, &cv->co, &cv->calib, err));
+        GF_TRY(gf_calib_imatrix(cv->calib, &cv->calib_imx, o->calib_progress, o->progress_ctx, err));
+        if (!cv->imx) cv->imx = cv->calib_imx;
+        if (want_head) GF_TRY(gf_calib_head_moment(cv->calib, &cv->head_h, err));
+    }
+    for (int i = 0; i < cv->n; i++)
+        if (head_tuned(&cv->plan[i])) GF_TRY(head_form(cv, &cv->plan[i], err));
+    /* a block method runs its own calibration pass while writing */
+    cv->bt = o->blocks && o->blocks->transform_block ? o->blocks : NULL;
+    if (cv->bt) {
+        gf_calib_free(cv->calib);
+        cv->calib = NULL;
+        GF_TRY(gf_calib_open(&cv->hp, cv->st, cv->vocab, &cv->co, &cv->calib, err));
+        if (cv->bt->needs_qpath) GF_TRY(gf_calib_enable_qpath(cv->calib, err));
+    }
+    if (o->act_error) /* a few samples for the output-activation error */
+        GF_TRY(gf_probe_open(&cv->hp, cv->st, cv->vocab, &cv->co, ACT_TOKENS, &cv->probe, err));
+    return attach_importance(cv, err);
+}
+
+/* ---------------------------------------------------------------- step 3: the header */
+
+/* The calibration's keys (and the block method's own) when calibration ran. */
+static gf_status write_calib_meta(const conversion *cv) {
+    const gf_convert_opts *o = cv->o;
+    const gf_calib *c = cv->calib;
+    const char *ct = o->calib && o->calib->text ? o->calib->text : NULL;
+    size_t cl = o->calib && o->calib->text ? o->calib->text_len : 0;
+    if (!ct) ct = gf_calib_default_text(&cl);
+    char hash[32];
+    snprintf(hash, sizeof hash, "fnv1a64:%016llx", (unsigned long long)gf_calib_text_hash(ct, cl));
+    gf_status rc = gf_gguf_set_str(cv->w, "gguf-forge.calib.file", c->name);
+    if (!rc) rc = gf_gguf_set_str(cv->w, "gguf-forge.calib.hash", hash);
+    if (!rc) rc = gf_gguf_set_u32(cv->w, "gguf-forge.calib.nsamples", (uint32_t)c->n_samples);
+    if (!rc) rc = gf_gguf_set_u32(cv->w, "gguf-forge.calib.seqlen", (uint32_t)c->seqlen);
+    if (!rc) rc = gf_gguf_set_u64(cv->w, "gguf-forge.calib.seed", o->calib ? o->calib->seed : 0);
+    if (!rc && cv->bt && cv->bt->write_meta) rc = cv->bt->write_meta(cv->w, &cv->env);
+    return rc;
+}
+
+/* Metadata, vocabulary and tensor infos, written before any data. */
+static gf_status write_header(conversion *cv, gf_sink *sink, gf_err *err) {
+    cv->w = gf_gguf_writer_new();
+    GF_FAIL_IF(!cv->w, err, GF_E_NOMEM, "out of memory");
+    GF_TRY(write_meta(cv->w, &cv->hp, cv->o, cv->dir, cv->plan, cv->n, err));
+    GF_TRY(gf_vocab_to_gguf(cv->vocab, cv->w, err));
+    if (cv->calib) {
+        gf_status r2 = write_calib_meta(cv);
+        GF_FAIL_IF(r2, err, r2, "out of memory writing metadata");
+    }
+    cv->max_row = 1;
+    for (int i = 0; i < (cv->o->vocab_only ? 0 : cv->n); i++) {
+        const gf_st_tensor *t = cv->plan[i].src;
         int64_t ne[2] = {t->row_len, t->n_rows};
-        if ((rc = gf_gguf_add_tensor(w, plan[i].map.name, plan[i].type, t->n_dims == 1 ? 1 : 2, ne, err))) goto done;
-        if (t->row_len > max_row) max_row = t->row_len;
+        GF_TRY(gf_gguf_add_tensor(cv->w, cv->plan[i].map.name, cv->plan[i].type, t->n_dims == 1 ? 1 : 2, ne, err));
+        if (t->row_len > cv->max_row) cv->max_row = t->row_len;
     }
-    if ((rc = gf_gguf_write_header(w, sink, err))) goto done;
-    if (o->vocab_only) goto finish;
+    return gf_gguf_write_header(cv->w, sink, err);
+}
 
-    /* data: one chunk of rows at a time (2 rows of room for a permuted bias) */
-    int64_t cap = (CHUNK_FLOATS > 2 * max_row ? CHUNK_FLOATS : 2 * max_row) + max_row;
-    buf = malloc((size_t)cap * sizeof *buf);
-    qbuf = malloc((size_t)cap * sizeof *buf);
-    scratch = malloc(2 * (size_t)CHUNK_FLOATS * sizeof *scratch);
-    if (probe) act_tmp = malloc((size_t)(ACT_ROWS * (max_row + 2 * ACT_TOKENS)) * sizeof *act_tmp);
-    if (!buf || !qbuf || !scratch || (probe && !act_tmp)) { rc = gf_errf(err, GF_E_NOMEM, "out of memory for a %lld-float buffer", (long long)cap); goto done; }
-    for (int i = 0; i < n; i++) {
-        const plan_entry *p = &plan[i];
-        const gf_st_tensor *t = p->src;
-        gf_convert_event ev = {.index = i + 1, .count = n, .hf_name = t->name, .name = p->map.name,
-                               .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
-                               .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
-                               .nbytes = gf_gguf_tensor_nbytes_at(w, (uint64_t)i), .method = p->method->name,
-                               .act_rel = -1};
-        double t1 = gf_time_now(), e2, r2;
-        if (o->progress) o->progress(o->progress_ctx, &ev);
-        const float *mem = NULL;
-        const void *blocks = NULL;
-        if (bt && p->map.layer >= 0) {
-            if (p->map.layer != bt_layer) {
-                gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices (the first quantized one) */
-                for (int k = n - 1; k >= i; k--)
-                    if (plan[k].map.layer == p->map.layer && plan[k].map.kind == GF_TK_LINEAR && is_quantized(plan[k].type))
-                        lt = plan[k].type;
-                if ((rc = transform_layer(calib, bt, p->map.layer, lt, o, err))) goto done;
-                bt_layer = p->map.layer;
-            }
-            if (!(mem = gf_calib_tensor(calib, p->map.name))) {
-                rc = gf_errf(err, GF_E_USAGE, "tensor '%s' is not in the transformed block", p->map.name);
-                goto done;
-            }
-            gf_type qt;
-            blocks = gf_calib_blocks(calib, p->map.name, &qt);
-            if (blocks && qt != p->type) blocks = NULL; /* a --tensor-type override: quantized from the float rows */
-        }
-        act_acc act = {.tmp = act_tmp}, *ap = NULL;
-        if (probe && t->n_dims == 2) { /* the inputs this matrix sees on the probe's samples */
-            int64_t n_in = 0;
-            if (p->map.layer >= 0) {
-                if (p->map.layer != probe_layer) {
-                    if ((rc = gf_probe_layer(probe, p->map.layer, bt ? calib : NULL, err))) goto done;
-                    probe_layer = p->map.layer;
-                }
-                act.x = gf_probe_input(probe, p->map.name, &act.n_tok, &n_in);
-            } else if (p->map.kind == GF_TK_OUTPUT) {
-                if (!probe_final && (rc = gf_probe_final(probe, err))) goto done;
-                probe_final = 1;
-                act.x = gf_probe_input(probe, p->map.name, &act.n_tok, &n_in);
-            } else if (p->map.kind == GF_TK_EMBED) {
-                act.counts = gf_probe_token_counts(probe, &act.n_counts);
-            }
-            if (act.x && n_in != t->row_len) act.x = NULL;
-            if (act.x || act.counts) ap = &act;
-        }
-        if (blocks) rc = write_blocks(p, mem, blocks, w, sink, (uint64_t)i, buf, &e2, &r2, ap, err);
-        else rc = write_tensor(st, p, mem, w, sink, (uint64_t)i, buf, qbuf, scratch, o->cancel, &e2, &r2, ap, err);
-        if (rc) goto done;
-        ev.act_rel = ap && act.r2 > 0 ? sqrt(act.e2 / act.r2) : -1;
-        ev.seconds = gf_time_now() - t1;
-        ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
-        ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
-        ev.done = 1;
-        if (o->progress) o->progress(o->progress_ctx, &ev);
-        uint64_t nel = (uint64_t)t->row_len * (uint64_t)t->n_rows;
-        sum->n_params += nel;
-        sum->in_bytes += t->nbytes;
-        if (t->n_dims == 2) {
-            sum->n_quant_params += nel;
-            sum->quant_bytes += ev.nbytes;
-        }
+/* ---------------------------------------------------------------- step 4: stream */
+
+/* A decoder-block tensor under a block method: its block's hook has run (it runs
+ * when the first tensor of a layer comes); *mem gets the rewritten float rows and
+ * *blocks the blocks the method chose, or NULL. */
+static gf_status transformed_rows(conversion *cv, int i, const float **mem, const void **blocks, gf_err *err) {
+    const plan_entry *p = &cv->plan[i];
+    if (p->map.layer != cv->bt_layer) {
+        gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices (the first quantized one) */
+        for (int k = cv->n - 1; k >= i; k--)
+            if (cv->plan[k].map.layer == p->map.layer && cv->plan[k].map.kind == GF_TK_LINEAR &&
+                is_quantized(cv->plan[k].type))
+                lt = cv->plan[k].type;
+        GF_TRY(transform_layer(cv->calib, cv->bt, p->map.layer, lt, &cv->env, cv->o, err));
+        cv->bt_layer = p->map.layer;
     }
-finish:
-    sum->n_tensors = o->vocab_only ? 0 : n;
-    sum->out_bytes = gf_gguf_writer_total_size(w);
-    sum->seconds = gf_time_now() - t0;
-    rc = GF_OK;
-done:
-    for (int i = 0; i < n_rx; i++) regfree(&rx[i]);
-    free(rx);
-    free(buf);
-    free(qbuf);
-    free(scratch);
-    free(plan);
-    gf_gguf_writer_free(w);
-    gf_calib_free(calib);
-    gf_probe_free(probe);
-    free(act_tmp);
-    free(head_h), free(head_out), free(head_tied), free(head_eye);
-    gf_imatrix_free(calib_imx);
-    gf_vocab_free(vocab);
-    gf_st_close(st);
+    *mem = gf_calib_tensor(cv->calib, p->map.name);
+    GF_FAIL_IF(!*mem, err, GF_E_USAGE, "tensor '%s' is not in the transformed block", p->map.name);
+    gf_type qt;
+    *blocks = gf_calib_blocks(cv->calib, p->map.name, &qt);
+    if (*blocks && qt != p->type) *blocks = NULL; /* a --tensor-type override: quantized from the float rows */
+    return GF_OK;
+}
+
+/* The probe's inputs of a matrix (or the embedding's token counts) into act; *ap
+ * = act when there are any. */
+static gf_status probe_inputs(conversion *cv, const plan_entry *p, act_acc *act, act_acc **ap, gf_err *err) {
+    int64_t n_in = 0;
+    if (p->map.layer >= 0) {
+        if (p->map.layer != cv->probe_layer) {
+            GF_TRY(gf_probe_layer(cv->probe, p->map.layer, cv->bt ? cv->calib : NULL, err));
+            cv->probe_layer = p->map.layer;
+        }
+        act->x = gf_probe_input(cv->probe, p->map.name, &act->n_tok, &n_in);
+    } else if (p->map.kind == GF_TK_OUTPUT) {
+        if (!cv->probe_final) GF_TRY(gf_probe_final(cv->probe, err));
+        cv->probe_final = 1;
+        act->x = gf_probe_input(cv->probe, p->map.name, &act->n_tok, &n_in);
+    } else if (p->map.kind == GF_TK_EMBED) {
+        act->counts = gf_probe_token_counts(cv->probe, &act->n_counts);
+    }
+    if (act->x && n_in != p->src->row_len) act->x = NULL;
+    if (act->x || act->counts) *ap = act;
+    return GF_OK;
+}
+
+/* Tensor i: progress before, its rows quantized and written, progress and sums after. */
+static gf_status stream_tensor(conversion *cv, int i, gf_sink *sink, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    const plan_entry *p = &cv->plan[i];
+    const gf_st_tensor *t = p->src;
+    gf_convert_event ev = {.index = i + 1, .count = cv->n, .hf_name = t->name, .name = p->map.name,
+                           .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
+                           .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
+                           .nbytes = gf_gguf_tensor_nbytes_at(cv->w, (uint64_t)i), .method = p->method->name,
+                           .act_rel = -1};
+    double t1 = gf_time_now(), e2, r2;
+    if (o->progress) o->progress(o->progress_ctx, &ev);
+    const float *mem = NULL;
+    const void *blocks = NULL;
+    if (cv->bt && p->map.layer >= 0) GF_TRY(transformed_rows(cv, i, &mem, &blocks, err));
+    act_acc act = {.tmp = cv->act_tmp}, *ap = NULL;
+    if (cv->probe && t->n_dims == 2) GF_TRY(probe_inputs(cv, p, &act, &ap, err));
+    if (blocks) GF_TRY(write_blocks(cv, p, (uint64_t)i, mem, blocks, sink, ap, &e2, &r2, err));
+    else GF_TRY(write_tensor(cv, p, (uint64_t)i, mem, sink, ap, &e2, &r2, err));
+    ev.act_rel = ap && act.r2 > 0 ? sqrt(act.e2 / act.r2) : -1;
+    ev.seconds = gf_time_now() - t1;
+    ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
+    ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
+    ev.done = 1;
+    if (o->progress) o->progress(o->progress_ctx, &ev);
+    uint64_t nel = (uint64_t)t->row_len * (uint64_t)t->n_rows;
+    cv->sum->n_params += nel;
+    cv->sum->in_bytes += t->nbytes;
+    if (t->n_dims == 2) {
+        cv->sum->n_quant_params += nel;
+        cv->sum->quant_bytes += ev.nbytes;
+    }
+    return GF_OK;
+}
+
+/* The data: one chunk of rows at a time (2 rows of room for a permuted bias). */
+static gf_status stream(conversion *cv, gf_sink *sink, gf_err *err) {
+    int64_t max_row = cv->max_row, cap = (CHUNK_FLOATS > 2 * max_row ? CHUNK_FLOATS : 2 * max_row) + max_row;
+    cv->buf = malloc((size_t)cap * sizeof *cv->buf);
+    cv->qbuf = malloc((size_t)cap * sizeof *cv->buf);
+    cv->scratch = malloc(2 * (size_t)CHUNK_FLOATS * sizeof *cv->scratch);
+    if (cv->probe) cv->act_tmp = malloc((size_t)(ACT_ROWS * (max_row + 2 * ACT_TOKENS)) * sizeof *cv->act_tmp);
+    GF_FAIL_IF(!cv->buf || !cv->qbuf || !cv->scratch || (cv->probe && !cv->act_tmp), err, GF_E_NOMEM,
+               "out of memory for a %lld-float buffer", (long long)cap);
+    for (int i = 0; i < cv->n; i++) GF_TRY(stream_tensor(cv, i, sink, err));
+    return GF_OK;
+}
+
+/* ---------------------------------------------------------------- the pipeline */
+
+gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum, gf_err *err) {
+    conversion cv = {.dir = dir, .o = o, .sum = sum, .bt_layer = -1, .probe_layer = -1};
+    double t0 = gf_time_now();
+    memset(sum, 0, sizeof *sum);
+    gf_status rc = plan(&cv, err);
+    if (!rc && !o->vocab_only) rc = calibrate(&cv, err);
+    if (!rc) rc = write_header(&cv, sink, err);
+    if (!rc && !o->vocab_only) rc = stream(&cv, sink, err);
+    if (!rc) { /* report */
+        sum->n_tensors = o->vocab_only ? 0 : cv.n;
+        sum->out_bytes = gf_gguf_writer_total_size(cv.w);
+        sum->seconds = gf_time_now() - t0;
+    }
+    conversion_free(&cv);
     return rc;
 }

@@ -7,8 +7,9 @@
  *            channel's mean x^2 (llama.cpp's importance-matrix idea)
  * The searches keep min-max's block whenever it is at least as good under the
  * method's own error, so their error is never above min-max's, block by block.
- * Methods that need calibration activations (awq, autoround) register here too but
- * do their work in calib/ before the rows reach these functions.
+ * Methods that need calibration activations (awq, autoround) are listed here too;
+ * their entries and hooks are in calib/, and do their work before the rows reach
+ * these functions.
  */
 #include "method.h"
 
@@ -71,31 +72,37 @@ void gf_quantize_row_importance(gf_type type, const float *x, void *dst, int64_t
 
 /* ---------------------------------------------------------------- registry */
 
-static const gf_qmethod methods[] = {
-    {.name = "minmax", .help = "round to nearest with the block's absmax scale (llama.cpp's reference rounding)",
-     .quantize_row = gf_quantize_row_minmax},
-    {.name = "omse", .help = "per block, grid search of the scale minimizing squared weight error",
-     .quantize_row = gf_quantize_row_omse},
-    {.name = "imatrix", .help = "omse with each weight's error weighted by its input channel's mean x^2 "
-                                "(from --calib or --imatrix)",
-     .uses_importance = 1, .quantize_row = gf_quantize_row_importance},
-    {.name = "awq", .help = "activation-aware scales searched per block on calibration inputs, folded into the "
-                            "preceding norm/linear, then a clipping search; min-max rounding",
-     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
-    {.name = "autoround", .help = "per block, signed-gradient tuning of every weight's rounding and each block's "
-                                  "range so the block's output matches the float model (--recipe); for --embed/--output "
-                                  "the same tuning of the head's rows against its output on calibration tokens",
-     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
-    {.name = "awq+autoround", .help = "AWQ scales folded first (no clipping), then AutoRound",
-     .block_transform = 1, .quantize_row = gf_quantize_row_minmax},
+static const gf_qmethod minmax = {
+    .name = "minmax", .help = "round to nearest with the block's absmax scale (llama.cpp's reference rounding)",
+    .quantize_row = gf_quantize_row_minmax};
+static const gf_qmethod omse = {
+    .name = "omse", .help = "per block, grid search of the scale minimizing squared weight error",
+    .quantize_row = gf_quantize_row_omse};
+static const gf_qmethod imatrix = {
+    .name = "imatrix",
+    .help = "omse with each weight's error weighted by its input channel's mean x^2 (from --calib or --imatrix)",
+    .uses_importance = 1, .quantize_row = gf_quantize_row_importance};
+
+/* The block methods' entries live next to their algorithms (calib/awq.c, calib/autoround.c). */
+extern const gf_qmethod gf_method_awq, gf_method_autoround, gf_method_awq_autoround;
+
+/* In --list order. */
+static const gf_qmethod *const methods[] = {
+    &minmax, &omse, &imatrix, &gf_method_awq, &gf_method_autoround, &gf_method_awq_autoround,
 };
 
 const gf_qmethod *gf_qmethod_find(const char *name) {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcmp(methods[i].name, name) == 0) return &methods[i];
+        if (strcmp(methods[i]->name, name) == 0) return methods[i];
     return NULL;
 }
 
 const gf_qmethod *gf_qmethod_at(int i) {
-    return i >= 0 && (size_t)i < sizeof methods / sizeof methods[0] ? &methods[i] : NULL;
+    return i >= 0 && (size_t)i < sizeof methods / sizeof methods[0] ? methods[i] : NULL;
+}
+
+const gf_qmethod *gf_qmethod_default(void) { return &minmax; }
+
+int gf_qmethod_calibrates(const gf_qmethod *m, int have_imatrix) {
+    return m && (m->transform_block || m->tune_head || (m->uses_importance && !have_imatrix));
 }
