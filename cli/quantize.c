@@ -1,5 +1,6 @@
 /*
- * quantize.c - `gguf-forge quantize`: options, progress lines and the summary.
+ * quantize.c - `gguf-forge quantize`: options (one table of spellings and actions),
+ * progress lines and the summary.
  * The work is convert/convert.c; this file parses, prints, and owns the output
  * file's lifecycle (temporary file, removed on error and on SIGINT/SIGTERM).
  */
@@ -273,296 +274,377 @@ static int parse_type(const char *opt, const char *v, gf_type *out) {
     return 0;
 }
 
-int gf_cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *report_path = NULL, *imatrix_path = NULL, *calib_path = NULL;
-    char *calib_text = NULL;
-    const char *recipe = "default";
-    int ar_iters = -1, have_nsamples = 0, have_seqlen = 0;
-    int64_t ar_batch = 0;
-    double ar_lr = 0;
-    gf_ar_opts ar = {0};
-    cJSON *pc_blocks = NULL;
-    gf_calib_opts copts = {.nsamples = 128, .seqlen = 512, .seed = 0, .name = "built-in calibration text"};
-    gf_imatrix *imatrix = NULL;
-    cJSON *report = NULL;
-    int force = 0, quiet = 0, threads = 0;
+/* ---------------------------------------------------------------- options */
+
+/* What the command line says, before anything is loaded. */
+typedef struct {
+    const char *model, *out, *report_path, *imatrix_path, *calib_path;
+    const char *recipe;
+    int ar_iters, have_nsamples, have_seqlen; /* ar_iters < 0: the recipe's */
+    int64_t ar_batch;                         /* 0: the recipe's             */
+    double ar_lr;                             /* 0: auto                     */
+    gf_calib_opts copts;
+    int force, quiet, threads;
     gf_type_rule rules[MAX_RULES];
     char *rule_buf[MAX_RULES];
-    int n_rules = 0;
-    gf_convert_opts o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1};
-    int rc = GF_EXIT_USAGE;
+    int n_rules;
+    gf_convert_opts o;
+} qargs;
 
+/* An option's action: 0 parsed, -1 bad (message printed), 1 done (exit 0).
+ * opt: the spelling used; v: its value (NULL for a flag). */
+typedef int (*opt_fn)(qargs *q, const char *opt, const char *v);
+
+static int opt_help(qargs *q, const char *opt, const char *v) {
+    help(stdout);
+    return 1;
+}
+static int opt_list(qargs *q, const char *opt, const char *v) {
+    list_methods();
+    return 1;
+}
+static int opt_out(qargs *q, const char *opt, const char *v) { return q->out = v, 0; }
+static int opt_imatrix(qargs *q, const char *opt, const char *v) { return q->imatrix_path = v, 0; }
+static int opt_calib(qargs *q, const char *opt, const char *v) { return q->calib_path = v, 0; }
+static int opt_recipe(qargs *q, const char *opt, const char *v) { return q->recipe = v, 0; }
+static int opt_report(qargs *q, const char *opt, const char *v) { return q->report_path = v, 0; }
+static int opt_name(qargs *q, const char *opt, const char *v) { return q->o.name = v, 0; }
+static int opt_pure(qargs *q, const char *opt, const char *v) { return q->o.pure = 1, 0; }
+static int opt_vocab_only(qargs *q, const char *opt, const char *v) { return q->o.vocab_only = 1, 0; }
+static int opt_force(qargs *q, const char *opt, const char *v) { return q->force = 1, 0; }
+static int opt_quiet(qargs *q, const char *opt, const char *v) { return q->quiet = 1, 0; }
+static int opt_type(qargs *q, const char *opt, const char *v) { return parse_type(opt, v, &q->o.type); }
+static int opt_embed_type(qargs *q, const char *opt, const char *v) {
+    gf_type t;
+    if (parse_type(opt, v, &t)) return -1;
+    q->o.embed_type = (int)t;
+    return 0;
+}
+static int opt_output_type(qargs *q, const char *opt, const char *v) {
+    gf_type t;
+    if (parse_type(opt, v, &t)) return -1;
+    q->o.output_type = (int)t;
+    return 0;
+}
+static int opt_tensor_type(qargs *q, const char *opt, const char *v) {
+    const char *eq = strrchr(v, '=');
+    if (!eq || eq == v || q->n_rules == MAX_RULES) {
+        fprintf(stderr, "gguf-forge quantize: --tensor-type wants REGEX=TYPE (at most %d), got '%s'\n", MAX_RULES, v);
+        return -1;
+    }
+    if (parse_type(opt, eq + 1, &q->rules[q->n_rules].type)) return -1;
+    q->rule_buf[q->n_rules] = strndup(v, (size_t)(eq - v));
+    q->rules[q->n_rules].regex = q->rule_buf[q->n_rules];
+    q->n_rules++;
+    return 0;
+}
+static int opt_blocks(qargs *q, const char *opt, const char *v) { return parse_method(opt, v, &q->o.blocks); }
+static int opt_embed(qargs *q, const char *opt, const char *v) { return parse_method(opt, v, &q->o.embed); }
+static int opt_output(qargs *q, const char *opt, const char *v) {
+    if (!gf_qmethod_find(v) && strstr(v, ".gguf")) {
+        fprintf(stderr, "gguf-forge quantize: --output names the output head's method; the output file is -o %s\n", v);
+        return -1;
+    }
+    return parse_method(opt, v, &q->o.output);
+}
+static int opt_nsamples(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 1, 1 << 20, &n)) return -1;
+    q->copts.nsamples = n, q->have_nsamples = 1;
+    return 0;
+}
+static int opt_seqlen(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 1, 1 << 20, &n)) return -1;
+    q->copts.seqlen = n, q->have_seqlen = 1;
+    return 0;
+}
+static int opt_seed(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 0, 1 << 20, &n)) return -1;
+    q->copts.seed = (uint64_t)n;
+    return 0;
+}
+static int opt_iters(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 0, 1000000, &n)) return -1;
+    q->ar_iters = (int)n;
+    return 0;
+}
+static int opt_batch(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 1, 1000000, &n)) return -1;
+    q->ar_batch = n;
+    return 0;
+}
+static int opt_lr(qargs *q, const char *opt, const char *v) {
+    char *end;
+    q->ar_lr = strcmp(v, "auto") ? strtod(v, &end) : 0;
+    if (strcmp(v, "auto") && (*end || !(q->ar_lr > 0) || q->ar_lr > 10)) {
+        fprintf(stderr, "gguf-forge quantize: --lr: '%s' is not auto or a positive number\n", v);
+        return -1;
+    }
+    return 0;
+}
+static int opt_threads(qargs *q, const char *opt, const char *v) {
+    long n;
+    if (gf_cli_int("quantize", opt, v, 1, 1024, &n)) return -1;
+    q->threads = (int)n;
+    return 0;
+}
+
+/* Every option of `quantize` (help() describes them). */
+static const struct {
+    const char *name, *alias; /* spellings; alias may be NULL */
+    int value;                /* takes the next argument      */
+    opt_fn fn;
+} options[] = {
+    {"-h", "--help", 0, opt_help},
+    {"-o", "--outfile", 1, opt_out},
+    {"--type", NULL, 1, opt_type},
+    {"--embed-type", "--token-embedding-type", 1, opt_embed_type},
+    {"--output-type", "--output-tensor-type", 1, opt_output_type},
+    {"--tensor-type", NULL, 1, opt_tensor_type},
+    {"--blocks", NULL, 1, opt_blocks},
+    {"--embed", NULL, 1, opt_embed},
+    {"--output", NULL, 1, opt_output},
+    {"--imatrix", NULL, 1, opt_imatrix},
+    {"--calib", NULL, 1, opt_calib},
+    {"--nsamples", NULL, 1, opt_nsamples},
+    {"--seqlen", NULL, 1, opt_seqlen},
+    {"--seed", NULL, 1, opt_seed},
+    {"--recipe", NULL, 1, opt_recipe},
+    {"--iters", NULL, 1, opt_iters},
+    {"--batch", NULL, 1, opt_batch},
+    {"--lr", NULL, 1, opt_lr},
+    {"--report", NULL, 1, opt_report},
+    {"--list", NULL, 0, opt_list},
+    {"--pure", NULL, 0, opt_pure},
+    {"--vocab-only", NULL, 0, opt_vocab_only},
+    {"--name", NULL, 1, opt_name},
+    {"-t", "--threads", 1, opt_threads},
+    {"--force", NULL, 0, opt_force},
+    {"-q", "--quiet", 0, opt_quiet},
+};
+
+/* The command line into q: 0 go on, 1 done (exit 0), -1 usage error (printed). */
+static int parse_args(qargs *q, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV() do { if (!v) { fprintf(stderr, "gguf-forge quantize: %s needs a value\n", a); goto usage_err; } i++; } while (0)
-        gf_type t;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help(stdout);
-            rc = GF_EXIT_OK;
-            goto cleanup;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--outfile")) {
-            NEEDV();
-            out = v;
-        } else if (!strcmp(a, "--type")) {
-            NEEDV();
-            if (parse_type(a, v, &o.type)) goto usage_err;
-        } else if (!strcmp(a, "--embed-type") || !strcmp(a, "--token-embedding-type")) {
-            NEEDV();
-            if (parse_type(a, v, &t)) goto usage_err;
-            o.embed_type = (int)t;
-        } else if (!strcmp(a, "--output-type") || !strcmp(a, "--output-tensor-type")) {
-            NEEDV();
-            if (parse_type(a, v, &t)) goto usage_err;
-            o.output_type = (int)t;
-        } else if (!strcmp(a, "--tensor-type")) {
-            NEEDV();
-            const char *eq = strrchr(v, '=');
-            if (!eq || eq == v || n_rules == MAX_RULES) {
-                fprintf(stderr, "gguf-forge quantize: --tensor-type wants REGEX=TYPE (at most %d), got '%s'\n", MAX_RULES, v);
-                goto usage_err;
+        size_t k = 0, n_opt = sizeof options / sizeof options[0];
+        while (k < n_opt && strcmp(a, options[k].name) && !(options[k].alias && !strcmp(a, options[k].alias))) k++;
+        if (k < n_opt) {
+            const char *v = NULL;
+            if (options[k].value) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "gguf-forge quantize: %s needs a value\n", a);
+                    return -1;
+                }
+                v = argv[++i];
             }
-            if (parse_type(a, eq + 1, &rules[n_rules].type)) goto usage_err;
-            rule_buf[n_rules] = strndup(v, (size_t)(eq - v));
-            rules[n_rules].regex = rule_buf[n_rules];
-            n_rules++;
-        } else if (!strcmp(a, "--blocks")) {
-            NEEDV();
-            if (parse_method(a, v, &o.blocks)) goto usage_err;
-        } else if (!strcmp(a, "--embed")) {
-            NEEDV();
-            if (parse_method(a, v, &o.embed)) goto usage_err;
-        } else if (!strcmp(a, "--output")) {
-            NEEDV();
-            if (!gf_qmethod_find(v) && strstr(v, ".gguf")) {
-                fprintf(stderr, "gguf-forge quantize: --output names the output head's method; the output file is -o %s\n", v);
-                goto usage_err;
-            }
-            if (parse_method(a, v, &o.output)) goto usage_err;
-        } else if (!strcmp(a, "--imatrix")) {
-            NEEDV();
-            imatrix_path = v;
-        } else if (!strcmp(a, "--calib")) {
-            NEEDV();
-            calib_path = v;
-        } else if (!strcmp(a, "--nsamples") || !strcmp(a, "--seqlen") || !strcmp(a, "--seed")) {
-            NEEDV();
-            long n;
-            if (gf_cli_int("quantize", a, v, strcmp(a, "--seed") ? 1 : 0, 1 << 20, &n)) goto usage_err;
-            if (!strcmp(a, "--nsamples")) copts.nsamples = n, have_nsamples = 1;
-            else if (!strcmp(a, "--seqlen")) copts.seqlen = n, have_seqlen = 1;
-            else copts.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--recipe")) {
-            NEEDV();
-            recipe = v;
-        } else if (!strcmp(a, "--iters") || !strcmp(a, "--batch")) {
-            NEEDV();
-            long n;
-            if (gf_cli_int("quantize", a, v, strcmp(a, "--iters") ? 1 : 0, 1000000, &n)) goto usage_err;
-            if (!strcmp(a, "--iters")) ar_iters = (int)n;
-            else ar_batch = n;
-        } else if (!strcmp(a, "--lr")) {
-            NEEDV();
-            char *end;
-            ar_lr = strcmp(v, "auto") ? strtod(v, &end) : 0;
-            if ((strcmp(v, "auto") && (*end || !(ar_lr > 0) || ar_lr > 10))) {
-                fprintf(stderr, "gguf-forge quantize: --lr: '%s' is not auto or a positive number\n", v);
-                goto usage_err;
-            }
-        } else if (!strcmp(a, "--report")) {
-            NEEDV();
-            report_path = v;
-        } else if (!strcmp(a, "--list")) {
-            list_methods();
-            rc = GF_EXIT_OK;
-            goto cleanup;
-        } else if (!strcmp(a, "--pure")) {
-            o.pure = 1;
-        } else if (!strcmp(a, "--vocab-only")) {
-            o.vocab_only = 1;
-        } else if (!strcmp(a, "--name")) {
-            NEEDV();
-            o.name = v;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            NEEDV();
-            long n;
-            if (gf_cli_int("quantize", a, v, 1, 1024, &n)) goto usage_err;
-            threads = (int)n;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
+            int r = options[k].fn(q, a, v);
+            if (r) return r;
         } else if (a[0] == '-') {
             fprintf(stderr, "gguf-forge quantize: unknown option '%s'\n", a);
-            goto usage_err;
-        } else if (!model) {
-            model = a;
+            return -1;
+        } else if (!q->model) {
+            q->model = a;
         } else {
             fprintf(stderr, "gguf-forge quantize: unexpected argument '%s'\n", a);
-            goto usage_err;
+            return -1;
         }
-#undef NEEDV
     }
-    if (!model || !out) {
-        fprintf(stderr, "gguf-forge quantize: %s\n", !model ? "MODEL_DIR is missing" : "-o OUT.gguf is missing");
-        goto usage_err;
+    if (!q->model || !q->out) {
+        fprintf(stderr, "gguf-forge quantize: %s\n", !q->model ? "MODEL_DIR is missing" : "-o OUT.gguf is missing");
+        return -1;
     }
-    o.rules = rules;
-    o.n_rules = n_rules;
-    if (imatrix_path) {
-        gf_err ierr = {0};
-        gf_status ist = gf_imatrix_load(imatrix_path, &imatrix, &ierr);
-        if (ist) {
-            fprintf(stderr, "gguf-forge quantize: %s\n", ierr.msg);
-            rc = gf_exit_code(ist);
-            goto cleanup;
-        }
-        o.imatrix = imatrix;
-        o.imatrix_name = imatrix_path;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the command */
+
+/* The files the options name (--imatrix, --calib): 0, or the exit code (printed). */
+static int load_inputs(qargs *q, gf_imatrix **imatrix, char **calib_text) {
+    gf_err err = {0};
+    gf_status st;
+    if (q->imatrix_path) {
+        if ((st = gf_imatrix_load(q->imatrix_path, imatrix, &err))) goto fail;
+        q->o.imatrix = *imatrix;
+        q->o.imatrix_name = q->imatrix_path;
     }
-    if (calib_path) {
-        gf_err cerr = {0};
+    if (q->calib_path) {
         size_t clen = 0;
-        gf_status cst = gf_read_file(calib_path, (size_t)1 << 30, &calib_text, &clen, &cerr);
-        if (cst) {
-            fprintf(stderr, "gguf-forge quantize: %s\n", cerr.msg);
-            rc = gf_exit_code(cst);
-            goto cleanup;
-        }
-        copts.text = calib_text;
-        copts.text_len = clen;
-        copts.name = calib_path;
+        if ((st = gf_read_file(q->calib_path, (size_t)1 << 30, calib_text, &clen, &err))) goto fail;
+        q->copts.text = *calib_text;
+        q->copts.text_len = clen;
+        q->copts.name = q->calib_path;
     }
-    o.calib = &copts;
-    o.calib_progress = on_calib_progress;
-    o.measure = !quiet || report_path != NULL; /* the error is shown in the progress lines and the report */
-    o.block_progress = on_block_progress;
-    o.ar_progress = on_ar_progress;
+    return 0;
+fail:
+    fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
+    return gf_exit_code(st);
+}
+
+/* What the methods' table entries ask of the options: a head method that can do
+ * blocks only is refused; a tuning method gets the recipe's settings (those the
+ * command line did not give).  0, or -1 (usage error, printed). */
+static int apply_methods(qargs *q, gf_ar_opts *ar) {
+    gf_convert_opts *o = &q->o;
     for (int i = 0; i < 2; i++) { /* the heads are single matrices: no block transform there */
-        const gf_qmethod *hm = i ? o.output : o.embed;
+        const gf_qmethod *hm = i ? o->output : o->embed;
         if (hm && hm->blocks_only) {
             char alt[256];
             head_methods(alt, sizeof alt);
             fprintf(stderr, "gguf-forge quantize: %s %s: %s; use %s for the %s\n", i ? "--output" : "--embed", hm->name,
                     hm->blocks_only, alt, i ? "output head" : "embedding");
-            goto usage_err;
+            return -1;
         }
     }
-    int tunes = 0;
-    const gf_qmethod *ms[3] = {o.blocks, o.embed, o.output};
-    for (int i = 0; i < 3; i++) tunes |= ms[i] && ms[i]->tunes;
-    if (tunes) { /* the recipe fills what was not given */
-        const gf_ar_recipe *rcp = gf_ar_recipe_find(recipe);
-        if (!rcp) {
-            fprintf(stderr, "gguf-forge quantize: --recipe: '%s' is not light, default or best\n", recipe);
-            goto usage_err;
-        }
-        gf_ar_opts_from_recipe(&ar, rcp);
-        if (ar_iters >= 0) ar.iters = ar_iters;
-        if (ar_batch > 0) ar.batch = ar_batch;
-        ar.lr = ar_lr;
-        ar.seed = copts.seed;
-        if (!have_nsamples) copts.nsamples = rcp->nsamples;
-        if (!have_seqlen) copts.seqlen = rcp->seqlen;
-        o.autoround = &ar;
-        o.ar_recipe = recipe;
-        if (!quiet) {
-            fprintf(stderr, "autoround: recipe %s, %d iterations, %lld x %lld tokens, batch %lld, lr ", recipe, ar.iters,
-                    (long long)copts.nsamples, (long long)copts.seqlen, (long long)(ar.batch > 0 ? ar.batch : copts.nsamples < 8 ? copts.nsamples : 8));
-            if (ar.lr > 0) fprintf(stderr, "%g", ar.lr);
-            else fprintf(stderr, "1/iterations");
-            fprintf(stderr, ", seed %llu\n", (unsigned long long)ar.seed);
-        }
+    int tunes = 0, calibrates = 0;
+    const gf_qmethod *ms[3] = {o->blocks, o->embed, o->output};
+    for (int i = 0; i < 3; i++) {
+        tunes |= ms[i] && ms[i]->tunes;
+        calibrates |= gf_qmethod_calibrates(ms[i], o->imatrix != NULL);
     }
-    if (report_path) report = cJSON_CreateArray();
-    if (report_path || !quiet) {
-        /* the output-activation error needs calibration: measured when the text was given
-         * or a method calibrates anyway */
-        int calibrates = 0;
-        for (int i = 0; i < 3; i++) calibrates |= gf_qmethod_calibrates(ms[i], o.imatrix != NULL);
-        o.act_error = calib_path || calibrates;
+    /* the output-activation error needs calibration: measured when the text was given
+     * or a method calibrates anyway */
+    if (q->report_path || !q->quiet) o->act_error = q->calib_path || calibrates;
+    if (!tunes) return 0;
+    const gf_ar_recipe *rcp = gf_ar_recipe_find(q->recipe);
+    if (!rcp) {
+        fprintf(stderr, "gguf-forge quantize: --recipe: '%s' is not light, default or best\n", q->recipe);
+        return -1;
     }
-    if (threads) omp_set_num_threads(threads);
+    gf_ar_opts_from_recipe(ar, rcp);
+    if (q->ar_iters >= 0) ar->iters = q->ar_iters;
+    if (q->ar_batch > 0) ar->batch = q->ar_batch;
+    ar->lr = q->ar_lr;
+    ar->seed = q->copts.seed;
+    if (!q->have_nsamples) q->copts.nsamples = rcp->nsamples;
+    if (!q->have_seqlen) q->copts.seqlen = rcp->seqlen;
+    o->autoround = ar;
+    o->ar_recipe = q->recipe;
+    if (!q->quiet) {
+        const int64_t ns = q->copts.nsamples;
+        fprintf(stderr, "autoround: recipe %s, %d iterations, %lld x %lld tokens, batch %lld, lr ", q->recipe, ar->iters,
+                (long long)ns, (long long)q->copts.seqlen, (long long)(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8));
+        if (ar->lr > 0) fprintf(stderr, "%g", ar->lr);
+        else fprintf(stderr, "1/iterations");
+        fprintf(stderr, ", seed %llu\n", (unsigned long long)ar->seed);
+    }
+    return 0;
+}
 
-    /* open the temporary output with signals blocked, so a signal cannot slip
-     * between its creation and the handler knowing its name */
-    gf_err err = {0};
-    gf_outfile *f = NULL;
+/* Opens the temporary output with signals blocked, so a signal cannot slip between
+ * its creation and the handler knowing its name. */
+static gf_status open_output(const char *out, int force, gf_outfile **f, gf_err *err) {
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &old);
-    gf_status st = gf_outfile_open(out, force, &f, &err);
+    gf_status st = gf_outfile_open(out, force, f, err);
     if (!st) {
-        snprintf(tmp_path, sizeof tmp_path, "%s", gf_outfile_temp_path(f));
+        snprintf(tmp_path, sizeof tmp_path, "%s", gf_outfile_temp_path(*f));
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (st) {
-        fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
-        rc = gf_exit_code(st);
-        goto cleanup;
-    }
+    return st;
+}
 
-    progress_ctx pc = {.quiet = quiet, .report = report, .report_blocks = report ? cJSON_CreateArray() : NULL};
-    pc_blocks = pc.report_blocks;
-    o.progress = on_progress;
-    o.progress_ctx = &pc;
-    gf_sink sink = {gf_outfile_write, f};
-    gf_convert_summary sum;
-    if (!quiet)
-        fprintf(stderr, "gguf-forge %s: %s -> %s (%s, %d threads)\n", GF_VERSION, model, out, gf_type_info(o.type)->name,
-                omp_get_max_threads());
-    st = gf_convert(model, &sink, &o, &sum, &err);
-    if (!st) {
-        st = gf_outfile_commit(f, &err); /* frees f */
-    } else {
-        gf_outfile_abort(f);
+/* The closing lines after a successful conversion. */
+static void print_summary(const qargs *q, const progress_ctx *pc, const gf_convert_summary *sum) {
+    if (q->o.vocab_only) {
+        fprintf(stderr, "wrote %s: vocabulary and metadata only, %.2f MB\n", q->out, (double)sum->out_bytes / 1e6);
+        return;
     }
-    tmp_path[0] = '\0';
-    if (st) {
-        fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
-        rc = gf_exit_code(st);
+    if (!q->quiet) print_kinds(pc);
+    double bpw = sum->n_quant_params ? 8.0 * (double)sum->quant_bytes / (double)sum->n_quant_params : 0;
+    fprintf(stderr,
+            "wrote %s: %d tensors, %.2f M parameters, %.2f MB in -> %.2f MB out, %.3f bits per weight "
+            "(2-D weights), %.2f s (%.0f MB/s read)\n",
+            q->out, sum->n_tensors, (double)sum->n_params / 1e6, (double)sum->in_bytes / 1e6, (double)sum->out_bytes / 1e6,
+            bpw, sum->seconds, sum->seconds > 0 ? (double)sum->in_bytes / 1e6 / sum->seconds : 0);
+    if (pc->ar_blocks)
+        fprintf(stderr, "autoround: %d blocks in %.1f s (%.1f s per block), %.0f GFLOP of forward/backward passes, %.1f GFLOP/s\n",
+                pc->ar_blocks, pc->ar_seconds, pc->ar_seconds / pc->ar_blocks, pc->ar_gflop,
+                pc->ar_seconds > 0 ? pc->ar_gflop / pc->ar_seconds : 0);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(stderr, "peak resident memory: %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
+    if (sum->n_fallback)
+        fprintf(stderr, "note: %d tensor%s written as f16 because their rows are not a multiple of 32 (see above)\n",
+                sum->n_fallback, sum->n_fallback > 1 ? "s" : "");
+}
+
+/* Converts into the temporary output, then commits or removes it: 0 or the exit code (printed). */
+static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
+    gf_err err = {0};
+    gf_outfile *f = NULL;
+    gf_status st = open_output(q->out, q->force, &f, &err);
+    if (!st) {
+        gf_sink sink = {gf_outfile_write, f};
+        q->o.progress = on_progress;
+        q->o.progress_ctx = pc;
+        if (!q->quiet)
+            fprintf(stderr, "gguf-forge %s: %s -> %s (%s, %d threads)\n", GF_VERSION, q->model, q->out,
+                    gf_type_info(q->o.type)->name, omp_get_max_threads());
+        st = gf_convert(q->model, &sink, &q->o, sum, &err);
+        if (!st) st = gf_outfile_commit(f, &err); /* frees f */
+        else gf_outfile_abort(f);
+        tmp_path[0] = '\0';
+    }
+    if (!st) return 0;
+    fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
+    return gf_exit_code(st);
+}
+
+int gf_cmd_quantize(int argc, char **argv) {
+    qargs q = {.recipe = "default", .ar_iters = -1,
+               .copts = {.nsamples = 128, .seqlen = 512, .seed = 0, .name = "built-in calibration text"},
+               .o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1}};
+    gf_ar_opts ar = {0};
+    gf_imatrix *imatrix = NULL;
+    char *calib_text = NULL;
+    cJSON *report = NULL, *report_blocks = NULL;
+    int rc = parse_args(&q, argc, argv);
+    if (rc) {
+        rc = rc > 0 ? GF_EXIT_OK : GF_EXIT_USAGE;
+        if (rc) goto usage_err;
         goto cleanup;
     }
-    if (report && write_report(report_path, report, pc.report_blocks, model, out, &o, &sum)) {
+    q.o.rules = q.rules;
+    q.o.n_rules = q.n_rules;
+    if ((rc = load_inputs(&q, &imatrix, &calib_text))) goto cleanup;
+    q.o.calib = &q.copts;
+    q.o.calib_progress = on_calib_progress;
+    q.o.measure = !q.quiet || q.report_path != NULL; /* the error is shown in the progress lines and the report */
+    q.o.block_progress = on_block_progress;
+    q.o.ar_progress = on_ar_progress;
+    if (apply_methods(&q, &ar)) goto usage_err;
+    if (q.report_path) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
+    if (q.threads) omp_set_num_threads(q.threads);
+
+    progress_ctx pc = {.quiet = q.quiet, .report = report, .report_blocks = report_blocks};
+    gf_convert_summary sum;
+    if ((rc = run(&q, &pc, &sum))) goto cleanup;
+    if (report && write_report(q.report_path, report, report_blocks, q.model, q.out, &q.o, &sum)) {
         rc = GF_EXIT_IO;
         goto cleanup;
     }
-    if (o.vocab_only) {
-        fprintf(stderr, "wrote %s: vocabulary and metadata only, %.2f MB\n", out, (double)sum.out_bytes / 1e6);
-    } else {
-        if (!quiet) print_kinds(&pc);
-        double bpw = sum.n_quant_params ? 8.0 * (double)sum.quant_bytes / (double)sum.n_quant_params : 0;
-        fprintf(stderr,
-                "wrote %s: %d tensors, %.2f M parameters, %.2f MB in -> %.2f MB out, %.3f bits per weight "
-                "(2-D weights), %.2f s (%.0f MB/s read)\n",
-                out, sum.n_tensors, (double)sum.n_params / 1e6, (double)sum.in_bytes / 1e6, (double)sum.out_bytes / 1e6,
-                bpw, sum.seconds, sum.seconds > 0 ? (double)sum.in_bytes / 1e6 / sum.seconds : 0);
-        if (pc.ar_blocks)
-            fprintf(stderr, "autoround: %d blocks in %.1f s (%.1f s per block), %.0f GFLOP of forward/backward passes, %.1f GFLOP/s\n",
-                    pc.ar_blocks, pc.ar_seconds, pc.ar_seconds / pc.ar_blocks, pc.ar_gflop,
-                    pc.ar_seconds > 0 ? pc.ar_gflop / pc.ar_seconds : 0);
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0) fprintf(stderr, "peak resident memory: %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
-        if (sum.n_fallback)
-            fprintf(stderr, "note: %d tensor%s written as f16 because their rows are not a multiple of 32 (see above)\n",
-                    sum.n_fallback, sum.n_fallback > 1 ? "s" : "");
-    }
+    print_summary(&q, &pc, &sum);
     rc = GF_EXIT_OK;
     goto cleanup;
 usage_err:
     fprintf(stderr, "run 'gguf-forge quantize --help' for the options\n");
     rc = GF_EXIT_USAGE;
 cleanup:
-    for (int i = 0; i < n_rules; i++) free(rule_buf[i]);
+    for (int i = 0; i < q.n_rules; i++) free(q.rule_buf[i]);
     gf_imatrix_free(imatrix);
     free(calib_text);
     cJSON_Delete(report);
-    cJSON_Delete(pc_blocks);
+    cJSON_Delete(report_blocks);
     return rc;
 }
