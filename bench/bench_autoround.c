@@ -146,7 +146,8 @@ static int run(const qblock *q, int64_t S, int64_t B, int64_t T, int iters, timi
     gf_ar_report rep;
     gf_err err = {0};
     double c0 = cpu_now(), t0 = gf_time_now();
-    gf_status rc = gf_autoround_block(&q->hp, &q->bw, x, xq, S, T, GF_TYPE_Q4_0, &o, 0, blocks, &rep, NULL, NULL, &err);
+    const gf_ar_block b = {.hp = &q->hp, .bw = &q->bw, .x = x, .xq = xq, .n_samples = S, .seqlen = T};
+    gf_status rc = gf_autoround_block(&b, GF_TYPE_Q4_0, &o, blocks, &rep, &err);
     t->wall = gf_time_now() - t0;
     t->cpu = cpu_now() - c0;
     t->gflop = rep.gflop;

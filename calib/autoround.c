@@ -283,10 +283,7 @@ static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *
         int64_t n = p->n_samples - s0 < p->B ? p->n_samples - s0 : p->B;
         gf_block_tape *tp = &p->tape;
         if (n < p->B) {
-            if (!p->tape_rem.arena) {
-                gf_status rc = gf_block_tape_init(&p->tape_rem, p->hp, n, p->T, err);
-                if (rc) return rc;
-            }
+            if (!p->tape_rem.arena) GF_TRY(gf_block_tape_init(&p->tape_rem, p->hp, n, p->T, err));
             tp = &p->tape_rem;
         }
         gf_block_forward_train(p->hp, bw, in + s0 * stride, p->y, tp);
@@ -319,120 +316,134 @@ static void shuffle(int64_t *v, int64_t n, uint64_t *s) {
 
 /* ---------------------------------------------------------------- a block */
 
-gf_status gf_autoround_block(const gf_hparams *hp, const gf_block_weights *bw, float *x, float *xq, int64_t n_samples,
-                             int64_t seqlen, gf_type type, const gf_ar_opts *o, int layer, void *blocks[GF_LIN_COUNT],
-                             gf_ar_report *rep, gf_ar_progress progress, void *ctx, gf_err *err) {
-    const double t_start = gf_time_now();
-    memset(rep, 0, sizeof *rep);
-    for (int l = 0; l < GF_LIN_COUNT; l++) blocks[l] = NULL;
-    if (type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0)
-        return gf_errf(err, GF_E_USAGE, "autoround: type %s is not q4_0 or q8_0",
-                       gf_type_info(type) ? gf_type_info(type)->name : "?");
-    if (!x || !xq || n_samples < 1 || seqlen < 1 || o->iters < 0)
-        return gf_errf(err, GF_E_USAGE, "autoround: needs float and quantized-path inputs (%lld samples of %lld "
-                       "tokens, %d iterations)", (long long)n_samples, (long long)seqlen, o->iters);
-
-    const int64_t D = hp->dim, T = seqlen, N = n_samples * T * D;
-    const int64_t B = o->batch <= 0 ? (n_samples < 8 ? n_samples : 8) : o->batch < n_samples ? o->batch : n_samples;
-    const int64_t nbt = B * T * D;
-    const int iters = o->iters;
-    const double lr0 = o->lr > 0 ? o->lr : iters > 0 ? 1.0 / iters : 0.0;
-
-    gf_status rc = GF_OK;
-    pass_ctx p = {.hp = hp, .n_samples = n_samples, .T = T, .D = D, .B = B};
-    float *V[GF_LIN_COUNT] = {0}, *bestV[GF_LIN_COUNT] = {0}, *A[GF_LIN_COUNT] = {0}, *bestA[GF_LIN_COUNT] = {0};
-    float *Wq[GF_LIN_COUNT] = {0}, *dW[GF_LIN_COUNT] = {0}, *dda[GF_LIN_COUNT] = {0};
-    float *targets = NULL, *ymm = NULL, *xb = NULL, *tb = NULL, *dy = NULL;
-    int64_t *order = NULL;
-    double *mm_loss = NULL; /* (n_samples) min-max MSE of each sample */
+/* One gf_autoround_block's buffers (l: the seven matrices; tuned[l]: its rows are
+ * whole blocks of 32, else it is left to the pipeline as f16). */
+typedef struct {
+    const gf_ar_block *b;
+    gf_type type;
+    const gf_ar_opts *o;
+    int64_t N, B;                  /* floats of all samples' activations; minibatch     */
+    pass_ctx p;
     int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT];
     int tuned[GF_LIN_COUNT];
+    float *V[GF_LIN_COUNT], *bestV[GF_LIN_COUNT];   /* (n_out, n_in) rounding offsets     */
+    float *A[GF_LIN_COUNT], *bestA[GF_LIN_COUNT];   /* (n_out, n_in/32) range factors     */
+    float *dda[GF_LIN_COUNT];                        /* (n_out, n_in/32) block_dda         */
+    float *Wq[GF_LIN_COUNT], *dW[GF_LIN_COUNT];     /* (n_out, n_in) fake-quantized W, dL/dWq */
+    gf_block_weights qw;           /* the block with Wq                                 */
+    float *targets, *ymm;          /* (N) float block's outputs; min-max block's outputs */
+    float *xb, *tb, *dy;           /* (B*T, D) a minibatch: inputs, targets, dL/dy       */
+    int64_t *order;                /* (n_samples) the minibatch shuffle                 */
+    double *mm_loss;               /* (n_samples) min-max MSE of each sample            */
+} ar_state;
 
+static void ar_state_free(ar_state *s) {
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        free(s->V[l]), free(s->bestV[l]), free(s->A[l]), free(s->bestA[l]), free(s->Wq[l]), free(s->dW[l]), free(s->dda[l]);
+    gf_block_tape_free(&s->p.tape);
+    gf_block_tape_free(&s->p.tape_rem);
+    free(s->targets), free(s->ymm), free(s->p.y), free(s->xb), free(s->tb), free(s->dy), free(s->order), free(s->mm_loss);
+}
+
+/* Shapes, the analytic work per token, and every buffer (blocks[l] too). */
+static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const gf_hparams *hp = b->hp;
+    const int64_t T = b->seqlen, D = hp->dim, nbt = s->B * T * D;
     double params = 0, qkv_in = 0;
     for (int l = 0; l < GF_LIN_COUNT; l++) {
-        gf_block_linear_shape(hp, l, &n_out[l], &n_in[l]);
-        tuned[l] = n_in[l] % GF_QK == 0;
-        params += (double)n_out[l] * (double)n_in[l];
-        if (l <= GF_LIN_V) qkv_in += (double)n_out[l] * (double)n_in[l];
+        gf_block_linear_shape(hp, l, &s->n_out[l], &s->n_in[l]);
+        s->tuned[l] = s->n_in[l] % GF_QK == 0;
+        params += (double)s->n_out[l] * (double)s->n_in[l];
+        if (l <= GF_LIN_V) qkv_in += (double)s->n_out[l] * (double)s->n_in[l];
     }
     const double Dq = (double)(hp->n_heads * hp->head_dim);
-    p.flop_fwd_tok = 2 * params;
-    p.flop_bwd_tok = 2 * params + 2 * (params - qkv_in); /* dW for all seven, dX for all but q/k/v */
-    p.flop_fwd_pair = 4 * Dq;
-    p.flop_bwd_pair = 8 * Dq;
+    s->p = (pass_ctx){.hp = hp, .n_samples = b->n_samples, .T = T, .D = D, .B = s->B};
+    s->p.flop_fwd_tok = 2 * params;
+    s->p.flop_bwd_tok = 2 * params + 2 * (params - qkv_in); /* dW for all seven, dX for all but q/k/v */
+    s->p.flop_fwd_pair = 4 * Dq;
+    s->p.flop_bwd_pair = 8 * Dq;
 
-    if ((rc = gf_block_tape_init(&p.tape, hp, B, T, err))) goto done;
-    targets = malloc((size_t)N * sizeof *targets);
-    ymm = malloc((size_t)N * sizeof *ymm);
-    p.y = malloc((size_t)nbt * sizeof *p.y);
-    xb = malloc((size_t)nbt * sizeof *xb);
-    tb = malloc((size_t)nbt * sizeof *tb);
-    dy = malloc((size_t)nbt * sizeof *dy);
-    order = malloc((size_t)n_samples * sizeof *order);
-    mm_loss = malloc((size_t)n_samples * sizeof *mm_loss);
-    int oom = !targets || !ymm || !p.y || !xb || !tb || !dy || !order || !mm_loss;
+    GF_TRY(gf_block_tape_init(&s->p.tape, hp, s->B, T, err));
+    s->targets = malloc((size_t)s->N * sizeof *s->targets);
+    s->ymm = malloc((size_t)s->N * sizeof *s->ymm);
+    s->p.y = malloc((size_t)nbt * sizeof *s->p.y);
+    s->xb = malloc((size_t)nbt * sizeof *s->xb);
+    s->tb = malloc((size_t)nbt * sizeof *s->tb);
+    s->dy = malloc((size_t)nbt * sizeof *s->dy);
+    s->order = malloc((size_t)b->n_samples * sizeof *s->order);
+    s->mm_loss = malloc((size_t)b->n_samples * sizeof *s->mm_loss);
+    int oom = !s->targets || !s->ymm || !s->p.y || !s->xb || !s->tb || !s->dy || !s->order || !s->mm_loss;
     for (int l = 0; l < GF_LIN_COUNT && !oom; l++) {
-        const size_t n = (size_t)(n_out[l] * n_in[l]), nb = n / GF_QK;
-        Wq[l] = malloc(n * sizeof(float));
-        if (!tuned[l]) { oom |= !Wq[l]; continue; }
-        V[l] = calloc(n, sizeof(float));
-        bestV[l] = calloc(n, sizeof(float));
-        A[l] = malloc(nb * sizeof(float));
-        bestA[l] = malloc(nb * sizeof(float));
-        dda[l] = malloc(nb * sizeof(float));
-        dW[l] = malloc(n * sizeof(float));
-        blocks[l] = malloc(gf_row_size(type, n_in[l]) * (size_t)n_out[l]);
-        oom |= !Wq[l] || !V[l] || !bestV[l] || !A[l] || !bestA[l] || !dda[l] || !dW[l] || !blocks[l];
+        const size_t n = (size_t)(s->n_out[l] * s->n_in[l]), nb = n / GF_QK;
+        s->Wq[l] = malloc(n * sizeof(float));
+        if (!s->tuned[l]) { oom |= !s->Wq[l]; continue; }
+        s->V[l] = calloc(n, sizeof(float));
+        s->bestV[l] = calloc(n, sizeof(float));
+        s->A[l] = malloc(nb * sizeof(float));
+        s->bestA[l] = malloc(nb * sizeof(float));
+        s->dda[l] = malloc(nb * sizeof(float));
+        s->dW[l] = malloc(n * sizeof(float));
+        blocks[l] = malloc(gf_row_size(s->type, s->n_in[l]) * (size_t)s->n_out[l]);
+        oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !blocks[l];
         for (size_t i = 0; !oom && i < nb; i++) {
-            A[l][i] = bestA[l][i] = 1.0f;
-            dda[l][i] = block_dda(type, bw->w[l] + i * GF_QK);
+            s->A[l][i] = s->bestA[l][i] = 1.0f;
+            s->dda[l][i] = block_dda(s->type, b->bw->w[l] + i * GF_QK);
         }
     }
-    if (oom) {
-        rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory for block %d (%lld samples of %lld tokens, batch %lld)",
-                     layer, (long long)n_samples, (long long)T, (long long)B);
-        goto done;
-    }
+    GF_FAIL_IF(oom, err, GF_E_NOMEM, "autoround: out of memory for block %d (%lld samples of %lld tokens, batch %lld)",
+               b->layer, (long long)b->n_samples, (long long)T, (long long)s->B);
+    return GF_OK;
+}
 
-    /* targets: the float block on the float path; then min-max rounding on the quantized path */
-    if ((rc = pass_all(&p, bw, x, targets, NULL, NULL, NULL, err))) goto done;
-    gf_block_weights qw = *bw;
+/* The targets (the float block on the float path), then min-max rounding on the
+ * quantized path: its loss per sample and over all (rep->loss_minmax). */
+static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
+    const gf_block_weights *bw = s->b->bw;
+    GF_TRY(pass_all(&s->p, bw, s->b->x, s->targets, NULL, NULL, NULL, err));
+    s->qw = *bw;
     for (int l = 0; l < GF_LIN_COUNT; l++) {
-        if (tuned[l]) minmax_quant(type, bw->w[l], n_out[l], n_in[l], Wq[l], NULL);
+        if (s->tuned[l]) minmax_quant(s->type, bw->w[l], s->n_out[l], s->n_in[l], s->Wq[l], NULL);
         else /* such matrices are written as f16 by the pipeline */
-            for (int64_t i = 0; i < n_out[l] * n_in[l]; i++) Wq[l][i] = gf_fp16_to_fp32(gf_fp32_to_fp16(bw->w[l][i]));
-        qw.w[l] = Wq[l];
+            for (int64_t i = 0; i < s->n_out[l] * s->n_in[l]; i++)
+                s->Wq[l][i] = gf_fp16_to_fp32(gf_fp32_to_fp16(bw->w[l][i]));
+        s->qw.w[l] = s->Wq[l];
     }
-    if ((rc = pass_all(&p, &qw, xq, ymm, targets, mm_loss, &rep->loss_minmax, err))) goto done;
+    return pass_all(&s->p, &s->qw, s->b->xq, s->ymm, s->targets, s->mm_loss, &rep->loss_minmax, err);
+}
 
-    /* SignSGD */
+/* SignSGD over minibatches of a seeded shuffle; bestV/bestA keep the iterate with
+ * the lowest minibatch loss relative to min-max's on the same samples. */
+static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const gf_block_weights *bw = b->bw;
+    const int iters = s->o->iters;
+    const double lr0 = s->o->lr > 0 ? s->o->lr : iters > 0 ? 1.0 / iters : 0.0;
+    const int64_t B = s->B, T = b->seqlen, stride = T * b->hp->dim, nbt = B * stride;
     double best = INFINITY, best_raw = INFINITY;
     int best_iter = 0;
-    uint64_t rs = (o->seed + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)(layer + 1) * 0xbf58476d1ce4e5b9ull);
+    uint64_t rs = (s->o->seed + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)(b->layer + 1) * 0xbf58476d1ce4e5b9ull);
     if (!rs) rs = 1;
-    for (int64_t i = 0; i < n_samples; i++) order[i] = i;
-    int64_t pos = n_samples;
-    const int64_t stride = T * D;
+    for (int64_t i = 0; i < b->n_samples; i++) s->order[i] = i;
+    int64_t pos = b->n_samples;
     for (int l = 0; l < GF_LIN_COUNT; l++) /* Wq for V = 0, a = 1 */
-        if (tuned[l]) step_and_quant(type, bw->w[l], dda[l], V[l], A[l], NULL, n_out[l], n_in[l], 0, 0, Wq[l]);
+        if (s->tuned[l])
+            step_and_quant(s->type, bw->w[l], s->dda[l], s->V[l], s->A[l], NULL, s->n_out[l], s->n_in[l], 0, 0, s->Wq[l]);
     for (int it = 0; it < iters; it++) {
         double mm_batch = 0.0; /* min-max's loss on this minibatch (times B) */
-        for (int64_t b = 0; b < B; b++) { /* epochs of a seeded shuffle */
-            if (pos == n_samples) {
-                shuffle(order, n_samples, &rs);
+        for (int64_t k = 0; k < B; k++) { /* epochs of a seeded shuffle */
+            if (pos == b->n_samples) {
+                shuffle(s->order, b->n_samples, &rs);
                 pos = 0;
             }
-            int64_t s = order[pos++];
-            mm_batch += mm_loss[s];
-            memcpy(xb + b * stride, xq + s * stride, (size_t)stride * sizeof(float));
-            memcpy(tb + b * stride, targets + s * stride, (size_t)stride * sizeof(float));
+            int64_t smp = s->order[pos++];
+            mm_batch += s->mm_loss[smp];
+            memcpy(s->xb + k * stride, b->xq + smp * stride, (size_t)stride * sizeof(float));
+            memcpy(s->tb + k * stride, s->targets + smp * stride, (size_t)stride * sizeof(float));
         }
-        gf_block_forward_train(hp, &qw, xb, p.y, &p.tape);
-        double loss = gf_mse_loss(p.y, tb, dy, nbt);
-        if (!isfinite(loss)) {
-            rc = gf_errf(err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", layer, loss, it);
-            goto done;
-        }
+        gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape);
+        double loss = gf_mse_loss(s->p.y, s->tb, s->dy, nbt);
+        GF_FAIL_IF(!isfinite(loss), err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", b->layer, loss, it);
         /* The kept iterate: auto-round takes the lowest minibatch loss; we divide it by
          * min-max's loss on the same samples, so that an easy minibatch cannot win. */
         const double crit = mm_batch > 0 ? loss / (mm_batch / (double)B) : loss;
@@ -441,59 +452,79 @@ gf_status gf_autoround_block(const gf_hparams *hp, const gf_block_weights *bw, f
             best_raw = loss;
             best_iter = it;
             for (int l = 0; l < GF_LIN_COUNT; l++) {
-                if (!tuned[l]) continue;
-                par_copy(bestV[l], V[l], n_out[l] * n_in[l]);
-                memcpy(bestA[l], A[l], (size_t)(n_out[l] * n_in[l] / GF_QK) * sizeof(float));
+                if (!s->tuned[l]) continue;
+                par_copy(s->bestV[l], s->V[l], s->n_out[l] * s->n_in[l]);
+                memcpy(s->bestA[l], s->A[l], (size_t)(s->n_out[l] * s->n_in[l] / GF_QK) * sizeof(float));
             }
         }
-        float *const *g = dW;
         for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (dW[l]) par_copy(dW[l], NULL, n_out[l] * n_in[l]);
-        gf_block_backward(hp, &qw, dy, g, NULL, &p.tape);
-        p.flop += fwd_flop(&p, B) + (double)B * (double)T * p.flop_bwd_tok +
-                  (double)B * (double)T * (double)(T + 1) / 2 * p.flop_bwd_pair;
+            if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
+        gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->p.tape);
+        s->p.flop += fwd_flop(&s->p, B) + (double)B * (double)T * s->p.flop_bwd_tok +
+                     (double)B * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
         const float lr = (float)(lr0 * (1.0 - (double)it / iters)); /* linear decay to 0 */
         for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (tuned[l])
-                step_and_quant(type, bw->w[l], dda[l], V[l], A[l], dW[l], n_out[l], n_in[l], lr, o->tune_range, Wq[l]);
-        if (progress && ((it + 1) % 10 == 0 || it + 1 == iters))
-            progress(ctx, layer, it + 1, iters, loss, best_raw, gf_time_now() - t_start);
+            if (s->tuned[l])
+                step_and_quant(s->type, bw->w[l], s->dda[l], s->V[l], s->A[l], s->dW[l], s->n_out[l], s->n_in[l], lr,
+                               s->o->tune_range, s->Wq[l]);
+        if (b->progress && ((it + 1) % 10 == 0 || it + 1 == iters))
+            b->progress(b->ctx, b->layer, it + 1, iters, loss, best_raw, gf_time_now() - t_start);
     }
+    rep->best_iter = best_iter;
+    rep->loss_best_batch = best_raw;
+    return GF_OK;
+}
 
-    /* the kept iterate on every sample; the min-max blocks if they do better */
+/* The kept iterate on every sample, or the min-max blocks if they do better: the
+ * stored blocks, and x, xq advanced past the block. */
+static gf_status ar_keep(ar_state *s, void *blocks[GF_LIN_COUNT], gf_ar_report *rep, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const gf_block_weights *bw = b->bw;
     for (int l = 0; l < GF_LIN_COUNT; l++)
-        if (tuned[l]) gf_ar_fake_quant(type, bw->w[l], bestV[l], bestA[l], n_out[l], n_in[l], Wq[l]);
+        if (s->tuned[l]) gf_ar_fake_quant(s->type, bw->w[l], s->bestV[l], s->bestA[l], s->n_out[l], s->n_in[l], s->Wq[l]);
     double loss_tuned; /* written over xq in place: the min-max outputs are kept in ymm */
-    if ((rc = pass_all(&p, &qw, xq, xq, targets, NULL, &loss_tuned, err))) goto done;
-    rep->best_iter = iters > 0 ? best_iter : 0;
-    rep->loss_best_batch = iters > 0 ? best_raw : loss_tuned;
+    GF_TRY(pass_all(&s->p, &s->qw, b->xq, b->xq, s->targets, NULL, &loss_tuned, err));
+    if (s->o->iters == 0) rep->best_iter = 0, rep->loss_best_batch = loss_tuned;
     if (loss_tuned <= rep->loss_minmax) {
         rep->loss_best = loss_tuned;
         for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (tuned[l]) gf_ar_pack(type, bw->w[l], bestV[l], bestA[l], n_out[l], n_in[l], blocks[l]);
+            if (s->tuned[l]) gf_ar_pack(s->type, bw->w[l], s->bestV[l], s->bestA[l], s->n_out[l], s->n_in[l], blocks[l]);
     } else {
         rep->loss_best = rep->loss_minmax;
         rep->best_iter = -1;
         for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (tuned[l]) minmax_quant(type, bw->w[l], n_out[l], n_in[l], Wq[l], blocks[l]);
-        memcpy(xq, ymm, (size_t)N * sizeof(float));
+            if (s->tuned[l]) minmax_quant(s->type, bw->w[l], s->n_out[l], s->n_in[l], s->Wq[l], blocks[l]);
+        memcpy(b->xq, s->ymm, (size_t)s->N * sizeof(float));
     }
-    memcpy(x, targets, (size_t)N * sizeof(float));
+    memcpy(b->x, s->targets, (size_t)s->N * sizeof(float));
+    return GF_OK;
+}
 
-done:
+gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opts *o, void *blocks[GF_LIN_COUNT],
+                             gf_ar_report *rep, gf_err *err) {
+    const double t_start = gf_time_now();
+    memset(rep, 0, sizeof *rep);
+    for (int l = 0; l < GF_LIN_COUNT; l++) blocks[l] = NULL;
+    GF_FAIL_IF(type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0, err, GF_E_USAGE, "autoround: type %s is not q4_0 or q8_0",
+               gf_type_info(type) ? gf_type_info(type)->name : "?");
+    GF_FAIL_IF(!b->x || !b->xq || b->n_samples < 1 || b->seqlen < 1 || o->iters < 0, err, GF_E_USAGE,
+               "autoround: needs float and quantized-path inputs (%lld samples of %lld tokens, %d iterations)",
+               (long long)b->n_samples, (long long)b->seqlen, o->iters);
+    const int64_t S = b->n_samples;
+    ar_state s = {.b = b, .type = type, .o = o, .N = S * b->seqlen * b->hp->dim,
+                  .B = o->batch <= 0 ? (S < 8 ? S : 8) : o->batch < S ? o->batch : S};
+    gf_status rc = ar_state_init(&s, blocks, err);
+    if (!rc) rc = ar_baseline(&s, rep, err);
+    if (!rc) rc = ar_tune(&s, rep, t_start, err);
+    if (!rc) rc = ar_keep(&s, blocks, rep, err);
     if (rc)
         for (int l = 0; l < GF_LIN_COUNT; l++) {
             free(blocks[l]);
             blocks[l] = NULL;
         }
-    for (int l = 0; l < GF_LIN_COUNT; l++) {
-        free(V[l]), free(bestV[l]), free(A[l]), free(bestA[l]), free(Wq[l]), free(dW[l]), free(dda[l]);
-    }
-    gf_block_tape_free(&p.tape);
-    gf_block_tape_free(&p.tape_rem);
-    free(targets), free(ymm), free(p.y), free(xb), free(tb), free(dy), free(order), free(mm_loss);
+    ar_state_free(&s);
     rep->seconds = gf_time_now() - t_start;
-    rep->gflop = p.flop / 1e9;
+    rep->gflop = s.p.flop / 1e9;
     return rc;
 }
 
@@ -501,20 +532,20 @@ done:
 
 gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_opts *o, gf_ar_report *rep,
                              gf_ar_progress progress, void *ctx, gf_err *err) {
-    if (c->loaded != layer || !c->xq)
-        return gf_errf(err, GF_E_USAGE, "autoround: block %d is not loaded or the quantized path is not enabled", layer);
+    GF_FAIL_IF(c->loaded != layer || !c->xq, err, GF_E_USAGE,
+               "autoround: block %d is not loaded or the quantized path is not enabled", layer);
     const gf_layer *ly = &c->m.layers[layer];
     gf_block_weights bw = {0};
     memcpy(bw.norm, ly->norm, sizeof bw.norm);
     for (int l = 0; l < GF_LIN_COUNT; l++) {
-        if (ly->lin[l].type != GF_TYPE_F32)
-            return gf_errf(err, GF_E_USAGE, "autoround: %s is not held as f32", ly->name[l]);
+        GF_FAIL_IF(ly->lin[l].type != GF_TYPE_F32, err, GF_E_USAGE, "autoround: %s is not held as f32", ly->name[l]);
         bw.w[l] = ly->lin[l].data;
         bw.bias[l] = ly->bias[l];
     }
     void *blocks[GF_LIN_COUNT];
-    gf_status rc = gf_autoround_block(&c->m.hp, &bw, c->x, c->xq, c->n_samples, c->seqlen, type, o, layer, blocks, rep,
-                                      progress, ctx, err);
+    const gf_ar_block b = {.hp = &c->m.hp, .bw = &bw, .x = c->x, .xq = c->xq, .n_samples = c->n_samples,
+                           .seqlen = c->seqlen, .layer = layer, .progress = progress, .ctx = ctx};
+    gf_status rc = gf_autoround_block(&b, type, o, blocks, rep, err);
     if (rc) {
         gf_err_prefix(err, "%s", c->name);
         return rc;
@@ -533,17 +564,15 @@ gf_status gf_autoround_rows(gf_type type, const float *W, int64_t n_rows, int64_
                             double lr, void *blocks, double *loss0, double *loss1, gf_err *err) {
     const int64_t nb = n_in / GF_QK, n = n_rows * n_in;
     *loss0 = *loss1 = 0;
-    if (type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0) return gf_errf(err, GF_E_USAGE, "autoround: q4_0 or q8_0 only");
+    GF_FAIL_IF(type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0, err, GF_E_USAGE, "autoround: q4_0 or q8_0 only");
     float *V = calloc((size_t)n, sizeof *V), *bestV = calloc((size_t)n, sizeof *bestV);
     float *a = malloc((size_t)(n_rows * nb) * sizeof *a), *besta = malloc((size_t)(n_rows * nb) * sizeof *besta);
     float *dda = malloc((size_t)(n_rows * nb) * sizeof *dda);
     float *Wq = malloc((size_t)n * sizeof *Wq), *E = malloc((size_t)n * sizeof *E), *G = malloc((size_t)n * sizeof *G);
     double *best = malloc((size_t)n_rows * sizeof *best);
     gf_status rc = GF_OK;
-    if (!V || !bestV || !a || !besta || !dda || !Wq || !E || !G || !best) {
-        rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory for %lld rows", (long long)n_rows);
-        goto done;
-    }
+    GF_FAIL_GOTO_IF(!V || !bestV || !a || !besta || !dda || !Wq || !E || !G || !best, err, GF_E_NOMEM,
+                    "autoround: out of memory for %lld rows", (long long)n_rows);
     for (int64_t i = 0; i < n_rows * nb; i++) a[i] = besta[i] = 1.0f, dda[i] = block_dda(type, W + i * GF_QK);
     if (lr <= 0) lr = iters > 0 ? 1.0 / iters : 0;
     step_and_quant(type, W, dda, V, a, NULL, n_rows, n_in, 0, 1, Wq);

@@ -68,13 +68,23 @@ typedef void (*gf_ar_progress)(void *ctx, int layer, int iter, int iters, double
 gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_opts *o, gf_ar_report *rep,
                              gf_ar_progress progress, void *ctx, gf_err *err);
 
-/* The same on explicit buffers (what gf_autoround_layer calls; tests and the
- * bench use it on random blocks): bw the float block, x and xq (n_samples,
- * seqlen, D) advanced in place, blocks[l] receives malloc'd final blocks (NULL
- * for a matrix whose rows are not whole blocks of 32: left to the pipeline). */
-gf_status gf_autoround_block(const gf_hparams *hp, const gf_block_weights *bw, float *x, float *xq, int64_t n_samples,
-                             int64_t seqlen, gf_type type, const gf_ar_opts *o, int layer, void *blocks[GF_LIN_COUNT],
-                             gf_ar_report *rep, gf_ar_progress progress, void *ctx, gf_err *err);
+/* One block's AutoRound problem on explicit buffers (what gf_autoround_layer
+ * builds; tests and the bench build it on random blocks). */
+typedef struct {
+    const gf_hparams *hp;
+    const gf_block_weights *bw; /* the float block                                       */
+    float *x, *xq;              /* (n_samples, seqlen, D) float-path and quantized-path
+                                   inputs, advanced past the block in place              */
+    int64_t n_samples, seqlen;
+    int layer;                  /* for messages, progress and the minibatch seed         */
+    gf_ar_progress progress;    /* every few iterations, or NULL                         */
+    void *ctx;                  /* progress's                                            */
+} gf_ar_block;
+
+/* The same as gf_autoround_layer on b: blocks[l] receives malloc'd final blocks
+ * (NULL for a matrix whose rows are not whole blocks of 32: left to the pipeline). */
+gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opts *o, void *blocks[GF_LIN_COUNT],
+                             gf_ar_report *rep, gf_err *err);
 
 /* ---------------------------------------------------------------- the quantizer, exposed for tests */
 

@@ -1,13 +1,20 @@
 /*
  * convert.c - the quantize pipeline: HF folder in, GGUF out, one tensor at a time.
  *
- * Plans every tensor first (name, shape check against config.json, block type,
- * fallbacks), so the GGUF header can be written before any data and bad input is
- * refused before a byte of output exists.  Then streams each tensor: pread a chunk
- * of rows, widen to float, quantize rows in parallel (rows are independent, so
- * the bytes never depend on the thread count), write.  Memory: one chunk.
- * Does not choose rounding methods itself: quantize_rows() is the single place
- * where the tensor's method (quantizers/method.h) turns float rows into blocks.
+ * Four steps over one `conversion` struct:
+ *   plan        every tensor's name, shape check against config.json, block type,
+ *               method and fallbacks, so bad input is refused before a byte of output
+ *   calibrate   what the methods' table entries ask for (quantizers/method.h):
+ *               importance statistics, the head's input moment, the block method's
+ *               calibration run and quantized path, the probe for the output error
+ *   write_header / stream   metadata and tensor infos, then each tensor: pread a
+ *               chunk of rows, widen to float, quantize rows in parallel (rows are
+ *               independent, so the bytes never depend on the thread count), write.
+ *               Memory: one chunk.  A block method's hook runs when a layer's first
+ *               tensor comes.
+ *   report      the summary.
+ * Does not know any method by name: quantize_rows() is the single place where the
+ * tensor's method turns float rows into blocks, and the methods' hooks do the rest.
  */
 #include "convert.h"
 
@@ -316,8 +323,8 @@ static gf_status write_tensor(conversion *cv, const plan_entry *p, uint64_t idx,
 
 static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_convert_opts *o, const char *dir,
                             const plan_entry *plan, int n, gf_err *err) {
-    gf_status rc = gf_hfcfg_to_gguf(hp, w, err);
-    if (rc) return rc;
+    GF_TRY(gf_hfcfg_to_gguf(hp, w, err));
+    gf_status rc = GF_OK;
     char name[256];
     if (o->name) {
         snprintf(name, sizeof name, "%s", o->name);

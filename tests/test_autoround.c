@@ -319,7 +319,8 @@ static void run_block(const fblock *fb, const float *x, const float *xq, int64_t
     gf_err err = {0};
     r->x = malloc(bytes), r->xq = malloc(bytes);
     memcpy(r->x, x, bytes), memcpy(r->xq, xq, bytes);
-    r->rc = gf_autoround_block(&fb->hp, &fb->bw, r->x, r->xq, S, T, type, o, 0, r->blocks, &r->rep, NULL, NULL, &err);
+    const gf_ar_block b = {.hp = &fb->hp, .bw = &fb->bw, .x = r->x, .xq = r->xq, .n_samples = S, .seqlen = T};
+    r->rc = gf_autoround_block(&b, type, o, r->blocks, &r->rep, &err);
     CHECK(r->rc == GF_OK, "%s", err.msg);
 }
 
@@ -423,10 +424,11 @@ static void test_usage(void) {
     gf_ar_report rep;
     gf_err err = {0};
     gf_ar_opts o = {.iters = 1};
-    CHECK(gf_autoround_block(&hp, &fb.bw, x, x, 1, 4, GF_TYPE_F16, &o, 0, blocks, &rep, NULL, NULL, &err) == GF_E_USAGE,
-          "f16 accepted");
-    CHECK(gf_autoround_block(&hp, &fb.bw, x, NULL, 1, 4, GF_TYPE_Q4_0, &o, 0, blocks, &rep, NULL, NULL, &err) ==
-              GF_E_USAGE, "missing quantized path accepted");
+    const gf_ar_block b1 = {.hp = &hp, .bw = &fb.bw, .x = x, .xq = x, .n_samples = 1, .seqlen = 4};
+    const gf_ar_block b2 = {.hp = &hp, .bw = &fb.bw, .x = x, .xq = NULL, .n_samples = 1, .seqlen = 4};
+    CHECK(gf_autoround_block(&b1, GF_TYPE_F16, &o, blocks, &rep, &err) == GF_E_USAGE, "f16 accepted");
+    CHECK(gf_autoround_block(&b2, GF_TYPE_Q4_0, &o, blocks, &rep, &err) == GF_E_USAGE,
+          "missing quantized path accepted");
     const gf_ar_recipe *r = gf_ar_recipe_find("default");
     CHECK(r && r->iters == 200 && gf_ar_recipe_find("light")->iters == 50 && gf_ar_recipe_find("best")->iters == 1000 &&
           !gf_ar_recipe_find("fast"), "recipes");
