@@ -329,7 +329,7 @@ gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const floa
     float *norm = malloc((size_t)D * sizeof *norm), *xn = malloc((size_t)(T * D) * sizeof *xn);
     gf_status rc = norm && xn ? gf_st_read_rows(c->st, nt, 0, 1, norm, err) : gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
     for (int64_t i = 0; i < c->n_samples && !rc; i++) {
-        gf_rmsnorm_forward(xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
+        gf_norm_forward(gf_arch_get(c->cfg->arch)->norm, xn, c->x + i * T * D, norm, T, D, (float)c->cfg->rms_eps);
         fn(ctx, xn, T, D);
     }
     free(norm);

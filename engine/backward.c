@@ -27,11 +27,12 @@
 /* ---------------------------------------------------------------- helpers */
 
 
-/* gf_rmsnorm_forward token by token over the threads (each token on its own,
+/* gf_norm_forward token by token over the threads (each token on its own,
  * so the result is the engine's bit for bit). */
-static void rmsnorm_par(float *out, const float *in, const float *w, int64_t n_tok, int64_t dim, float eps) {
+static void norm_par(gf_norm_kind kind, float *out, const float *in, const float *w, int64_t n_tok, int64_t dim,
+                     float eps) {
     #pragma omp parallel for schedule(static) if (n_tok * dim >= PAR_MIN_WORK)
-    for (int64_t t = 0; t < n_tok; t++) gf_rmsnorm_forward(out + t * dim, in + t * dim, w, 1, dim, eps);
+    for (int64_t t = 0; t < n_tok; t++) gf_norm_forward(kind, out + t * dim, in + t * dim, w, 1, dim, eps);
 }
 
 static void swiglu_par(float *out, const float *gate, const float *up, int64_t n_tok, int64_t n_ff) {
@@ -71,29 +72,6 @@ void gf_rope_backward(float *dx, int64_t n_tok, int64_t pos0, int64_t n_heads, i
                 g[b] = g1 * c[i] - g0 * s[i];
             }
         }
-    }
-}
-
-/* ---------------------------------------------------------------- RMSNorm */
-
-void gf_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, int64_t n_tok, int64_t dim,
-                         float eps) {
-    /* out_i = x_i r w_i with r = (mean(x²) + eps)^(-1/2), so
-     * dx_i = r w_i dout_i - x_i r³/D Σ_j dout_j w_j x_j.
-     * r is recomputed exactly as the forward computes it. */
-    #pragma omp parallel for schedule(static) if (n_tok * dim >= PAR_MIN_WORK)
-    for (int64_t t = 0; t < n_tok; t++) {
-        const float *xt = x + t * dim, *gt = dout + t * dim;
-        float *dt = dx + t * dim;
-        double ss = 0.0, dot = 0.0;
-        for (int64_t i = 0; i < dim; i++) {
-            ss += (double)(xt[i] * xt[i]);
-            dot += (double)gt[i] * (double)w[i] * (double)xt[i];
-        }
-        const float mean = (float)(ss / (double)dim);
-        const float r = 1.0f / sqrtf(mean + eps);
-        const float k = (float)((double)r * (double)r * (double)r * dot / (double)dim);
-        for (int64_t i = 0; i < dim; i++) dt[i] += r * w[i] * gt[i] - xt[i] * k;
     }
 }
 
@@ -366,7 +344,7 @@ void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, co
     memcpy(tp->x, x, (size_t)(BT * D) * sizeof(float));
 
     /* attention: x1 = x + o(attention(rope(q(n)), rope(k(n)), v(n))), n = norm(x) */
-    rmsnorm_par(tp->xn, x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
+    norm_par(gf_arch_get(hp->arch)->norm, tp->xn, x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     gf_linear_forward_f32(tp->q, W[GF_LIN_Q], bias[GF_LIN_Q], tp->xn, BT, D, Dq);
     gf_linear_forward_f32(tp->k, W[GF_LIN_K], bias[GF_LIN_K], tp->xn, BT, D, Dkv);
     gf_linear_forward_f32(tp->v, W[GF_LIN_V], bias[GF_LIN_V], tp->xn, BT, D, Dkv);
@@ -380,7 +358,7 @@ void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, co
 
     /* feed-forward: y = x1 + down(silu(gate(n)) * up(n)), n = norm(x1) */
     float *hid = tp->work_f;
-    rmsnorm_par(tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
+    norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
     gf_linear_forward_f32(tp->gate, W[GF_LIN_GATE], bias[GF_LIN_GATE], tp->xn, BT, D, F);
     gf_linear_forward_f32(tp->up, W[GF_LIN_UP], bias[GF_LIN_UP], tp->xn, BT, D, F);
     swiglu_par(hid, tp->gate, tp->up, BT, F);
@@ -405,11 +383,11 @@ void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const f
     gf_linear_backward(dh, g[GF_LIN_DOWN], dy, hid, W[GF_LIN_DOWN], BT, F, D, 0);
     float *dgate = dh, *dup = hid; /* hid is dead once dW_down is done */
     gf_swiglu_backward(dgate, dup, dh, tp->gate, tp->up, BT * F);
-    rmsnorm_par(tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
+    norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
     gf_linear_backward(tp->dxn, g[GF_LIN_GATE], dgate, tp->xn, W[GF_LIN_GATE], BT, D, F, 0);
     gf_linear_backward(tp->dxn, g[GF_LIN_UP], dup, tp->xn, W[GF_LIN_UP], BT, D, F, 1);
     memcpy(tp->dx1, dy, (size_t)(BT * D) * sizeof(float)); /* the residual path */
-    gf_rmsnorm_backward(tp->dx1, tp->dxn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
+    gf_norm_backward(gf_arch_get(hp->arch)->norm, tp->dx1, tp->dxn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
 
     /* attention */
     float *datt = tp->work_f, *dq = datt + BT * Dq, *dk = dq + BT * Dq, *dv = dk + BT * Dkv, *aw = dv + BT * Dkv;
@@ -418,13 +396,13 @@ void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const f
                           hp->n_kv_heads, hp->head_dim, aw);
     rope_seqs(dq, hp, hp->n_heads, tp, 1);
     rope_seqs(dk, hp, hp->n_kv_heads, tp, 1);
-    rmsnorm_par(tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
+    norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     float *dxn = dx ? tp->dxn : NULL; /* AutoRound needs no dL/dx: three products fewer */
     gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0);
     gf_linear_backward(dxn, g[GF_LIN_K], dk, tp->xn, W[GF_LIN_K], BT, D, Dkv, 1);
     gf_linear_backward(dxn, g[GF_LIN_V], dv, tp->xn, W[GF_LIN_V], BT, D, Dkv, 1);
     if (dx) {
         memcpy(dx, tp->dx1, (size_t)(BT * D) * sizeof(float));
-        gf_rmsnorm_backward(dx, tp->dxn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
+        gf_norm_backward(gf_arch_get(hp->arch)->norm, dx, tp->dxn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     }
 }

@@ -27,12 +27,6 @@
  * gf_state_init (angle p * base^(-2i/n_rot) by repeated float multiplication). */
 void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base);
 
-/* Accumulates dx (T, D) += dL/dx of out = gf_rmsnorm_forward(x, w), given dout
- * (T, D) = dL/dout; w is fixed.  Accumulating because every RMSNorm of a block
- * sits on the residual stream, whose gradient is already in dx. */
-void gf_rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, int64_t n_tok, int64_t dim,
-                         float eps);
-
 /* In place: dx (T, n_heads*Dh) holding dL/d(rope(x)) becomes dL/dx, the inverse
  * rotation of gf_rope_forward with the same arguments. */
 void gf_rope_backward(float *dx, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,

@@ -106,18 +106,6 @@ void gf_state_free(gf_state *s) {
 
 /* ---------------------------------------------------------------- layers */
 
-void gf_rmsnorm_forward(float *out, const float *in, const float *w, int64_t n_tok, int64_t dim, float eps) {
-    for (int64_t t = 0; t < n_tok; t++) {
-        const float *x = in + t * dim;
-        float *o = out + t * dim;
-        double ss = 0.0;
-        for (int64_t i = 0; i < dim; i++) ss += (double)(x[i] * x[i]);
-        const float mean = (float)(ss / (double)dim);
-        const float scale = 1.0f / sqrtf(mean + eps);
-        for (int64_t i = 0; i < dim; i++) o[i] = (x[i] * scale) * w[i];
-    }
-}
-
 void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                      gf_rope_kind kind, const float *cos_tab, const float *sin_tab) {
     const int64_t half = n_rot / 2;
@@ -233,7 +221,7 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     const size_t cache_off = (size_t)layer * (size_t)s->n_ctx * (size_t)Dkv + (size_t)pos0 * (size_t)Dkv;
 
     /* attention */
-    gf_rmsnorm_forward(s->xn, x, ly->norm[GF_NORM_ATTN], n_tok, D, hp->rms_eps);
+    gf_norm_forward(gf_arch_get(hp->arch)->norm, s->xn, x, ly->norm[GF_NORM_ATTN], n_tok, D, hp->rms_eps);
     for (int l = GF_LIN_Q; l <= GF_LIN_V; l++) hook(hooks, layer, ly->name[l], s->xn, n_tok, D);
     gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work);
     gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work);
@@ -255,7 +243,7 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
 
     /* feed-forward */
-    gf_rmsnorm_forward(s->xn, x, ly->norm[GF_NORM_FFN], n_tok, D, hp->rms_eps);
+    gf_norm_forward(gf_arch_get(hp->arch)->norm, s->xn, x, ly->norm[GF_NORM_FFN], n_tok, D, hp->rms_eps);
     hook(hooks, layer, ly->name[GF_LIN_GATE], s->xn, n_tok, D);
     hook(hooks, layer, ly->name[GF_LIN_UP], s->xn, n_tok, D);
     gf_linear_forward(s->gate, &ly->lin[GF_LIN_GATE], ly->bias[GF_LIN_GATE], s->xn, n_tok, s->mm_work);
@@ -274,7 +262,7 @@ void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *
     const int64_t D = m->hp.dim;
     for (int64_t t0 = 0; t0 < n_tok; t0 += s->n_batch) {
         const int64_t nt = n_tok - t0 < s->n_batch ? n_tok - t0 : s->n_batch;
-        gf_rmsnorm_forward(s->xn, x + t0 * D, m->output_norm, nt, D, m->hp.rms_eps);
+        gf_norm_forward(gf_arch_get(m->hp.arch)->norm, s->xn, x + t0 * D, m->output_norm, nt, D, m->hp.rms_eps);
         hook(hooks, -1, m->output_name, s->xn, nt, D);
         gf_linear_forward(logits + t0 * m->hp.n_vocab, &m->output, NULL, s->xn, nt, s->mm_work);
     }

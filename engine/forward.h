@@ -13,6 +13,7 @@
 #ifndef GF_FORWARD_H
 #define GF_FORWARD_H
 
+#include "norm.h"
 #include "model.h"
 
 /* Callbacks into the forward pass; any may be NULL.  They run on the calling
@@ -65,10 +66,6 @@ gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n
 void gf_state_free(gf_state *s);
 
 /* ---------------------------------------------------------------- layers */
-
-/* out (T, D) = in / sqrt(mean(in²) + eps) * w; the sum of squares in double
- * like GGML.  out may equal in. */
-void gf_rmsnorm_forward(float *out, const float *in, const float *w, int64_t n_tok, int64_t dim, float eps);
 
 /* Rotates the first n_rot dims of every head of x (T, n_heads*Dh) in place,
  * token t by the angles of position pos0 + t from the tables cos/sin (P, n_rot/2). */

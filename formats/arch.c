@@ -99,7 +99,7 @@ static const gf_arch_info archs[GF_ARCH_COUNT] = {
     [GF_ARCH_LLAMA] = {
         .id = GF_ARCH_LLAMA, .gguf_name = "llama", .hf_classes = {"LlamaForCausalLM"},
         .top = TOP, .block = llama_block, .n_block = N_OF(llama_block), .input = prenorm_inputs,
-        .rope = GF_ROPE_NORM, .permute_qk = 1, .partial_rope = 1, .attn_bias = GF_BIAS_BY_CONFIG,
+        .norm = GF_NORMK_RMS, .rope = GF_ROPE_NORM, .permute_qk = 1, .partial_rope = 1, .attn_bias = GF_BIAS_BY_CONFIG,
         .sliding_window_key = "sliding_window",
         KEYS(GF_HK_VOCAB_SIZE, GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT,
              GF_HK_FEED_FORWARD_LENGTH, GF_HK_ROPE_DIMENSION_COUNT, GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV,
@@ -108,7 +108,7 @@ static const gf_arch_info archs[GF_ARCH_COUNT] = {
     [GF_ARCH_QWEN2] = {
         .id = GF_ARCH_QWEN2, .gguf_name = "qwen2", .hf_classes = {"Qwen2ForCausalLM"},
         .top = TOP, .block = qwen2_block, .n_block = N_OF(qwen2_block), .input = prenorm_inputs,
-        .rope = GF_ROPE_NEOX, .attn_bias = GF_BIAS_ALWAYS,
+        .norm = GF_NORMK_RMS, .rope = GF_ROPE_NEOX, .attn_bias = GF_BIAS_ALWAYS,
         .sliding_window_key = "use_sliding_window",
         KEYS(GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT, GF_HK_FEED_FORWARD_LENGTH,
              GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV, GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS),

@@ -24,6 +24,11 @@ typedef enum { GF_ARCH_LLAMA = 0, GF_ARCH_QWEN2 = 1, GF_ARCH_COUNT } gf_arch;
  * (i, i + n_rot/2), the Hugging Face layout, used as-is for qwen2. */
 typedef enum { GF_ROPE_NORM = 0, GF_ROPE_NEOX = 2 } gf_rope_kind;
 
+/* The kind of every norm of an architecture (the two of a block, the final
+ * one, and q/k norms where there are).  Each kind's forward and backward live
+ * in engine/norm.c. */
+typedef enum { GF_NORMK_RMS = 0, GF_NORMK_COUNT } gf_norm_kind;
+
 /* The seven matrices of a decoder block, in the order the forward pass uses them. */
 typedef enum {
     GF_LIN_Q = 0, GF_LIN_K, GF_LIN_V, GF_LIN_O, GF_LIN_GATE, GF_LIN_UP, GF_LIN_DOWN, GF_LIN_COUNT
@@ -114,6 +119,7 @@ typedef struct {
     int n_block;
     const gf_lin_source *input;     /* (GF_LIN_COUNT) where each block matrix's input is from */
     /* features */
+    gf_norm_kind norm;
     gf_rope_kind rope;
     int permute_qk;                 /* q/k rows reordered for GF_ROPE_NORM (llama)          */
     int partial_rope;               /* rope.dimension_count may be below head_dim           */
