@@ -2,7 +2,8 @@
  * fuzz_replay.h - lets a libFuzzer target also build as a plain program: with
  * -DGF_FUZZ_REPLAY, main() runs LLVMFuzzerTestOneInput on every file of the corpus
  * directories given as arguments (a regression test of the corpus), and fails if a
- * file cannot be read.  Without it, this header adds nothing.
+ * file cannot be read or no file was given.  A target's LLVMFuzzerInitialize, if it
+ * has one, runs first, as under libFuzzer.  Without it, this header adds nothing.
  */
 #ifndef GF_FUZZ_REPLAY_H
 #define GF_FUZZ_REPLAY_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 #ifdef GF_FUZZ_REPLAY
 #include <dirent.h>
@@ -39,6 +41,7 @@ static int replay_file(const char *path) {
 
 int main(int argc, char **argv) {
     int files = 0, failed = 0;
+    if (LLVMFuzzerInitialize && LLVMFuzzerInitialize(&argc, &argv) != 0) return 1;
     for (int a = 1; a < argc; a++) {
         DIR *d = opendir(argv[a]);
         if (!d) { /* a single file */
@@ -57,7 +60,7 @@ int main(int argc, char **argv) {
         closedir(d);
     }
     printf("%s: replayed %d inputs, %d unreadable\n", argv[0], files, failed);
-    return failed ? 1 : 0;
+    return failed || !files ? 1 : 0;
 }
 #endif /* GF_FUZZ_REPLAY */
 

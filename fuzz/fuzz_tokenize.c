@@ -3,8 +3,9 @@
  * stories260K (SPM) tokenizers, with and without special-token parsing, and back.
  * Checks, besides memory safety: every id is in range, and for the byte-level
  * vocabulary, valid UTF-8 detokenizes back to exactly the input.
- * The vocabularies come from $GF_SHARED/models (default ../shared); without them
- * the target does nothing.  Build as fuzz_tokenizer_json.c.
+ * The vocabularies come from $GF_SHARED/models (default ../shared); without both
+ * of them the target refuses to run (LLVMFuzzerInitialize exits 1), so a replay
+ * with nothing to tokenize fails instead of passing.  Build as fuzz_tokenizer_json.c.
  */
 #include "../engine/tokenizer.h"
 #include "../formats/vocab.h"
@@ -47,15 +48,18 @@ static int valid_utf8(const uint8_t *s, size_t n) {
     return 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static int loaded;
-    if (!loaded) {
-        tok[0] = load("models/qwen2-tiny/f32");
-        tok[1] = load("models/stories260K/f32");
-        loaded = 1;
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    tok[0] = load("models/qwen2-tiny/f32");
+    tok[1] = load("models/stories260K/f32");
+    if (!tok[0] || !tok[1]) {
+        fprintf(stderr, "fuzz_tokenize: no vocabulary to tokenize with (set GF_SHARED)\n");
+        exit(1);
     }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int k = 0; k < 2; k++) {
-        if (!tok[k]) continue;
         for (int ps = 0; ps < 2; ps++) {
             int32_t *ids = NULL;
             size_t n = 0;

@@ -12,8 +12,8 @@ pass=0; fail=0; skip=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL test_arm64: $*" >&2; }
 if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -x "$A/gguf-forge" ] || [ ! -x "$B/arm64/test_kernels" ]; then
-    echo "SKIP: no aarch64 build or qemu-aarch64-static (make test builds them when gcc-aarch64-linux-gnu is installed)"
-    echo "test_arm64: 0 passed, 0 failed, 1 skipped"
+    echo "SKIP (tools): no aarch64 build or qemu-aarch64-static (make test builds them when gcc-aarch64-linux-gnu is installed)"
+    echo "test_arm64: 0 passed, 0 failed, 1 skipped (tools 1)"
     exit 0
 fi
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu OMP_WAIT_POLICY=passive

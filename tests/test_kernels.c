@@ -1,7 +1,8 @@
 /*
  * test_kernels.c - the matmul kernels: every SIMD kernel against the scalar one
  * at awkward lengths, the scalar Q8_0/Q4_0/F16/F32 paths against a plain double
- * reference with a derived error bound, thread-count and token-count
+ * reference with a derived error bound, the float dots and to_f16 at every
+ * length 1..70, thread-count and token-count
  * independence of gf_matmul on every set, and rejection of unsupported types.
  *
  * Runs every kernel set this CPU (or qemu) supports and says which it skipped.
@@ -72,6 +73,62 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 }
 
 /* ---------------------------------------------------------------- kernels vs scalar */
+
+/* Every length 1..FLOAT_LEN_MAX, from an aligned and a misaligned start: the
+ * vector bodies, every tail length and the lengths shorter than one vector.
+ * to_f16 must be bit-identical (inputs include half-precision ties, subnormals,
+ * values past the half range and signed zeros); the float dots are bounded by
+ * the textbook float-summation error (len + 2) * 2^-24 of Σ|w·x| against the
+ * scalar double sum, which a dropped or doubled element exceeds by far. */
+#define FLOAT_LEN_MAX 70
+static void test_float_lengths(const gf_kernel_ops *ops, const char *name) {
+    rng_t r = {99};
+    enum { CAP = FLOAT_LEN_MAX + 8 };
+    float x[CAP], w[CAP];
+    static const float special[] = {1.0f + 1.0f / 2048.0f, 1.0f + 3.0f / 2048.0f, -2.0f - 1.0f / 1024.0f,
+                                    65504.0f, 65520.0f, -70000.0f, 6.0e-8f, 2.9e-8f, 3.0e-5f, -0.0f,
+                                    0.0f, 5.96046448e-8f, 1.0e-10f, -65519.99f};
+    const int n_special = (int)(sizeof special / sizeof special[0]);
+    int bad_h = 0, bad_f32 = 0, bad_f16 = 0;
+    double worst_f32 = 0, worst_f16 = 0;
+    for (int off = 0; off < 2; off++)
+        for (int64_t len = 1; len <= FLOAT_LEN_MAX; len++) {
+            for (int i = 0; i < CAP; i++) {
+                x[i] = rnd_f(&r);
+                w[i] = 0.05f * rnd_f(&r);
+                if (rnd_u32(&r) % 4 == 0) x[i] = special[rnd_u32(&r) % n_special];
+            }
+            const float *xs = x + off, *ws = w + off;
+            uint16_t h_ref[CAP], h[CAP + 1];
+            h[len] = 0x7e7e; /* a guard: nothing past len is written */
+            gf_to_f16_scalar(xs, h_ref, len);
+            ops->to_f16(xs, h, len);
+            bad_h += memcmp(h, h_ref, (size_t)len * 2) != 0 || h[len] != 0x7e7e;
+            /* dots on the finite, half-representable values (no overflow to inf) */
+            float xf[CAP];
+            for (int64_t i = 0; i < len; i++) xf[i] = fabsf(xs[i]) > 60000.0f ? 0.5f : xs[i];
+            double mag = 0;
+            for (int64_t i = 0; i < len; i++) mag += fabs((double)ws[i] * xf[i]);
+            const double tol = (double)(len + 2) / 16777216.0 * mag + 1e-30;
+            double e = fabs((double)ops->dot_f32(ws, xf, len) - gf_dot_f32_scalar(ws, xf, len));
+            worst_f32 = fmax(worst_f32, e / (mag + 1e-30));
+            bad_f32 += !(e <= tol);
+            uint16_t wh[CAP], xh[CAP];
+            gf_to_f16_scalar(ws, wh, len);
+            gf_to_f16_scalar(xf, xh, len);
+            double mag16 = 0;
+            for (int64_t i = 0; i < len; i++) mag16 += fabs((double)gf_fp16_to_fp32(wh[i]) * gf_fp16_to_fp32(xh[i]));
+            e = fabs((double)ops->dot_f16(wh, xh, len) - gf_dot_f16_scalar(wh, xh, len));
+            worst_f16 = fmax(worst_f16, e / (mag16 + 1e-30));
+            bad_f16 += !(e <= (double)(len + 2) / 16777216.0 * mag16 + 1e-30);
+        }
+    CHECK(bad_h == 0, "%s: to_f16 differs from scalar at %d of %d (length, offset) cases", name, bad_h,
+          2 * FLOAT_LEN_MAX);
+    CHECK(bad_f32 == 0, "%s: dot_f32 outside (len+2)u at %d of %d lengths", name, bad_f32, 2 * FLOAT_LEN_MAX);
+    CHECK(bad_f16 == 0, "%s: dot_f16 outside (len+2)u at %d of %d lengths", name, bad_f16, 2 * FLOAT_LEN_MAX);
+    printf("  %-8s lengths 1..%d: to_f16 identical, worst dot error / sum|w*x|: f32 %.2e  f16 %.2e\n", name,
+           FLOAT_LEN_MAX, worst_f32, worst_f16);
+}
 
 static void test_kernels_vs_scalar(const gf_kernel_ops *ops, const char *name) {
     rng_t r = {42};
@@ -145,7 +202,9 @@ static void test_kernels_vs_scalar(const gf_kernel_ops *ops, const char *name) {
 }
 
 /* The packed Q4_0 kernels do the scalar packed kernel's float steps per lane:
- * they must agree bit for bit, for every token count of a tile. */
+ * they must agree bit for bit, for every token count of a tile.  Called with the
+ * scalar kernel itself, only the second half runs: the packed scalar kernel
+ * against the row-order dot (an independent loop over the file layout). */
 static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
     rng_t r = {7};
     for (int a = 0; a < N_AWK; a++) {
@@ -162,7 +221,7 @@ static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
             xs[b] = 0;
             for (int j = 0; j < GF_QK; j++) xs[b] += xq[b].qs[j];
         }
-        for (int nt = 1; nt <= GF_TOK_TILE; nt++)
+        for (int nt = 1; nt <= GF_TOK_TILE && gemm != gf_gemm_q4x8_scalar; nt++) /* not scalar vs itself */
             for (int g = 0; g < 2; g++) {
                 float y_ref[GF_TOK_TILE * 8], y[GF_TOK_TILE * 8];
                 gf_gemm_q4x8_scalar(p + g * nb, nb, xq, xs, nb, nt, y_ref, 8);
@@ -184,6 +243,7 @@ static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
     }
 }
 
+/* The same for the packed Q8_0 kernels. */
 static void test_gemm_q8x8(gf_gemm_q8x8_fn gemm, const char *name) {
     rng_t r = {8};
     for (int a = 0; a < N_AWK; a++) {
@@ -196,7 +256,7 @@ static void test_gemm_q8x8(gf_gemm_q8x8_fn gemm, const char *name) {
         gf_block_q8_0 *xq = malloc((size_t)(GF_TOK_TILE * nb) * sizeof *xq);
         fill_act(&r, x, GF_TOK_TILE * n);
         for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, nb);
-        for (int nt = 1; nt <= GF_TOK_TILE; nt++)
+        for (int nt = 1; nt <= GF_TOK_TILE && gemm != gf_gemm_q8x8_scalar; nt++) /* not scalar vs itself */
             for (int g = 0; g < 2; g++) {
                 float y_ref[GF_TOK_TILE * 8], y[GF_TOK_TILE * 8];
                 gf_gemm_q8x8_scalar(p + g * nb, nb, xq, nb, nt, y_ref, 8);
@@ -368,13 +428,16 @@ int main(void) {
     for (int ks = 0; ks < GF_KERNELS_COUNT_; ks++) {
         const gf_kernel_set s = (gf_kernel_set)ks;
         if (!gf_kernels_supported(s)) {
-            SKIP("kernel set %s: %s", gf_kernels_name(s),
+            SKIP_CPU("kernel set %s: %s", gf_kernels_name(s),
                  gf_kernels_ops(s) ? "not supported by this CPU" : "not built into this binary");
             continue;
         }
         printf("kernel set %s\n", gf_kernels_name(s));
         const gf_kernel_ops *ops = gf_kernels_ops(s);
-        if (s != GF_KERNELS_SCALAR) test_kernels_vs_scalar(ops, gf_kernels_name(s));
+        if (s != GF_KERNELS_SCALAR) {
+            test_float_lengths(ops, gf_kernels_name(s));
+            test_kernels_vs_scalar(ops, gf_kernels_name(s));
+        }
         if (ops->gemm_q4x8) test_gemm_q4x8(ops->gemm_q4x8, gf_kernels_name(s));
         if (ops->gemm_q8x8) test_gemm_q8x8(ops->gemm_q8x8, gf_kernels_name(s));
         test_matmul(s);
