@@ -10,6 +10,8 @@
 #      table of every method (bench/quality.sh; QUALITY_CHUNKS limits its length).
 #   4. AutoRound on the whole 0.5B-shaped model per recipe (bench/autoround_model.sh;
 #      AUTOROUND_RECIPES, default "light default": about 50 minutes; BENCH_AUTOROUND=0 skips it).
+#   5. With GF_OLD=/path/to/an/older/gguf-forge: that binary and this one side by
+#      side, taking turns (bench/versus.sh), for changes that must not cost speed.
 # Every run warms the page cache first, so the input is read from memory, as in
 # the oracle's llama-quantize figures.  Not a test: numbers only.
 set -e
@@ -75,6 +77,7 @@ if [ -x "$BUILD/bench/bench_gemm" ]; then
     echo '```'
 fi
 [ -f bench/engine.sh ] && sh bench/engine.sh
+[ -z "$GF_OLD" ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/versus.sh "$GF_OLD" "$G"
 [ "${BENCH_QUALITY:-1}" = 0 ] || BUILD=$BUILD sh bench/quality.sh
 [ "${BENCH_AUTOROUND:-1}" = 0 ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/autoround_model.sh
 exit 0
