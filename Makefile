@@ -17,10 +17,10 @@ LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lm
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
-COMMON_SRC   = common/gf.c
+COMMON_SRC   = common/gf.c common/types.c
 FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
-QUANT_SRC    = quantizers/blocks.c quantizers/method.c search/scale.c
+QUANT_SRC    = quantizers/method.c search/scale.c
 CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c
 CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c
@@ -51,7 +51,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(CALIB_ASM:%.S=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Per-file flags: reference quantizers must not contract x*id+c into an FMA.
-$(BUILD)/quantizers/blocks.o: XFLAGS = -ffp-contract=off -O3
+$(BUILD)/common/types.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/formats/safetensors.o: XFLAGS = -O3
 $(BUILD)/search/scale.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
@@ -155,9 +155,9 @@ clean:
 # so both the neon-dot and the plain neon sets are exercised.
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64-static
-ARM64_SRC  = common/gf.c quantizers/blocks.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
+ARM64_SRC  = common/gf.c common/types.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
              engine/gemm.c engine/gemm_scalar.c engine/gemm_neon.c
-ARM64_HDR  = common/gf.h quantizers/blocks.h engine/kernels.h engine/kernels_internal.h tests/check.h \
+ARM64_HDR  = common/gf.h common/types.h engine/kernels.h engine/kernels_internal.h tests/check.h \
              engine/gemm.h engine/gemm_internal.h
 
 $(BUILD)/arm64/test_kernels: tests/test_kernels.c $(ARM64_SRC) $(ARM64_HDR)

@@ -27,7 +27,7 @@
 
 #include "../engine/gemm.h"
 #include "../formats/gguf.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 #include "../quantizers/method.h"
 #include "awq.h"
 

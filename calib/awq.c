@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 #include "../quantizers/method.h"
 
 #define N_G 4 /* groups gf_awq_report has room for */

@@ -266,8 +266,10 @@ static void on_ar_progress(void *ctx, int layer, int iter, int iters, double los
 
 static int parse_type(const char *opt, const char *v, gf_type *out) {
     int t = v ? gf_type_from_name(v) : -1;
-    if (t != GF_TYPE_F32 && t != GF_TYPE_F16 && t != GF_TYPE_Q8_0 && t != GF_TYPE_Q4_0) {
-        fprintf(stderr, "gguf-forge quantize: %s: '%s' is not one of f32, f16, q8_0, q4_0\n", opt, v ? v : "");
+    if (t < 0 || !gf_type_can_write((gf_type)t)) {
+        char list[256];
+        fprintf(stderr, "gguf-forge quantize: %s: '%s' is not one of %s\n", opt, v ? v : "",
+                gf_type_list(gf_type_can_write, list, sizeof list));
         return -1;
     }
     *out = (gf_type)t;

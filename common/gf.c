@@ -1,5 +1,6 @@
 /*
- * gf.c - error messages, type traits, half-precision conversion, small file I/O.
+ * gf.c - error messages, half-precision conversion, small file I/O (the type
+ * traits are in types.c).
  *
  * The fp16 conversion rounds to nearest even with no dependence on F16C, so the
  * scales written into Q4_0/Q8_0 blocks are the same bytes on every machine.
@@ -12,7 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,33 +55,6 @@ const char *gf_status_name(gf_status s) {
         [GF_E_INTERRUPTED] = "interrupted",
     };
     return (s >= 0 && s < GF_E_COUNT_) ? names[s] : "unknown";
-}
-
-/* ---------------------------------------------------------------- types */
-
-static const gf_type_traits type_traits[] = {
-    [GF_TYPE_F32]  = { .name = "f32",  .block_size = 1,     .type_size = 4 },
-    [GF_TYPE_F16]  = { .name = "f16",  .block_size = 1,     .type_size = 2 },
-    [GF_TYPE_Q4_0] = { .name = "q4_0", .block_size = GF_QK, .type_size = 2 + GF_QK / 2 },
-    [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = 2 + GF_QK },
-    [GF_TYPE_BF16] = { .name = "bf16", .block_size = 1,     .type_size = 2 },
-};
-
-const gf_type_traits *gf_type_info(uint32_t type) {
-    if (type >= sizeof type_traits / sizeof type_traits[0]) return NULL;
-    return type_traits[type].name ? &type_traits[type] : NULL;
-}
-
-int gf_type_from_name(const char *name) {
-    for (size_t i = 0; i < sizeof type_traits / sizeof type_traits[0]; i++)
-        if (type_traits[i].name && strcasecmp(type_traits[i].name, name) == 0) return (int)i;
-    return -1;
-}
-
-size_t gf_row_size(gf_type t, int64_t ne0) {
-    const gf_type_traits *tt = gf_type_info(t);
-    if (!tt || ne0 < 0 || ne0 % tt->block_size) return 0;
-    return (size_t)(ne0 / tt->block_size) * tt->type_size;
 }
 
 /* ---------------------------------------------------------------- numbers */

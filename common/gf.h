@@ -1,9 +1,10 @@
 /*
  * gf.h - the small common header every gguf-forge module may include.
  *
- * Errors as status codes plus a caller-owned message, GGML type ids, fp16/bf16
- * conversions and overflow-checked size arithmetic.  Nothing here allocates,
- * prints or exits: library code reports, only cli/ decides what to do.
+ * Errors as status codes plus a caller-owned message, fp16/bf16 conversions
+ * and overflow-checked size arithmetic (tensor types and their traits: types.h).
+ * Nothing here allocates, prints or exits: library code reports, only cli/
+ * decides what to do.
  */
 #ifndef GF_H
 #define GF_H
@@ -69,32 +70,6 @@ const char *gf_status_name(gf_status s); /* "io", "format", ... */
             goto done;                                                                                                 \
         }                                                                                                              \
     } while (0)
-
-/* ---------------------------------------------------------------- types */
-
-/* Tensor element types; values are GGML's type ids, as written into GGUF. */
-typedef enum {
-    GF_TYPE_F32  = 0,
-    GF_TYPE_F16  = 1,
-    GF_TYPE_Q4_0 = 2,
-    GF_TYPE_Q8_0 = 8,
-    GF_TYPE_BF16 = 30,
-} gf_type;
-
-#define GF_QK 32 /* elements per Q4_0 / Q8_0 block */
-
-typedef struct {
-    const char *name;   /* "q4_0" */
-    int64_t block_size; /* elements per block (1 for float types) */
-    size_t type_size;   /* bytes per block */
-} gf_type_traits;
-
-/* NULL for a type id this version does not know. */
-const gf_type_traits *gf_type_info(uint32_t type);
-/* Parses "f32", "f16", "q8_0", "q4_0", "bf16" (case-insensitive); -1 if unknown. */
-int gf_type_from_name(const char *name);
-/* Bytes of a row of ne0 elements, 0 if ne0 is not a multiple of the block size. */
-size_t gf_row_size(gf_type t, int64_t ne0);
 
 /* ---------------------------------------------------------------- numbers */
 

@@ -30,7 +30,7 @@
 #include "../formats/hfload.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 
 #define CHUNK_FLOATS ((int64_t)1 << 21) /* 8 MB of float rows per read */
 
@@ -87,13 +87,8 @@ gf_type gf_convert_default_embed_type(gf_type type) {
 }
 
 uint32_t gf_ftype_of(gf_type type) {
-    switch (type) {
-    case GF_TYPE_F32: return 0;
-    case GF_TYPE_F16: return 1;
-    case GF_TYPE_Q4_0: return 2;
-    case GF_TYPE_Q8_0: return 7;
-    default: return 0;
-    }
+    const gf_type_traits *tt = gf_type_info(type);
+    return tt ? tt->file_type : 0;
 }
 
 static int plan_cmp(const void *a, const void *b) {
@@ -102,8 +97,6 @@ static int plan_cmp(const void *a, const void *b) {
     if (x->map.layer != y->map.layer) return x->map.layer - y->map.layer;
     return strcmp(x->map.name, y->map.name);
 }
-
-static int is_quantized(gf_type t) { return t == GF_TYPE_Q4_0 || t == GF_TYPE_Q8_0; }
 
 /* ---------------------------------------------------------------- planning */
 
@@ -427,10 +420,11 @@ static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *er
     p->method = mm ? mm : gf_qmethod_default();
     p->measure = o->measure;
     p->env = &cv->env;
-    if (is_quantized(want) && src->row_len % GF_QK) {
+    const gf_type_traits *wt = gf_type_info(want);
+    if (wt->is_quantized && src->row_len % wt->block_size) {
         p->type = GF_TYPE_F16;
-        snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %d: f16 instead of %s",
-                 (long long)src->row_len, GF_QK, gf_type_info(want)->name);
+        snprintf(p->note, sizeof p->note, "rows of %lld are not a multiple of %lld: f16 instead of %s",
+                 (long long)src->row_len, (long long)wt->block_size, wt->name);
         cv->sum->n_fallback++;
     }
     cv->n++;
@@ -504,7 +498,7 @@ static gf_status head_form(conversion *cv, plan_entry *p, gf_err *err) {
 static gf_status attach_importance(conversion *cv, gf_err *err) {
     for (int i = 0; i < cv->n && cv->imx; i++) {
         plan_entry *p = &cv->plan[i];
-        if (!p->method->uses_importance || p->src->n_dims != 2 || !is_quantized(p->type)) continue;
+        if (!p->method->uses_importance || p->src->n_dims != 2 || !gf_type_is_quantized(p->type)) continue;
         const gf_imatrix_entry *ie = gf_imatrix_find(cv->imx, p->map.name);
         /* a tied embedding is the output layer too: its columns see the final hidden state */
         char head[32];
@@ -608,7 +602,7 @@ static gf_status transformed_rows(conversion *cv, int i, const float **mem, cons
         gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices (the first quantized one) */
         for (int k = cv->n - 1; k >= i; k--)
             if (cv->plan[k].map.layer == p->map.layer && cv->plan[k].map.kind == GF_TK_LINEAR &&
-                is_quantized(cv->plan[k].type))
+                gf_type_is_quantized(cv->plan[k].type))
                 lt = cv->plan[k].type;
         GF_TRY(transform_layer(cv->calib, cv->bt, p->map.layer, lt, &cv->env, cv->o, err));
         cv->bt_layer = p->map.layer;

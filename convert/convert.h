@@ -6,7 +6,7 @@
 #ifndef GF_CONVERT_H
 #define GF_CONVERT_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 #include "../formats/gguf.h"
 #include "../calib/autoround.h"
 #include "../calib/awq.h"

@@ -107,10 +107,10 @@ gf_kernel_set gf_kernels_detect(void) {
 gf_status gf_wmat_init(gf_wmat *m, gf_type type, int64_t n_in, int64_t n_out,
                        const void *data, gf_kernel_set ks, gf_err *err) {
     memset(m, 0, sizeof *m);
-    if (type != GF_TYPE_F32 && type != GF_TYPE_F16 && type != GF_TYPE_Q8_0 && type != GF_TYPE_Q4_0) {
-        const gf_type_traits *tt = gf_type_info(type);
-        return gf_errf(err, GF_E_UNSUPPORTED, "matmul: weight type %s (%d) is not supported "
-                       "(only f32, f16, q8_0, q4_0)", tt ? tt->name : "unknown", (int)type);
+    if (!gf_type_can_matmul(type)) {
+        char list[256];
+        return gf_errf(err, GF_E_UNSUPPORTED, "matmul: weight type %s (%d) is not supported (only %s)",
+                       gf_type_name(type), (int)type, gf_type_list(gf_type_can_matmul, list, sizeof list));
     }
     if (n_in <= 0 || n_out <= 0 || n_in > ((int64_t)1 << 40) || n_out > ((int64_t)1 << 40))
         return gf_errf(err, GF_E_USAGE, "matmul: bad shape %lld x %lld", (long long)n_out, (long long)n_in);

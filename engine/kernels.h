@@ -12,8 +12,7 @@
 #ifndef GF_KERNELS_H
 #define GF_KERNELS_H
 
-#include "../common/gf.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 
 typedef enum {
     GF_KERNELS_SCALAR = 0,

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 
 /* Sanity caps on hyperparameters from an untrusted file: far above any real
  * model, low enough that products of them cannot overflow int64. */
@@ -123,13 +123,12 @@ typedef struct {
     size_t arena_used, arena_cap;
 } loader;
 
-static int is_matrix_type(gf_type t) {
-    return t == GF_TYPE_F32 || t == GF_TYPE_F16 || t == GF_TYPE_Q8_0 || t == GF_TYPE_Q4_0;
-}
+static const char *type_name(gf_type t) { return gf_type_name(t); }
 
-static const char *type_name(gf_type t) {
+/* norm weights and biases: any float type the table can widen */
+static int is_vector_type(gf_type t) {
     const gf_type_traits *tt = gf_type_info(t);
-    return tt ? tt->name : "unknown";
+    return tt && !tt->is_quantized && tt->to_float;
 }
 
 /* Finds a tensor, checks its shape is exactly (ne0[, ne1]); NULL with *st = GF_OK
@@ -166,9 +165,11 @@ static gf_status load_vec(loader *L, const char *name, int optional, int64_t n, 
     *out = NULL;
     const gf_gguf_tensor *t = claim(L, name, optional, 1, n, 1, &st, err);
     if (!t) return st;
-    if (t->type != GF_TYPE_F32 && t->type != GF_TYPE_F16 && t->type != GF_TYPE_BF16)
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; vectors must be f32, f16 or bf16",
-                       L->g->path, name, type_name(t->type));
+    if (!is_vector_type(t->type)) {
+        char list[256];
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; vectors must be %s", L->g->path, name,
+                       type_name(t->type), gf_type_list(is_vector_type, list, sizeof list));
+    }
     if (L->arena_used + (size_t)n > L->arena_cap)
         return gf_errf(err, GF_E_USAGE, "%s: internal: vector arena too small at '%s'", L->g->path, name);
     float *dst = L->arena + L->arena_used;
@@ -190,9 +191,6 @@ static gf_status load_mat(loader *L, const char *name, int64_t n_in, int64_t n_o
     memset(m, 0, sizeof *m);
     const gf_gguf_tensor *t = claim(L, name, 0, 2, n_in, n_out, &st, err);
     if (!t) return st;
-    if (!is_matrix_type(t->type))
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine runs f32, f16, q8_0 and "
-                       "q4_0 matrices", L->g->path, name, type_name(t->type));
     if ((st = gf_wmat_init(m, t->type, n_in, n_out, t->data, ks, err)))
         gf_err_prefix(err, "%s: tensor '%s'", L->g->path, name);
     return st;
@@ -233,9 +231,11 @@ static gf_status load_top(loader *L, const gf_arch_info *a, gf_model *m, gf_err 
                        (unsigned long long)toks->n, embd, (long long)hp->n_vocab);
     const gf_gguf_tensor *te = claim(L, embd, 0, 2, D, hp->n_vocab, &st, err);
     if (!te) return st;
-    if (!is_matrix_type(te->type))
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine runs f32, f16, q8_0 and q4_0",
-                       g->path, embd, type_name(te->type));
+    if (!gf_type_can_matmul(te->type)) {
+        char list[256];
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine runs %s", g->path, embd,
+                       type_name(te->type), gf_type_list(gf_type_can_matmul, list, sizeof list));
+    }
     m->embd_type = te->type;
     m->embd = te->data;
     m->embd_row_bytes = gf_row_size(te->type, D);

@@ -7,7 +7,7 @@
 #ifndef GF_MODEL_H
 #define GF_MODEL_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 #include "../formats/arch.h"
 #include "../formats/gguf.h"
 #include "kernels.h"

@@ -10,7 +10,7 @@
 #ifndef GF_GGUF_H
 #define GF_GGUF_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 
 typedef enum {
     GF_GGUF_U8 = 0, GF_GGUF_I8 = 1, GF_GGUF_U16 = 2, GF_GGUF_I16 = 3,

@@ -6,7 +6,7 @@
 #ifndef GF_SAFETENSORS_H
 #define GF_SAFETENSORS_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 
 #define GF_ST_MAX_DIMS 4
 

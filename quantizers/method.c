@@ -14,7 +14,7 @@
 #include "method.h"
 
 #include "../search/scale.h"
-#include "blocks.h"
+#include "../common/types.h"
 
 /* ---------------------------------------------------------------- rows */
 

@@ -15,7 +15,7 @@
 #ifndef GF_METHOD_H
 #define GF_METHOD_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 
 /* Types of the layers above, used here only through pointers. */
 struct gf_calib;        /* calib/calib.h: the calibration run a block hook works on */

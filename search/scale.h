@@ -6,7 +6,7 @@
 #ifndef GF_SCALE_H
 #define GF_SCALE_H
 
-#include "../common/gf.h"
+#include "../common/types.h"
 
 #define GF_SEARCH_GRID 51 /* scales f * minmax-scale, f = 1.00, 0.99, ..., 0.50 */
 

@@ -14,7 +14,7 @@
  * what the quantized path was advanced with; same bytes with 1 and 2 threads.
  */
 #include "../calib/autoround.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 #include "check.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
 #include "../engine/tokenizer.h"
 #include "../formats/gguf.h"
 #include "../formats/vocab.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 #include "check.h"
 #include "membuf.h"
 

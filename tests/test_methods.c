@@ -13,7 +13,7 @@
 
 #include "../convert/convert.h"
 #include "../formats/imatrix.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 #include "../quantizers/method.h"
 #include "check.h"
 #include "membuf.h"

@@ -18,7 +18,7 @@
 
 #include "../calib/calib.h"
 #include "../formats/gguf.h"
-#include "../quantizers/blocks.h"
+#include "../common/types.h"
 
 /* The reported output error against the one recomputed here, relative.  Measured:
  * at most 2.7e-9 (the engine's float X against the double one here).  The weight

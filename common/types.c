@@ -1,0 +1,186 @@
+/*
+ * types.c - the type traits table and the scalar reference quantizers for the
+ * Q4_0 and Q8_0 block formats.
+ *
+ * The quantizers decide the bytes written to disk and must match GGML's reference
+ * rounding bit for bit (tested against llama-quantize output in tests/test_convert.c).
+ * This file is compiled with -ffp-contract=off: an FMA in `x*id + 8.5f` changes the
+ * result; rounding to nearest is done without libm (round_away) so the loop stays
+ * inline.  Per-tensor search methods (OMSE, AWQ, AutoRound) live elsewhere and call
+ * these.
+ */
+#include "types.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <strings.h>
+
+/* roundf() for |v| < 2^31 without a libm call: v - trunc(v) is exact in float,
+ * so comparing it with 1/2 rounds halves away from zero exactly as roundf does. */
+static inline int round_away(float v) {
+    int i = (int)v;
+    float frac = v - (float)i;
+    return i + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
+void gf_quantize_row_q4_0_ref(const float *x, gf_block_q4_0 *y, int64_t k) {
+    for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
+        float amax = 0.0f, max = 0.0f; /* max keeps the sign of the largest magnitude */
+        for (int j = 0; j < GF_QK; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -8;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[b].d = gf_fp32_to_fp16(d);
+        for (int j = 0; j < GF_QK / 2; j++) {
+            const float x0 = x[j] * id, x1 = x[j + GF_QK / 2] * id;
+            int q0 = (int8_t)(x0 + 8.5f), q1 = (int8_t)(x1 + 8.5f);
+            q0 = q0 < 15 ? q0 : 15;
+            q1 = q1 < 15 ? q1 : 15;
+            y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+void gf_quantize_row_q8_0_ref(const float *x, gf_block_q8_0 *y, int64_t k) {
+    for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
+        float amax = 0.0f;
+        for (int j = 0; j < GF_QK; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax; /* inputs are finite */
+        const float d = amax / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[b].d = gf_fp32_to_fp16(d);
+        for (int j = 0; j < GF_QK; j++) y[b].qs[j] = (int8_t)round_away(x[j] * id);
+    }
+}
+
+void gf_dequantize_row_q4_0(const gf_block_q4_0 *x, float *y, int64_t k) {
+    for (int64_t b = 0; b < k / GF_QK; b++, y += GF_QK) {
+        const float d = gf_fp16_to_fp32(x[b].d);
+        for (int j = 0; j < GF_QK / 2; j++) {
+            y[j] = (float)((x[b].qs[j] & 0x0f) - 8) * d;
+            y[j + GF_QK / 2] = (float)((x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void gf_dequantize_row_q8_0(const gf_block_q8_0 *x, float *y, int64_t k) {
+    for (int64_t b = 0; b < k / GF_QK; b++, y += GF_QK) {
+        const float d = gf_fp16_to_fp32(x[b].d);
+        for (int j = 0; j < GF_QK; j++) y[j] = (float)x[b].qs[j] * d;
+    }
+}
+
+/* ---------------------------------------------------------------- float rows */
+
+static void f32_to_float(const void *src, float *y, int64_t k) { memcpy(y, src, (size_t)k * sizeof(float)); }
+static void f32_from_float(const float *x, void *dst, int64_t k) { memcpy(dst, x, (size_t)k * sizeof(float)); }
+
+static void f16_to_float(const void *src, float *y, int64_t k) {
+    const uint16_t *h = src;
+    for (int64_t i = 0; i < k; i++) y[i] = gf_fp16_to_fp32(h[i]);
+}
+
+static void f16_from_float(const float *x, void *dst, int64_t k) {
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < k; i++) h[i] = gf_fp32_to_fp16(x[i]);
+}
+
+static void bf16_to_float(const void *src, float *y, int64_t k) {
+    const uint16_t *h = src;
+    for (int64_t i = 0; i < k; i++) y[i] = gf_bf16_to_fp32(h[i]);
+}
+
+static void q4_0_to_float(const void *src, float *y, int64_t k) { gf_dequantize_row_q4_0(src, y, k); }
+static void q4_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_row_q4_0_ref(x, dst, k); }
+static void q8_0_to_float(const void *src, float *y, int64_t k) { gf_dequantize_row_q8_0(src, y, k); }
+static void q8_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_row_q8_0_ref(x, dst, k); }
+
+/* ---------------------------------------------------------------- the table */
+
+/* file_type: llama.cpp's LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2,
+ * MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32. */
+static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
+    [GF_TYPE_F32]  = { .name = "f32", .block_size = 1, .type_size = 4,
+                       .to_float = f32_to_float, .from_float_ref = f32_from_float,
+                       .can_matmul = 1, .vec_dot_type = GF_TYPE_F32, .file_type = 0 },
+    [GF_TYPE_F16]  = { .name = "f16", .block_size = 1, .type_size = 2,
+                       .to_float = f16_to_float, .from_float_ref = f16_from_float,
+                       .can_matmul = 1, .vec_dot_type = GF_TYPE_F16, .file_type = 1 },
+    [GF_TYPE_Q4_0] = { .name = "q4_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q4_0), .is_quantized = 1,
+                       .to_float = q4_0_to_float, .from_float_ref = q4_0_from_float,
+                       .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 2 },
+    [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q8_0), .is_quantized = 1,
+                       .to_float = q8_0_to_float, .from_float_ref = q8_0_from_float,
+                       .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 7 },
+    [GF_TYPE_BF16] = { .name = "bf16", .block_size = 1, .type_size = 2,
+                       .to_float = bf16_to_float, /* read from safetensors and GGUF, never written */
+                       .vec_dot_type = GF_TYPE_BF16, .file_type = 32 },
+};
+
+const gf_type_traits *gf_type_info(uint32_t type) {
+    if (type >= GF_TYPE_COUNT_) return NULL;
+    return type_traits[type].name ? &type_traits[type] : NULL;
+}
+
+const char *gf_type_name(uint32_t type) {
+    const gf_type_traits *tt = gf_type_info(type);
+    return tt ? tt->name : "unknown";
+}
+
+int gf_type_from_name(const char *name) {
+    for (int i = 0; i < GF_TYPE_COUNT_; i++)
+        if (type_traits[i].name && name && strcasecmp(type_traits[i].name, name) == 0) return i;
+    return -1;
+}
+
+size_t gf_row_size(gf_type t, int64_t ne0) {
+    const gf_type_traits *tt = gf_type_info(t);
+    if (!tt || ne0 < 0 || ne0 % tt->block_size) return 0;
+    return (size_t)(ne0 / tt->block_size) * tt->type_size;
+}
+
+int gf_type_is_quantized(gf_type t) {
+    const gf_type_traits *tt = gf_type_info(t);
+    return tt && tt->is_quantized;
+}
+
+int gf_type_can_write(gf_type t) {
+    const gf_type_traits *tt = gf_type_info(t);
+    return tt && tt->from_float_ref;
+}
+
+int gf_type_can_matmul(gf_type t) {
+    const gf_type_traits *tt = gf_type_info(t);
+    return tt && tt->can_matmul;
+}
+
+const char *gf_type_list(int (*pred)(gf_type), char *buf, size_t size) {
+    size_t at = 0;
+    if (size) buf[0] = '\0';
+    for (int i = 0; i < GF_TYPE_COUNT_ && size; i++) {
+        if (!type_traits[i].name || !pred((gf_type)i)) continue;
+        int n = snprintf(buf + at, size - at, "%s%s", at ? ", " : "", type_traits[i].name);
+        if (n < 0 || (size_t)n >= size - at) break; /* truncated: what fits stays */
+        at += (size_t)n;
+    }
+    return buf;
+}
+
+/* ---------------------------------------------------------------- any type */
+
+int gf_quantize_row(gf_type type, const float *x, void *dst, int64_t k) {
+    const gf_type_traits *tt = gf_type_info(type);
+    if (!tt || !tt->from_float_ref || k < 0 || k % tt->block_size) return -1;
+    tt->from_float_ref(x, dst, k);
+    return 0;
+}
+
+int gf_dequantize_row(gf_type type, const void *src, float *y, int64_t k) {
+    const gf_type_traits *tt = gf_type_info(type);
+    if (!tt || !tt->to_float || k < 0 || k % tt->block_size) return -1;
+    tt->to_float(src, y, k);
+    return 0;
+}
