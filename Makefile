@@ -17,7 +17,7 @@ LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lm
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
-COMMON_SRC   = common/gf.c common/types.c
+COMMON_SRC   = common/gf.c common/types.c common/reader.c
 FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c

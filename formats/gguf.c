@@ -1,7 +1,7 @@
 /*
  * gguf.c - GGUF v3 reader (bounded, validating) and streaming writer.
  *
- * Reader: every byte of an untrusted file passes through one cursor that checks
+ * Reader: every byte of an untrusted file passes through common/reader.h, which checks
  * what is left before reading; counts are checked against the bytes that could
  * hold them before anything is allocated; names and keys must be unique; tensor
  * data must be aligned, contiguous in declaration order and inside the file.
@@ -9,6 +9,8 @@
  * Follows ggml/docs/gguf.md; accepts versions 2 and 3 (same little-endian layout).
  */
 #include "gguf.h"
+
+#include "../common/reader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,74 +97,30 @@ static int64_t index_put(name_index *ix, const gf_str *names, size_t stride, con
     }
 }
 
-/* ---------------------------------------------------------------- bounded cursor */
+/* ---------------------------------------------------------------- values */
+/* Every read goes through common/reader.h, which checks the bytes left first. */
 
-typedef struct {
-    const uint8_t *p;
-    uint64_t len, pos;
-    const char *name; /* file name, for messages */
-    gf_err *err;
-} cursor;
-
-static gf_status need(cursor *c, uint64_t n, const char *what) {
-    if (n > c->len - c->pos)
-        return gf_errf(c->err, GF_E_FORMAT, "%s: truncated: %s at byte %llu needs %llu bytes, %llu left",
-                       c->name, what, (unsigned long long)c->pos, (unsigned long long)n,
-                       (unsigned long long)(c->len - c->pos));
-    return GF_OK;
+static gf_status rd_str(gf_reader *r, gf_str *s, uint64_t max, const char *what) {
+    return gf_reader_str64(r, max, &s->s, &s->len, what);
 }
 
-static gf_status rd(cursor *c, void *dst, uint64_t n, const char *what) {
-    gf_status st = need(c, n, what);
-    if (st) return st;
-    memcpy(dst, c->p + c->pos, n);
-    c->pos += n;
-    return GF_OK;
-}
-
-static gf_status rd_u32(cursor *c, uint32_t *v, const char *what) { return rd(c, v, 4, what); }
-static gf_status rd_u64(cursor *c, uint64_t *v, const char *what) { return rd(c, v, 8, what); }
-
-static gf_status rd_str(cursor *c, gf_str *s, uint64_t max, const char *what) {
-    uint64_t n;
-    gf_status st = rd_u64(c, &n, what);
-    if (st) return st;
-    if ((st = need(c, n, what))) return st;
-    if (n > max)
-        return gf_errf(c->err, GF_E_FORMAT, "%s: %s at byte %llu has length %llu, over the limit of %llu",
-                       c->name, what, (unsigned long long)(c->pos - 8), (unsigned long long)n,
-                       (unsigned long long)max);
-    if (str_dup(s, (const char *)c->p + c->pos, n))
-        return gf_errf(c->err, GF_E_NOMEM, "%s: out of memory reading %s", c->name, what);
-    c->pos += n;
-    return GF_OK;
-}
-
-static gf_status rd_value(cursor *c, gf_kv *kv) {
-    char what[128];
-    snprintf(what, sizeof what, "value of key '%.80s'", kv->key.s);
-    gf_status st;
-    if (kv->type == GF_GGUF_STRING) return rd_str(c, &kv->str, c->len, what);
-    if (kv->type != GF_GGUF_ARRAY) {
-        kv->n = 1;
-        return rd(c, &kv->v, gf_gguf_vtype_size(kv->type), what);
-    }
-    if ((st = rd_u32(c, &kv->arr_type, what))) return st;
-    if ((st = rd_u64(c, &kv->n, what))) return st;
-    if (kv->arr_type == GF_GGUF_ARRAY || kv->arr_type >= GF_GGUF_NTYPES_)
-        return gf_errf(c->err, GF_E_FORMAT, "%s: key '%.80s': array element type %u is not valid",
-                       c->name, kv->key.s, kv->arr_type);
+static gf_status rd_array(gf_reader *r, gf_kv *kv, const char *what) {
+    GF_TRY(gf_reader_u32(r, &kv->arr_type, what));
+    GF_TRY(gf_reader_u64(r, &kv->n, what));
+    GF_FAIL_IF(kv->arr_type == GF_GGUF_ARRAY || kv->arr_type >= GF_GGUF_NTYPES_, r->err, GF_E_FORMAT,
+               "%s: key '%.80s': array element type %u is not valid", r->name, kv->key.s, kv->arr_type);
     /* every element takes at least this many bytes: check before allocating */
     uint64_t min_elem = kv->arr_type == GF_GGUF_STRING ? 8 : gf_gguf_vtype_size(kv->arr_type);
-    if (kv->n > (c->len - c->pos) / min_elem)
-        return gf_errf(c->err, GF_E_FORMAT, "%s: key '%.80s': array of %llu elements cannot fit in the %llu bytes left",
-                       c->name, kv->key.s, (unsigned long long)kv->n, (unsigned long long)(c->len - c->pos));
+    GF_FAIL_IF(kv->n > gf_reader_left(r) / min_elem, r->err, GF_E_FORMAT,
+               "%s: key '%.80s': array of %llu elements cannot fit in the %llu bytes left", r->name, kv->key.s,
+               (unsigned long long)kv->n, (unsigned long long)gf_reader_left(r));
     if (kv->arr_type == GF_GGUF_STRING) {
         gf_str *a = calloc(kv->n ? kv->n : 1, sizeof *a);
-        if (!a) return gf_errf(c->err, GF_E_NOMEM, "%s: out of memory for key '%.80s'", c->name, kv->key.s);
+        GF_FAIL_IF(!a, r->err, GF_E_NOMEM, "%s: out of memory for key '%.80s'", r->name, kv->key.s);
         kv->arr = a;
         for (uint64_t i = 0; i < kv->n; i++) {
-            if ((st = rd_str(c, &a[i], c->len, what))) {
+            gf_status st = rd_str(r, &a[i], UINT64_MAX, what);
+            if (st) {
                 kv->n = i; /* kv_clear frees what was read */
                 return st;
             }
@@ -171,153 +129,168 @@ static gf_status rd_value(cursor *c, gf_kv *kv) {
     }
     uint64_t bytes = kv->n * min_elem; /* cannot overflow: bounded by the bytes left */
     kv->arr = malloc(bytes ? bytes : 1);
-    if (!kv->arr) return gf_errf(c->err, GF_E_NOMEM, "%s: out of memory for key '%.80s'", c->name, kv->key.s);
-    return rd(c, kv->arr, bytes, what);
+    GF_FAIL_IF(!kv->arr, r->err, GF_E_NOMEM, "%s: out of memory for key '%.80s'", r->name, kv->key.s);
+    return gf_reader_bytes(r, kv->arr, bytes, what);
+}
+
+static gf_status rd_value(gf_reader *r, gf_kv *kv) {
+    char what[128];
+    snprintf(what, sizeof what, "value of key '%.80s'", kv->key.s);
+    if (kv->type == GF_GGUF_STRING) return rd_str(r, &kv->str, UINT64_MAX, what);
+    if (kv->type == GF_GGUF_ARRAY) return rd_array(r, kv, what);
+    kv->n = 1;
+    return gf_reader_bytes(r, &kv->v, gf_gguf_vtype_size(kv->type), what);
 }
 
 /* ---------------------------------------------------------------- reader */
+/* parse = header, key/values, alignment, tensor infos, data placement. */
 
-static gf_status parse(gf_gguf *g, const uint8_t *buf, uint64_t len, int with_data, gf_err *err) {
-    cursor c = {.p = buf, .len = len, .pos = 0, .name = g->path, .err = err};
-    gf_status st;
-    name_index ix = {0};
+static gf_status parse_header(gf_reader *r, gf_gguf *g, uint64_t *n_tensors, uint64_t *n_kv) {
     char magic[4];
-    if ((st = rd(&c, magic, 4, "magic"))) return st;
-    if (memcmp(magic, "GGUF", 4) != 0)
-        return gf_errf(err, GF_E_FORMAT, "%s: not a GGUF file (bad magic %02x %02x %02x %02x)", g->path,
-                       (uint8_t)magic[0], (uint8_t)magic[1], (uint8_t)magic[2], (uint8_t)magic[3]);
-    if ((st = rd_u32(&c, &g->version, "version"))) return st;
-    if (g->version != 2 && g->version != 3)
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: GGUF version %u is not supported (2 and 3 are)", g->path, g->version);
-    uint64_t n_tensors, n_kv;
-    if ((st = rd_u64(&c, &n_tensors, "tensor count")) || (st = rd_u64(&c, &n_kv, "key/value count"))) return st;
+    GF_TRY(gf_reader_bytes(r, magic, 4, "magic"));
+    GF_FAIL_IF(memcmp(magic, "GGUF", 4) != 0, r->err, GF_E_FORMAT, "%s: not a GGUF file (bad magic %02x %02x %02x %02x)",
+               g->path, (uint8_t)magic[0], (uint8_t)magic[1], (uint8_t)magic[2], (uint8_t)magic[3]);
+    GF_TRY(gf_reader_u32(r, &g->version, "version"));
+    GF_FAIL_IF(g->version != 2 && g->version != 3, r->err, GF_E_UNSUPPORTED,
+               "%s: GGUF version %u is not supported (2 and 3 are)", g->path, g->version);
+    GF_TRY(gf_reader_u64(r, n_tensors, "tensor count"));
+    GF_TRY(gf_reader_u64(r, n_kv, "key/value count"));
     /* a key/value takes >= 8+1+4+1 bytes, a tensor info >= 8+1+4+8+4+8 */
-    if (n_kv > (len - c.pos) / 14)
-        return gf_errf(err, GF_E_FORMAT, "%s: key/value count %llu cannot fit in a %llu-byte file", g->path,
-                       (unsigned long long)n_kv, (unsigned long long)len);
-    if (n_tensors > (len - c.pos) / 33)
-        return gf_errf(err, GF_E_FORMAT, "%s: tensor count %llu cannot fit in a %llu-byte file", g->path,
-                       (unsigned long long)n_tensors, (unsigned long long)len);
+    GF_FAIL_IF(*n_kv > gf_reader_left(r) / 14, r->err, GF_E_FORMAT, "%s: key/value count %llu cannot fit in a %llu-byte file",
+               g->path, (unsigned long long)*n_kv, (unsigned long long)r->len);
+    GF_FAIL_IF(*n_tensors > gf_reader_left(r) / 33, r->err, GF_E_FORMAT,
+               "%s: tensor count %llu cannot fit in a %llu-byte file", g->path, (unsigned long long)*n_tensors,
+               (unsigned long long)r->len);
+    return GF_OK;
+}
 
-    /* key/values */
+/* Key/value i: name (unique, no NUL), type, value. */
+static gf_status parse_kv(gf_reader *r, gf_gguf *g, uint64_t i, name_index *ix) {
+    gf_kv *kv = &g->kv[i];
+    GF_TRY(rd_str(r, &kv->key, MAX_KEY, "key name"));
+    GF_FAIL_IF(kv->key.len == 0 || strlen(kv->key.s) != kv->key.len, r->err, GF_E_FORMAT,
+               "%s: key/value %llu has an empty name or a NUL inside it", g->path, (unsigned long long)i);
+    GF_TRY(gf_reader_u32(r, &kv->type, "value type"));
+    GF_FAIL_IF(kv->type >= GF_GGUF_NTYPES_, r->err, GF_E_FORMAT,
+               "%s: key '%.80s' has value type %u, which is not a GGUF type", g->path, kv->key.s, kv->type);
+    GF_FAIL_IF(index_put(ix, &g->kv[0].key, sizeof *kv, &kv->key, (int64_t)i) >= 0, r->err, GF_E_FORMAT,
+               "%s: duplicate key '%.80s'", g->path, kv->key.s);
+    return rd_value(r, kv);
+}
+
+static gf_status parse_kvs(gf_reader *r, gf_gguf *g, uint64_t n_kv) {
+    gf_status rc = GF_OK;
+    name_index ix = {0};
     g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
-    if (!g->kv || index_init(&ix, n_kv)) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
+    GF_FAIL_GOTO_IF(!g->kv || index_init(&ix, n_kv), r->err, GF_E_NOMEM, "%s: out of memory", g->path);
     for (uint64_t i = 0; i < n_kv; i++) {
-        gf_kv *kv = &g->kv[i];
-        g->n_kv = i + 1;
-        if ((st = rd_str(&c, &kv->key, MAX_KEY, "key name"))) goto done;
-        if (kv->key.len == 0 || strlen(kv->key.s) != kv->key.len) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: key/value %llu has an empty name or a NUL inside it", g->path,
-                         (unsigned long long)i);
-            goto done;
-        }
-        if ((st = rd_u32(&c, &kv->type, "value type"))) goto done;
-        if (kv->type >= GF_GGUF_NTYPES_) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: key '%.80s' has value type %u, which is not a GGUF type", g->path,
-                         kv->key.s, kv->type);
-            goto done;
-        }
-        if (index_put(&ix, &g->kv[0].key, sizeof *kv, &kv->key, (int64_t)i) >= 0) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: duplicate key '%.80s'", g->path, kv->key.s);
-            goto done;
-        }
-        if ((st = rd_value(&c, kv))) goto done;
+        g->n_kv = i + 1; /* gf_gguf_close frees what was read */
+        GF_TRY_GOTO(parse_kv(r, g, i, &ix));
     }
-    free(ix.slot);
-    ix.slot = NULL;
-
-    g->alignment = GF_GGUF_DEFAULT_ALIGNMENT;
-    const gf_kv *al = gf_gguf_find(g, "general.alignment");
-    if (al) {
-        if (al->type != GF_GGUF_U32 || al->v.u32 == 0 || (al->v.u32 & (al->v.u32 - 1))) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: key 'general.alignment' must be a u32 power of two", g->path);
-            goto done;
-        }
-        g->alignment = al->v.u32;
-    }
-
-    /* tensor infos */
-    g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
-    if (!g->tensors || index_init(&ix, n_tensors)) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
-    uint64_t expect = 0; /* the offset the next tensor must have */
-    for (uint64_t i = 0; i < n_tensors; i++) {
-        gf_gguf_tensor *t = &g->tensors[i];
-        g->n_tensors = i + 1;
-        if ((st = rd_str(&c, &t->name, MAX_NAME, "tensor name"))) goto done;
-        if (t->name.len == 0 || strlen(t->name.s) != t->name.len) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor %llu has an empty name or a NUL inside it", g->path,
-                         (unsigned long long)i);
-            goto done;
-        }
-        if (index_put(&ix, &g->tensors[0].name, sizeof *t, &t->name, (int64_t)i) >= 0) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: duplicate tensor '%s'", g->path, t->name.s);
-            goto done;
-        }
-        char what[MAX_NAME + 32];
-        snprintf(what, sizeof what, "tensor '%s'", t->name.s);
-        if ((st = rd_u32(&c, &t->n_dims, what))) goto done;
-        if (t->n_dims < 1 || t->n_dims > GF_GGUF_MAX_DIMS) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has %u dimensions (1 to 4 allowed)", g->path, t->name.s, t->n_dims);
-            goto done;
-        }
-        uint64_t nel = 1;
-        for (uint32_t d = 0; d < GF_GGUF_MAX_DIMS; d++) {
-            uint64_t ne = 1;
-            if (d < t->n_dims && (st = rd_u64(&c, &ne, what))) goto done;
-            if (ne == 0 || ne > (uint64_t)INT64_MAX || gf_mul_overflow(nel, ne, &nel) || nel > (uint64_t)INT64_MAX) {
-                st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has a zero or overflowing shape (dimension %u = %llu)",
-                             g->path, t->name.s, d, (unsigned long long)ne);
-                goto done;
-            }
-            t->ne[d] = (int64_t)ne;
-        }
-        uint32_t type;
-        if ((st = rd_u32(&c, &type, what))) goto done;
-        const gf_type_traits *tt = gf_type_info(type);
-        if (!tt) {
-            st = gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type id %u, which gguf-forge does not support "
-                         "(f32, f16, bf16, q8_0, q4_0)", g->path, t->name.s, type);
-            goto done;
-        }
-        t->type = (gf_type)type;
-        if (t->ne[0] % tt->block_size) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s': row of %lld elements is not a multiple of the %s block size %lld",
-                         g->path, t->name.s, (long long)t->ne[0], tt->name, (long long)tt->block_size);
-            goto done;
-        }
-        uint64_t rows = nel / (uint64_t)t->ne[0];
-        if (gf_mul_overflow(gf_row_size(t->type, t->ne[0]), rows, &t->nbytes)) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s': byte size overflows", g->path, t->name.s);
-            goto done;
-        }
-        if ((st = rd_u64(&c, &t->offset, what))) goto done;
-        if (t->offset != expect) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has data offset %llu, expected %llu (data must be aligned "
-                         "and contiguous)", g->path, t->name.s, (unsigned long long)t->offset, (unsigned long long)expect);
-            goto done;
-        }
-        uint64_t padded = t->nbytes + (g->alignment - t->nbytes % g->alignment) % g->alignment;
-        if (gf_add_overflow(expect, padded, &expect) || padded < t->nbytes) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s': data offsets overflow", g->path, t->name.s);
-            goto done;
-        }
-        g->data_size = t->offset + t->nbytes;
-    }
-
-    g->data_offset = c.pos + (g->alignment - c.pos % g->alignment) % g->alignment;
-    if (n_tensors && (g->data_offset > len || g->data_size > len - g->data_offset)) {
-        const gf_gguf_tensor *last = &g->tensors[n_tensors - 1];
-        st = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' data [%llu, %llu) lies past the end of the file (%llu bytes)",
-                     g->path, last->name.s, (unsigned long long)(g->data_offset + last->offset),
-                     (unsigned long long)(g->data_offset + last->offset + last->nbytes), (unsigned long long)len);
-        goto done;
-    }
-    if (with_data)
-        for (uint64_t i = 0; i < n_tensors; i++) g->tensors[i].data = buf + g->data_offset + g->tensors[i].offset;
-    st = GF_OK;
 done:
     free(ix.slot);
-    return st;
+    return rc;
+}
+
+static gf_status read_alignment(gf_gguf *g, gf_err *err) {
+    g->alignment = GF_GGUF_DEFAULT_ALIGNMENT;
+    const gf_kv *al = gf_gguf_find(g, "general.alignment");
+    if (!al) return GF_OK;
+    GF_FAIL_IF(al->type != GF_GGUF_U32 || al->v.u32 == 0 || (al->v.u32 & (al->v.u32 - 1)), err, GF_E_FORMAT,
+               "%s: key 'general.alignment' must be a u32 power of two", g->path);
+    g->alignment = al->v.u32;
+    return GF_OK;
+}
+
+/* The shape and type of tensor t (its name read): dims, then the type, then the byte size. */
+static gf_status parse_shape(gf_reader *r, gf_gguf *g, gf_gguf_tensor *t, const char *what) {
+    GF_TRY(gf_reader_u32(r, &t->n_dims, what));
+    GF_FAIL_IF(t->n_dims < 1 || t->n_dims > GF_GGUF_MAX_DIMS, r->err, GF_E_FORMAT,
+               "%s: tensor '%s' has %u dimensions (1 to 4 allowed)", g->path, t->name.s, t->n_dims);
+    uint64_t nel = 1;
+    for (uint32_t d = 0; d < GF_GGUF_MAX_DIMS; d++) {
+        uint64_t ne = 1;
+        if (d < t->n_dims) GF_TRY(gf_reader_u64(r, &ne, what));
+        GF_FAIL_IF(ne == 0 || ne > (uint64_t)INT64_MAX || gf_mul_overflow(nel, ne, &nel) || nel > (uint64_t)INT64_MAX,
+                   r->err, GF_E_FORMAT, "%s: tensor '%s' has a zero or overflowing shape (dimension %u = %llu)",
+                   g->path, t->name.s, d, (unsigned long long)ne);
+        t->ne[d] = (int64_t)ne;
+    }
+    uint32_t type;
+    GF_TRY(gf_reader_u32(r, &type, what));
+    const gf_type_traits *tt = gf_type_info(type);
+    GF_FAIL_IF(!tt, r->err, GF_E_UNSUPPORTED,
+               "%s: tensor '%s' has type id %u, which gguf-forge does not support (f32, f16, bf16, q8_0, q4_0)",
+               g->path, t->name.s, type);
+    t->type = (gf_type)type;
+    GF_FAIL_IF(t->ne[0] % tt->block_size, r->err, GF_E_FORMAT,
+               "%s: tensor '%s': row of %lld elements is not a multiple of the %s block size %lld", g->path,
+               t->name.s, (long long)t->ne[0], tt->name, (long long)tt->block_size);
+    uint64_t rows = nel / (uint64_t)t->ne[0];
+    GF_FAIL_IF(gf_mul_overflow(gf_row_size(t->type, t->ne[0]), rows, &t->nbytes), r->err, GF_E_FORMAT,
+               "%s: tensor '%s': byte size overflows", g->path, t->name.s);
+    return GF_OK;
+}
+
+/* Tensor info i; *expect is the data offset it must have, moved past its padded data. */
+static gf_status parse_tensor_info(gf_reader *r, gf_gguf *g, uint64_t i, name_index *ix, uint64_t *expect) {
+    gf_gguf_tensor *t = &g->tensors[i];
+    GF_TRY(rd_str(r, &t->name, MAX_NAME, "tensor name"));
+    GF_FAIL_IF(t->name.len == 0 || strlen(t->name.s) != t->name.len, r->err, GF_E_FORMAT,
+               "%s: tensor %llu has an empty name or a NUL inside it", g->path, (unsigned long long)i);
+    GF_FAIL_IF(index_put(ix, &g->tensors[0].name, sizeof *t, &t->name, (int64_t)i) >= 0, r->err, GF_E_FORMAT,
+               "%s: duplicate tensor '%s'", g->path, t->name.s);
+    char what[MAX_NAME + 32];
+    snprintf(what, sizeof what, "tensor '%s'", t->name.s);
+    GF_TRY(parse_shape(r, g, t, what));
+    GF_TRY(gf_reader_u64(r, &t->offset, what));
+    GF_FAIL_IF(t->offset != *expect, r->err, GF_E_FORMAT,
+               "%s: tensor '%s' has data offset %llu, expected %llu (data must be aligned and contiguous)", g->path,
+               t->name.s, (unsigned long long)t->offset, (unsigned long long)*expect);
+    uint64_t padded = t->nbytes + (g->alignment - t->nbytes % g->alignment) % g->alignment;
+    GF_FAIL_IF(gf_add_overflow(*expect, padded, expect) || padded < t->nbytes, r->err, GF_E_FORMAT,
+               "%s: tensor '%s': data offsets overflow", g->path, t->name.s);
+    g->data_size = t->offset + t->nbytes;
+    return GF_OK;
+}
+
+static gf_status parse_tensor_infos(gf_reader *r, gf_gguf *g, uint64_t n_tensors) {
+    gf_status rc = GF_OK;
+    name_index ix = {0};
+    uint64_t expect = 0; /* the offset the next tensor must have */
+    g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
+    GF_FAIL_GOTO_IF(!g->tensors || index_init(&ix, n_tensors), r->err, GF_E_NOMEM, "%s: out of memory", g->path);
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        g->n_tensors = i + 1;
+        GF_TRY_GOTO(parse_tensor_info(r, g, i, &ix, &expect));
+    }
+done:
+    free(ix.slot);
+    return rc;
+}
+
+/* The data section starts at the next aligned byte and must hold every tensor. */
+static gf_status place_data(gf_gguf *g, const uint8_t *buf, uint64_t len, uint64_t header_end, gf_err *err) {
+    g->data_offset = header_end + (g->alignment - header_end % g->alignment) % g->alignment;
+    if (g->n_tensors && (g->data_offset > len || g->data_size > len - g->data_offset)) {
+        const gf_gguf_tensor *last = &g->tensors[g->n_tensors - 1];
+        return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' data [%llu, %llu) lies past the end of the file (%llu bytes)",
+                       g->path, last->name.s, (unsigned long long)(g->data_offset + last->offset),
+                       (unsigned long long)(g->data_offset + last->offset + last->nbytes), (unsigned long long)len);
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) g->tensors[i].data = buf + g->data_offset + g->tensors[i].offset;
+    return GF_OK;
+}
+
+static gf_status parse(gf_gguf *g, const uint8_t *buf, uint64_t len, gf_err *err) {
+    gf_reader r;
+    gf_reader_init(&r, buf, len, g->path, err);
+    uint64_t n_tensors, n_kv;
+    GF_TRY(parse_header(&r, g, &n_tensors, &n_kv));
+    GF_TRY(parse_kvs(&r, g, n_kv));
+    GF_TRY(read_alignment(g, err));
+    GF_TRY(parse_tensor_infos(&r, g, n_tensors));
+    return place_data(g, buf, len, r.pos, err);
 }
 
 static gf_gguf *gguf_new(const char *name) {
@@ -333,7 +306,7 @@ gf_status gf_gguf_parse(const void *buf, size_t len, const char *name, gf_gguf *
     *out = NULL;
     gf_gguf *g = gguf_new(name ? name : "<memory>");
     if (!g) return gf_errf(err, GF_E_NOMEM, "out of memory");
-    gf_status st = parse(g, buf, len, 1, err);
+    gf_status st = parse(g, buf, len, err);
     if (st) {
         gf_gguf_close(g);
         return st;
@@ -370,7 +343,7 @@ gf_status gf_gguf_open(const char *path, gf_gguf **out, gf_err *err) {
     }
     close(fd);
     fd = -1;
-    if ((st = parse(g, g->map, g->map_size, 1, err))) goto fail;
+    if ((st = parse(g, g->map, g->map_size, err))) goto fail;
     *out = g;
     return GF_OK;
 fail:

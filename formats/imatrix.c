@@ -1,9 +1,11 @@
 /*
  * imatrix.c - reads llama-imatrix .dat files (llama.cpp examples/imatrix, the
- * legacy binary format) through a bounded cursor: counts checked against the
+ * legacy binary format) through common/reader.h: counts checked against the
  * bytes left, names capped, values finite and non-negative, names unique.
  */
 #include "imatrix.h"
+
+#include "../common/reader.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,88 +13,70 @@
 
 #define MAX_NAME 1024
 
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-} cur;
+/* Entry i: name, ncall, values (finite, >= 0, divided by ncall when it is positive). */
+static gf_status parse_entry(gf_reader *r, gf_imatrix *im, int32_t i) {
+    gf_imatrix_entry *e = &im->e[i];
+    const char *name = r->name;
+    char what[MAX_NAME + 64];
+    int32_t nl, nval;
+    snprintf(what, sizeof what, "entry %d: name length", i);
+    GF_TRY(gf_reader_i32(r, &nl, what));
+    GF_FAIL_IF(nl <= 0 || nl > MAX_NAME, r->err, GF_E_FORMAT, "%s: entry %d: name length %d is not in [1, %d]", name, i,
+               nl, MAX_NAME);
+    snprintf(what, sizeof what, "entry %d: name", i);
+    GF_TRY(gf_reader_str(r, (uint64_t)nl, MAX_NAME, &e->name, what));
+    im->n = i + 1; /* gf_imatrix_free frees it from here on */
+    GF_FAIL_IF(strlen(e->name) != (size_t)nl, r->err, GF_E_FORMAT, "%s: entry %d: name contains a NUL byte", name, i);
+    snprintf(what, sizeof what, "entry '%s'", e->name);
+    GF_TRY(gf_reader_i32(r, &e->ncall, what));
+    GF_TRY(gf_reader_i32(r, &nval, what));
+    GF_FAIL_IF(nval <= 0 || (uint64_t)nval > gf_reader_left(r) / 4, r->err, GF_E_FORMAT,
+               "%s: entry '%s': %d values do not fit in the file", name, e->name, nval);
+    e->n = nval;
+    e->values = malloc((size_t)nval * 4);
+    GF_FAIL_IF(!e->values, r->err, GF_E_NOMEM, "%s: out of memory", name);
+    GF_TRY(gf_reader_bytes(r, e->values, (uint64_t)nval * 4, what));
+    for (int32_t j = 0; j < nval; j++) {
+        GF_FAIL_IF(!isfinite(e->values[j]) || e->values[j] < 0, r->err, GF_E_VALUE,
+                   "%s: entry '%s': value %d is %g (must be finite and >= 0)", name, e->name, j, (double)e->values[j]);
+        if (e->ncall > 0) e->values[j] /= (float)e->ncall;
+    }
+    for (int32_t k = 0; k < i; k++)
+        GF_FAIL_IF(strcmp(im->e[k].name, e->name) == 0, r->err, GF_E_FORMAT, "%s: entry '%s' appears twice", name,
+                   e->name);
+    return GF_OK;
+}
 
-static int take(cur *c, void *dst, size_t n) {
-    if (n > c->len - c->pos) return -1;
-    memcpy(dst, c->p + c->pos, n);
-    c->pos += n;
-    return 0;
+/* The optional trailer: chunk count and dataset name. */
+static gf_status parse_trailer(gf_reader *r, gf_imatrix *im) {
+    int32_t dl;
+    GF_TRY(gf_reader_i32(r, &im->chunks, "trailer chunk count"));
+    GF_TRY(gf_reader_i32(r, &dl, "trailer dataset name length"));
+    GF_FAIL_IF(dl < 0, r->err, GF_E_FORMAT, "%s: trailer: dataset name length %d is negative", r->name, dl);
+    return gf_reader_str(r, (uint64_t)dl, (uint64_t)dl, &im->dataset, "trailer dataset name");
 }
 
 gf_status gf_imatrix_parse(const void *buf, size_t len, const char *name, gf_imatrix **out, gf_err *err) {
     *out = NULL;
-    cur c = {buf, len, 0};
-    gf_status st = GF_OK;
+    gf_status rc = GF_OK;
+    gf_reader r;
+    gf_reader_init(&r, buf, len, name, err);
     int32_t n;
     gf_imatrix *im = calloc(1, sizeof *im);
     if (!im) return gf_errf(err, GF_E_NOMEM, "%s: out of memory", name);
-    if (take(&c, &n, 4)) { st = gf_errf(err, GF_E_FORMAT, "%s: truncated: no entry count", name); goto fail; }
-    if (n < 0 || (size_t)n > (len - c.pos) / 13) {
-        st = gf_errf(err, GF_E_FORMAT, "%s: entry count %d cannot fit in a %zu-byte file", name, n, len);
-        goto fail;
-    }
+    GF_TRY_GOTO(gf_reader_i32(&r, &n, "entry count"));
+    /* an entry takes >= 4+1+4+4 bytes: check before allocating */
+    GF_FAIL_GOTO_IF(n < 0 || (uint64_t)n > gf_reader_left(&r) / 13, err, GF_E_FORMAT,
+                    "%s: entry count %d cannot fit in a %zu-byte file", name, n, len);
     im->e = calloc((size_t)n + 1, sizeof *im->e);
-    if (!im->e) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", name); goto fail; }
-    for (int32_t i = 0; i < n; i++) {
-        gf_imatrix_entry *e = &im->e[i];
-        int32_t nl, nval;
-        if (take(&c, &nl, 4) || nl <= 0 || nl > MAX_NAME || (size_t)nl > len - c.pos) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: entry %d: bad or truncated name length", name, i);
-            goto fail;
-        }
-        if (!(e->name = malloc((size_t)nl + 1))) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", name); goto fail; }
-        take(&c, e->name, (size_t)nl);
-        e->name[nl] = '\0';
-        im->n = i + 1;
-        if (strlen(e->name) != (size_t)nl) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: entry %d: name contains a NUL byte", name, i);
-            goto fail;
-        }
-        if (take(&c, &e->ncall, 4) || take(&c, &nval, 4)) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: entry '%s': truncated", name, e->name);
-            goto fail;
-        }
-        if (nval <= 0 || (size_t)nval > (len - c.pos) / 4) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: entry '%s': %d values do not fit in the file", name, e->name, nval);
-            goto fail;
-        }
-        e->n = nval;
-        if (!(e->values = malloc((size_t)nval * 4))) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", name); goto fail; }
-        take(&c, e->values, (size_t)nval * 4);
-        for (int32_t j = 0; j < nval; j++) {
-            if (!isfinite(e->values[j]) || e->values[j] < 0) {
-                st = gf_errf(err, GF_E_VALUE, "%s: entry '%s': value %d is %g (must be finite and >= 0)", name, e->name, j,
-                             (double)e->values[j]);
-                goto fail;
-            }
-            if (e->ncall > 0) e->values[j] /= (float)e->ncall;
-        }
-        for (int32_t k = 0; k < i; k++) {
-            if (strcmp(im->e[k].name, e->name) == 0) {
-                st = gf_errf(err, GF_E_FORMAT, "%s: entry '%s' appears twice", name, e->name);
-                goto fail;
-            }
-        }
-    }
-    if (c.pos < len) { /* optional trailer: chunk count and dataset name */
-        int32_t dl;
-        if (take(&c, &im->chunks, 4) || take(&c, &dl, 4) || dl < 0 || (size_t)dl > len - c.pos) {
-            st = gf_errf(err, GF_E_FORMAT, "%s: truncated trailer after %lld entries", name, (long long)im->n);
-            goto fail;
-        }
-        if (!(im->dataset = malloc((size_t)dl + 1))) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", name); goto fail; }
-        take(&c, im->dataset, (size_t)dl);
-        im->dataset[dl] = '\0';
-    }
+    GF_FAIL_GOTO_IF(!im->e, err, GF_E_NOMEM, "%s: out of memory", name);
+    for (int32_t i = 0; i < n; i++) GF_TRY_GOTO(parse_entry(&r, im, i));
+    if (gf_reader_left(&r)) GF_TRY_GOTO(parse_trailer(&r, im));
     *out = im;
     return GF_OK;
-fail:
+done:
     gf_imatrix_free(im);
-    return st;
+    return rc;
 }
 
 gf_status gf_imatrix_load(const char *path, gf_imatrix **out, gf_err *err) {

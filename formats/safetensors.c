@@ -3,8 +3,9 @@
  *
  * Every header is validated before any data is read: dtype known, at most 4
  * dims, byte counts equal to shape x dtype size (overflow-checked), data offsets
- * in bounds, non-overlapping and contiguous over the whole data buffer.  Data is
- * read with pread (16-bit data through a scratch buffer the size of the request),
+ * in bounds, non-overlapping and contiguous over the whole data buffer.  The header
+ * and the data are read with pread through common/reader.h (16-bit data through a
+ * scratch buffer the size of the request),
  * so no file is mapped and resident memory stays small.  Does not write safetensors.
  * Format: github.com/huggingface/safetensors (8-byte LE header length, JSON header, data).
  */
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "../common/reader.h"
 
 #define MAX_HEADER_BYTES ((uint64_t)100 << 20) /* the reference implementation's cap */
 #define MAX_TENSORS_PER_FILE (1 << 20)
@@ -199,18 +201,24 @@ done:
 
 /* ---------------------------------------------------------------- files */
 
-static gf_status pread_all(int fd, void *buf, uint64_t n, uint64_t off, const char *path, gf_err *err) {
-    uint8_t *p = buf;
-    while (n) {
-        ssize_t r = pread(fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return gf_errf(err, GF_E_IO, "%s: read failed at byte %llu: %s", path, (unsigned long long)off, strerror(errno));
-        if (r == 0) return gf_errf(err, GF_E_IO, "%s: unexpected end of file at byte %llu", path, (unsigned long long)off);
-        p += r;
-        n -= (uint64_t)r;
-        off += (uint64_t)r;
-    }
-    return GF_OK;
+/* The 8-byte header length and the JSON header of file f, through the bounded reader. */
+static gf_status read_header(gf_safetensors *st, const gf_st_file *f, gf_err *err) {
+    gf_reader r;
+    uint64_t hlen;
+    char *json = NULL;
+    GF_FAIL_IF(f->size < 8, err, GF_E_FORMAT, "%s: truncated: %llu bytes, too short for a safetensors header", f->path,
+               (unsigned long long)f->size);
+    gf_reader_init_fd(&r, f->fd, 0, f->size, f->path, err);
+    GF_TRY(gf_reader_u64(&r, &hlen, "header length"));
+    GF_FAIL_IF(hlen > gf_reader_left(&r), err, GF_E_FORMAT,
+               "%s: header length %llu runs past the end of the file (%llu bytes)", f->path, (unsigned long long)hlen,
+               (unsigned long long)f->size);
+    GF_FAIL_IF(hlen > MAX_HEADER_BYTES, err, GF_E_FORMAT, "%s: header length %llu is over the %llu-byte limit", f->path,
+               (unsigned long long)hlen, (unsigned long long)MAX_HEADER_BYTES);
+    GF_TRY(gf_reader_str(&r, hlen, MAX_HEADER_BYTES, &json, "header"));
+    gf_status rc = gf_st_parse_header(st, json, hlen, f->size, st->n_files - 1, f->path, err);
+    free(json);
+    return rc;
 }
 
 static gf_status add_file(gf_safetensors *st, const char *path, gf_err *err) {
@@ -226,22 +234,7 @@ static gf_status add_file(gf_safetensors *st, const char *path, gf_err *err) {
     struct stat sb;
     if (fstat(f->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return gf_errf(err, GF_E_IO, "%s: not a regular file", path);
     f->size = (uint64_t)sb.st_size;
-    uint64_t hlen;
-    if (f->size < 8) return gf_errf(err, GF_E_FORMAT, "%s: truncated: %llu bytes, too short for a safetensors header", path, (unsigned long long)f->size);
-    gf_status rc = pread_all(f->fd, &hlen, 8, 0, path, err);
-    if (rc) return rc;
-    if (hlen > f->size - 8)
-        return gf_errf(err, GF_E_FORMAT, "%s: header length %llu runs past the end of the file (%llu bytes)", path,
-                       (unsigned long long)hlen, (unsigned long long)f->size);
-    if (hlen > MAX_HEADER_BYTES)
-        return gf_errf(err, GF_E_FORMAT, "%s: header length %llu is over the %llu-byte limit", path,
-                       (unsigned long long)hlen, (unsigned long long)MAX_HEADER_BYTES);
-    char *json = malloc(hlen + 1);
-    if (!json) return gf_errf(err, GF_E_NOMEM, "%s: out of memory for the header", path);
-    rc = pread_all(f->fd, json, hlen, 8, path, err);
-    if (!rc) rc = gf_st_parse_header(st, json, hlen, f->size, st->n_files - 1, path, err);
-    free(json);
-    return rc;
+    return read_header(st, f, err);
 }
 
 static int name_cmp(const void *a, const void *b) {
@@ -390,18 +383,23 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
                        (long long)(row0 + n));
     uint64_t count = (uint64_t)n * (uint64_t)t->row_len;
     size_t es = gf_type_info(t->dtype)->type_size;
-    uint64_t off = t->offset + (uint64_t)row0 * (uint64_t)t->row_len * es;
     uint64_t bad = count; /* index of the first NaN/Inf */
     gf_status rc;
+    /* a reader over the tensor's own bytes: a request can never leave them */
+    gf_reader r;
+    char what[1100];
+    snprintf(what, sizeof what, "tensor '%s'", t->name);
+    gf_reader_init_fd(&r, f->fd, t->offset, t->nbytes, f->path, err);
+    if ((rc = gf_reader_skip(&r, (uint64_t)row0 * (uint64_t)t->row_len * es, what))) return rc;
     if (t->dtype == GF_TYPE_F32) {
-        if ((rc = pread_all(f->fd, out, count * 4, off, f->path, err))) return rc;
+        if ((rc = gf_reader_bytes(&r, out, count * 4, what))) return rc;
         const uint32_t *u = (const uint32_t *)out;
         for (uint64_t i = 0; i < count; i++)
             if ((u[i] & 0x7f800000u) == 0x7f800000u) { bad = i; break; }
     } else {
         uint16_t *h = malloc(count ? count * 2 : 1);
         if (!h) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading %lld rows", t->name, (long long)n);
-        if ((rc = pread_all(f->fd, h, count * 2, off, f->path, err))) {
+        if ((rc = gf_reader_bytes(&r, h, count * 2, what))) {
             free(h);
             return rc;
         }
