@@ -17,7 +17,7 @@ LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lm
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
-COMMON_SRC   = common/gf.c common/types.c common/reader.c
+COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c
 FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c
@@ -52,6 +52,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 
 # Per-file flags: reference quantizers must not contract x*id+c into an FMA.
 $(BUILD)/common/types.o: XFLAGS = -ffp-contract=off -O3
+$(BUILD)/common/dequant.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/formats/safetensors.o: XFLAGS = -O3
 $(BUILD)/search/scale.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
@@ -155,7 +156,7 @@ clean:
 # so both the neon-dot and the plain neon sets are exercised.
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64-static
-ARM64_SRC  = common/gf.c common/types.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
+ARM64_SRC  = common/gf.c common/types.c common/dequant.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
              engine/gemm.c engine/gemm_scalar.c engine/gemm_neon.c
 ARM64_HDR  = common/gf.h common/types.h engine/kernels.h engine/kernels_internal.h tests/check.h \
              engine/gemm.h engine/gemm_internal.h

@@ -1,6 +1,7 @@
 /*
  * types.c - the type traits table and the scalar reference quantizers for the
- * Q4_0 and Q8_0 block formats.
+ * Q4_0 and Q8_0 block formats (the dequantizers of the read-only types are in
+ * dequant.c).
  *
  * The quantizers decide the bytes written to disk and must match GGML's reference
  * rounding bit for bit (tested against llama-quantize output in tests/test_convert.c).
@@ -101,7 +102,12 @@ static void q8_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_
 /* ---------------------------------------------------------------- the table */
 
 /* file_type: llama.cpp's LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2,
- * MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32. */
+ * MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32; for the read-only types MOSTLY_Q4_1 = 3, Q5_0 = 8,
+ * Q5_1 = 9, Q2_K = 10, Q3_K_M = 12, Q4_K_M = 15, Q5_K_M = 17, Q6_K = 18, IQ4_NL = 25,
+ * IQ4_XS = 30 (a K type's _S/_M/_L mixes all share its block; _M is named).
+ * Read-only entries (dequant.c): a GGUF input may hold them; no from_float_ref, no dot. */
+#define READ_ONLY(nm, bs, st, fn, ft) \
+    { .name = nm, .block_size = bs, .type_size = sizeof(st), .is_quantized = 1, .to_float = fn, .file_type = ft }
 static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
     [GF_TYPE_F32]  = { .name = "f32", .block_size = 1, .type_size = 4,
                        .to_float = f32_to_float, .from_float_ref = f32_from_float,
@@ -115,6 +121,16 @@ static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
     [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q8_0), .is_quantized = 1,
                        .to_float = q8_0_to_float, .from_float_ref = q8_0_from_float,
                        .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 7 },
+    [GF_TYPE_Q4_1]   = READ_ONLY("q4_1", GF_QK, gf_block_q4_1, gf_dequantize_row_q4_1, 3),
+    [GF_TYPE_Q5_0]   = READ_ONLY("q5_0", GF_QK, gf_block_q5_0, gf_dequantize_row_q5_0, 8),
+    [GF_TYPE_Q5_1]   = READ_ONLY("q5_1", GF_QK, gf_block_q5_1, gf_dequantize_row_q5_1, 9),
+    [GF_TYPE_Q2_K]   = READ_ONLY("q2_K", GF_QK_K, gf_block_q2_k, gf_dequantize_row_q2_k, 10),
+    [GF_TYPE_Q3_K]   = READ_ONLY("q3_K", GF_QK_K, gf_block_q3_k, gf_dequantize_row_q3_k, 12),
+    [GF_TYPE_Q4_K]   = READ_ONLY("q4_K", GF_QK_K, gf_block_q4_k, gf_dequantize_row_q4_k, 15),
+    [GF_TYPE_Q5_K]   = READ_ONLY("q5_K", GF_QK_K, gf_block_q5_k, gf_dequantize_row_q5_k, 17),
+    [GF_TYPE_Q6_K]   = READ_ONLY("q6_K", GF_QK_K, gf_block_q6_k, gf_dequantize_row_q6_k, 18),
+    [GF_TYPE_IQ4_NL] = READ_ONLY("iq4_nl", GF_QK, gf_block_iq4_nl, gf_dequantize_row_iq4_nl, 25),
+    [GF_TYPE_IQ4_XS] = READ_ONLY("iq4_xs", GF_QK_K, gf_block_iq4_xs, gf_dequantize_row_iq4_xs, 30),
     [GF_TYPE_BF16] = { .name = "bf16", .block_size = 1, .type_size = 2,
                        .to_float = bf16_to_float, /* read from safetensors and GGUF, never written */
                        .vec_dot_type = GF_TYPE_BF16, .file_type = 32 },
@@ -128,6 +144,17 @@ const gf_type_traits *gf_type_info(uint32_t type) {
 const char *gf_type_name(uint32_t type) {
     const gf_type_traits *tt = gf_type_info(type);
     return tt ? tt->name : "unknown";
+}
+
+const char *gf_ggml_type_name(uint32_t type) {
+    static const char *const ggml_names[] = {
+        [0] = "f32", [1] = "f16", [2] = "q4_0", [3] = "q4_1", [6] = "q5_0", [7] = "q5_1", [8] = "q8_0", [9] = "q8_1",
+        [10] = "q2_K", [11] = "q3_K", [12] = "q4_K", [13] = "q5_K", [14] = "q6_K", [15] = "q8_K", [16] = "iq2_xxs",
+        [17] = "iq2_xs", [18] = "iq3_xxs", [19] = "iq1_s", [20] = "iq4_nl", [21] = "iq3_s", [22] = "iq2_s",
+        [23] = "iq4_xs", [24] = "i8", [25] = "i16", [26] = "i32", [27] = "i64", [28] = "f64", [29] = "iq1_m",
+        [30] = "bf16", [34] = "tq1_0", [35] = "tq2_0",
+    };
+    return type < sizeof ggml_names / sizeof *ggml_names && ggml_names[type] ? ggml_names[type] : "unknown";
 }
 
 int gf_type_from_name(const char *name) {
@@ -145,6 +172,11 @@ size_t gf_row_size(gf_type t, int64_t ne0) {
 int gf_type_is_quantized(gf_type t) {
     const gf_type_traits *tt = gf_type_info(t);
     return tt && tt->is_quantized;
+}
+
+int gf_type_can_read(gf_type t) {
+    const gf_type_traits *tt = gf_type_info(t);
+    return tt && tt->to_float;
 }
 
 int gf_type_can_write(gf_type t) {

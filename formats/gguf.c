@@ -219,9 +219,10 @@ static gf_status parse_shape(gf_reader *r, gf_gguf *g, gf_gguf_tensor *t, const 
     uint32_t type;
     GF_TRY(gf_reader_u32(r, &type, what));
     const gf_type_traits *tt = gf_type_info(type);
-    GF_FAIL_IF(!tt, r->err, GF_E_UNSUPPORTED,
-               "%s: tensor '%s' has type id %u, which gguf-forge does not support (f32, f16, bf16, q8_0, q4_0)",
-               g->path, t->name.s, type);
+    char list[160];
+    GF_FAIL_IF(!tt || !tt->to_float, r->err, GF_E_UNSUPPORTED,
+               "%s: tensor '%s' has type id %u (%s), which gguf-forge does not read (%s)", g->path, t->name.s, type,
+               gf_ggml_type_name(type), gf_type_list(gf_type_can_read, list, sizeof list));
     t->type = (gf_type)type;
     GF_FAIL_IF(t->ne[0] % tt->block_size, r->err, GF_E_FORMAT,
                "%s: tensor '%s': row of %lld elements is not a multiple of the %s block size %lld", g->path,

@@ -861,7 +861,7 @@ typedef enum {
     G_OK, G_EMPTY, G_MAGIC, G_VERSION_1, G_VERSION_BIG_ENDIAN, G_TRUNC_HEADER, G_KV_COUNT_HUGE, G_TENSOR_COUNT_HUGE,
     G_ALIGN_NOT_POW2, G_ALIGN_ZERO, G_ALIGN_TYPE, G_KV_TYPE_BAD, G_DUP_KEY, G_KEY_EMPTY, G_KEY_LEN_PAST_END,
     G_STR_PAST_END, G_ARR_COUNT_PAST_END, G_STRARR_ELEM_PAST_END, G_NESTED_ARRAY, G_DUP_TENSOR, G_NAME_NUL,
-    G_DIMS_5, G_DIM_ZERO, G_SHAPE_OVERFLOW, G_TYPE_UNKNOWN, G_TYPE_Q4_K, G_ROW_NOT_BLOCKS, G_OFFSET_GAP,
+    G_DIMS_5, G_DIM_ZERO, G_SHAPE_OVERFLOW, G_TYPE_UNKNOWN, G_TYPE_IQ2_XXS, G_ROW_NOT_BLOCKS, G_ROW_NOT_K_BLOCKS, G_OFFSET_GAP,
     G_OFFSET_MISALIGNED, G_OFFSET_OVERLAP, G_DATA_PAST_END,
 } gguf_defect;
 
@@ -933,8 +933,9 @@ static void gguf_build(gguf_defect d, buf *b) {
     if (d == G_DIM_ZERO) t[1].ne[0] = 0;
     if (d == G_SHAPE_OVERFLOW) t[0].ne[0] = (uint64_t)1 << 32, t[0].ne[1] = (uint64_t)1 << 32;
     if (d == G_TYPE_UNKNOWN) t[2].type = 99;
-    if (d == G_TYPE_Q4_K) t[2].type = 12;
+    if (d == G_TYPE_IQ2_XXS) t[2].type = 16; /* a GGML type gguf-forge does not read */
     if (d == G_ROW_NOT_BLOCKS) t[2].ne[0] = 48, t[2].ne[1] = 2; /* 48 is not a multiple of 32 */
+    if (d == G_ROW_NOT_K_BLOCKS) t[2].type = GF_TYPE_Q4_K;     /* a row of 32 is not whole 256-blocks */
     uint64_t off = 0;
     for (int i = 0; i < n_t; i++) {
         if (d == G_NAME_NUL && i == 1) put_u64(b, 19), put(b, t[i].name, 19);
@@ -1023,10 +1024,13 @@ static void gguf_cases(gen *g) {
               "gguf-tensor-shape-overflow.gguf: tensor 'token_embd.weight' has a zero or overflowing shape", NULL);
     gguf_case(g, "gguf-tensor-type-unknown.gguf", G_TYPE_UNKNOWN, GF_E_UNSUPPORTED,
               "gguf-tensor-type-unknown.gguf: tensor 'output.weight' has type id 99", NULL);
-    gguf_case(g, "gguf-tensor-type-q4_k.gguf", G_TYPE_Q4_K, GF_E_UNSUPPORTED,
-              "gguf-tensor-type-q4_k.gguf: tensor 'output.weight' has type id 12", NULL);
+    gguf_case(g, "gguf-tensor-type-iq2_xxs.gguf", G_TYPE_IQ2_XXS, GF_E_UNSUPPORTED,
+              "gguf-tensor-type-iq2_xxs.gguf: tensor 'output.weight' has type id 16 (iq2_xxs)", NULL);
     gguf_case(g, "gguf-row-not-whole-blocks.gguf", G_ROW_NOT_BLOCKS, GF_E_FORMAT,
               "gguf-row-not-whole-blocks.gguf: tensor 'output.weight': row of 48 elements", NULL);
+    gguf_case(g, "gguf-q4_k-row-not-whole-blocks.gguf", G_ROW_NOT_K_BLOCKS, GF_E_FORMAT,
+              "gguf-q4_k-row-not-whole-blocks.gguf: tensor 'output.weight': row of 32 elements is not a multiple of the "
+              "q4_K block size 256", NULL);
     gguf_case(g, "gguf-offset-gap.gguf", G_OFFSET_GAP, GF_E_FORMAT, "gguf-offset-gap.gguf: tensor 'output.weight' has data offset",
               NULL);
     gguf_case(g, "gguf-offset-misaligned.gguf", G_OFFSET_MISALIGNED, GF_E_FORMAT,

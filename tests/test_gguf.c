@@ -166,8 +166,8 @@ static void test_bad(void) {
     r_str(&r, "t"); r_u32(&r, 2); r_u64(&r, (uint64_t)1 << 40); r_u64(&r, (uint64_t)1 << 40); r_u32(&r, 0); r_u64(&r, 0);
     expect_reject(&r, GF_E_FORMAT, "overflow", "overflowing shape");
     r_head(&r, 3, 1, 0);
-    r_str(&r, "t"); r_u32(&r, 1); r_u64(&r, 8); r_u32(&r, 12); r_u64(&r, 0);
-    expect_reject(&r, GF_E_UNSUPPORTED, "type id 12", "unsupported type");
+    r_str(&r, "t"); r_u32(&r, 1); r_u64(&r, 8); r_u32(&r, 16); r_u64(&r, 0); /* iq2_xxs */
+    expect_reject(&r, GF_E_UNSUPPORTED, "type id 16 (iq2_xxs)", "unsupported type");
     r_head(&r, 3, 1, 0);
     r_str(&r, "t"); r_u32(&r, 1); r_u64(&r, 33); r_u32(&r, GF_TYPE_Q8_0); r_u64(&r, 0);
     expect_reject(&r, GF_E_FORMAT, "block size", "q8_0 row of 33");
