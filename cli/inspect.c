@@ -147,12 +147,12 @@ static int inspect_gguf(const char *path, int json) {
             print_text_value(&g->kv[i]);
             putchar('\n');
         }
-        printf("\n  %-5s %-32s %-18s %-5s %12s\n", "#", "tensor", "shape", "type", "bytes");
+        printf("\n  %-5s %-32s %-18s %-6s %12s\n", "#", "tensor", "shape", "type", "bytes");
         for (uint64_t i = 0; i < g->n_tensors; i++) {
             const gf_gguf_tensor *t = &g->tensors[i];
             char sh[96];
             shape_str(sh, sizeof sh, t->n_dims, t->ne);
-            printf("  %-5llu %-32s %-18s %-5s %12llu\n", (unsigned long long)i, t->name.s, sh, gf_type_info(t->type)->name,
+            printf("  %-5llu %-32s %-18s %-6s %12llu\n", (unsigned long long)i, t->name.s, sh, gf_type_info(t->type)->name,
                    (unsigned long long)t->nbytes);
         }
         printf("\n  %.3f M parameters, %.2f MB of tensor data", (double)params / 1e6, (double)bytes / 1e6);

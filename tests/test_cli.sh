@@ -43,6 +43,13 @@ expect 0 "wrote" -- "$G" quantize $M -o "$T/o/out.gguf" --type q8_0 -q --force
 expect 0 "qwen2.attention.head_count" -- sh -c "'$G' inspect '$T/o/out.gguf' 1>&2"
 expect 0 "token_embd.weight" -- sh -c "'$G' inspect '$T/o/out.gguf' --json 1>&2"
 expect 0 "Qwen2ForCausalLM" -- sh -c "'$G' inspect $M 1>&2"
+# every GGUF input type is shown by its GGML name (llama.cpp's dequant-input.gguf holds one pair of each)
+"$G" inspect reference-outputs/dequant/dequant-input.gguf >"$T/insp" 2>&1 && ok || bad "inspect dequant-input.gguf failed"
+for tt in F16:f16 BF16:bf16 Q4_0:q4_0 Q4_1:q4_1 Q5_0:q5_0 Q5_1:q5_1 Q8_0:q8_0 Q2_K:q2_K Q3_K:q3_K Q4_K:q4_K \
+          Q5_K:q5_K Q6_K:q6_K IQ4_NL:iq4_nl IQ4_XS:iq4_xs; do
+    grep -Eq "^ +[0-9]+ +${tt%%:*}\.ffn_down +\[768, 32\] +${tt#*:} +[0-9]+$" "$T/insp" && ok ||
+        bad "inspect does not show ${tt%%:*}.ffn_down as ${tt#*:}: $(grep "${tt%%:*}.ffn_down" "$T/insp")"
+done
 rm -f "$T/o/out.gguf"
 
 # broken model folders: a clear message naming the file, exit 3 (2 for I/O), nothing written
