@@ -25,8 +25,8 @@ CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c
 CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
-KERNELS_SRC  = engine/kernels.c engine/kernels_scalar.c
-KERNELS_X86_SRC = engine/kernels_avx2.c engine/kernels_avx512.c
+KERNELS_SRC  = engine/cpu.c engine/kernels.c engine/kernels_scalar.c
+KERNELS_X86_SRC = engine/kernels_avx2.c
 KERNELS_ARM_SRC = engine/kernels_neon.c
 GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
 GEMM_X86_SRC = engine/gemm_avx2.c
@@ -56,7 +56,6 @@ $(BUILD)/common/dequant.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/formats/safetensors.o: XFLAGS = -O3
 $(BUILD)/search/scale.o: XFLAGS = -ffp-contract=off -O3
 $(BUILD)/engine/kernels_avx2.o: XFLAGS = -mavx2 -mfma -mf16c
-$(BUILD)/engine/kernels_avx512.o: XFLAGS = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq
 # Baseline ARMv8-A: the SDOT functions carry their own target("arch=armv8.2-a+dotprod"), so the
 # compiler cannot slip SDOT into the plain-NEON kernels a Cortex-A53 must run.
 $(BUILD)/engine/kernels_neon.o: XFLAGS = -march=armv8-a
@@ -156,9 +155,9 @@ clean:
 # so both the neon-dot and the plain neon sets are exercised.
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64-static
-ARM64_SRC  = common/gf.c common/types.c common/dequant.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
+ARM64_SRC  = common/gf.c common/types.c common/dequant.c engine/cpu.c engine/kernels.c engine/kernels_scalar.c engine/kernels_neon.c \
              engine/gemm.c engine/gemm_scalar.c engine/gemm_neon.c
-ARM64_HDR  = common/gf.h common/types.h engine/kernels.h engine/kernels_internal.h tests/check.h \
+ARM64_HDR  = common/gf.h common/types.h engine/cpu.h engine/kernels.h engine/kernels_internal.h tests/check.h \
              engine/gemm.h engine/gemm_internal.h
 
 $(BUILD)/arm64/test_kernels: tests/test_kernels.c $(ARM64_SRC) $(ARM64_HDR)

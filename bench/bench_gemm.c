@@ -59,7 +59,7 @@ static void rows_path(const gf_kernel_ops *ops, int64_t T, int64_t O, int64_t I,
     #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < n_chunk; c++)
         for (int64_t t = 0; t < T; t++)
-            for (int64_t o = c * 16; o < O && o < c * 16 + 16; o++) Y[t * O + o] = ops->dot_f32(W + o * I, X + t * I, I);
+            for (int64_t o = c * 16; o < O && o < c * 16 + 16; o++) Y[t * O + o] = ops->vec_dot[GF_TYPE_F32](W + o * I, X + t * I, I);
 }
 
 typedef struct { double best, median, per_core; } rate;

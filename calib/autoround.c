@@ -286,7 +286,8 @@ static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *
             if (!p->tape_rem.arena) GF_TRY(gf_block_tape_init(&p->tape_rem, p->hp, n, p->T, err));
             tp = &p->tape_rem;
         }
-        gf_block_forward_train(p->hp, bw, in + s0 * stride, p->y, tp);
+        GF_FAIL_IF(gf_block_forward_train(p->hp, bw, in + s0 * stride, p->y, tp), err, GF_E_NOMEM,
+                   "autoround: out of memory in the block's matrix products");
         p->flop += fwd_flop(p, n);
         for (int64_t k = 0; target && k < n; k++) {
             double m = gf_mse_loss(p->y + k * stride, target + (s0 + k) * stride, NULL, stride);
@@ -441,7 +442,8 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
             memcpy(s->xb + k * stride, b->xq + smp * stride, (size_t)stride * sizeof(float));
             memcpy(s->tb + k * stride, s->targets + smp * stride, (size_t)stride * sizeof(float));
         }
-        gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape);
+        GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape), err, GF_E_NOMEM,
+                   "autoround: block %d: out of memory in the forward's matrix products", b->layer);
         double loss = gf_mse_loss(s->p.y, s->tb, s->dy, nbt);
         GF_FAIL_IF(!isfinite(loss), err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", b->layer, loss, it);
         /* The kept iterate: auto-round takes the lowest minibatch loss; we divide it by
@@ -459,7 +461,8 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
         }
         for (int l = 0; l < GF_LIN_COUNT; l++)
             if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
-        gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->p.tape);
+        GF_FAIL_IF(gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->p.tape), err, GF_E_NOMEM,
+                   "autoround: block %d: out of memory in the backward's matrix products", b->layer);
         s->p.flop += fwd_flop(&s->p, B) + (double)B * (double)T * s->p.flop_bwd_tok +
                      (double)B * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
         const float lr = (float)(lr0 * (1.0 - (double)it / iters)); /* linear decay to 0 */
@@ -580,7 +583,8 @@ gf_status gf_autoround_rows(gf_type type, const float *W, int64_t n_rows, int64_
         /* E = W - Wq, G = E·H, row losses e·(He) */
         #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
         for (int64_t i = 0; i < n; i++) E[i] = W[i] - Wq[i];
-        gf_gemm_nn(n_rows, n_in, n_in, E, H, G, 0);
+        GF_FAIL_GOTO_IF(gf_gemm_nn(n_rows, n_in, n_in, E, H, G, 0), err, GF_E_NOMEM,
+                        "autoround: out of memory for the GEMM of %lld rows", (long long)n_rows);
         #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
         for (int64_t r = 0; r < n_rows; r++) {
             double l = 0;

@@ -95,8 +95,9 @@ static gf_status matmul_f32(const float *W, int64_t n_out, int64_t n, const floa
     gf_wmat w;
     gf_status rc = gf_wmat_init(&w, GF_TYPE_F32, n, n_out, W, ks, err);
     if (rc) return rc;
-    gf_matmul(&w, X, Y, m);
+    rc = gf_matmul(&w, X, Y, m);
     gf_wmat_free(&w);
+    GF_FAIL_IF(rc, err, rc, "awq: out of memory for a %lld x %lld matmul", (long long)n_out, (long long)n);
     return GF_OK;
 }
 

@@ -134,7 +134,7 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     for (int i = 0; i < GF_TOP_COUNT; i++)
         gf_tensor_gguf_name(cfg->info->top[i].t, -1, c->m.top_name[i], sizeof c->m.top_name[i]);
     c->m.path = c->name;
-    c->m.ks = gf_kernels_detect();
+    c->m.ks = gf_kernels_default();
     c->m.layers = calloc((size_t)cfg->n_layer, sizeof *c->m.layers);
     if (!c->m.layers) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto fail; }
     if ((rc = gf_state_init(&c->s, &c->m, T, T, GF_TYPE_F32, err))) goto fail;
@@ -381,14 +381,25 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
 
 /* ---------------------------------------------------------------- the output head */
 
-static void add_moment(void *ctx, const float *xn, int64_t T, int64_t D) { gf_gemm_tn(D, D, T, xn, xn, ctx, 1); }
+/* h += xnᵀ·xn; the first failed product's status is kept in rc */
+typedef struct {
+    float *h;
+    gf_status rc;
+} moment;
+
+static void add_moment(void *ctx, const float *xn, int64_t T, int64_t D) {
+    moment *mo = ctx;
+    if (!mo->rc) mo->rc = gf_gemm_tn(D, D, T, xn, xn, mo->h, 1);
+}
 
 gf_status gf_calib_head_moment(gf_calib *c, float **out, gf_err *err) {
     *out = NULL;
     const int64_t D = c->cfg->n_embd;
     float *h = calloc((size_t)(D * D), sizeof *h);
     if (!h) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory for a %lldx%lld matrix", (long long)D, (long long)D);
-    gf_status rc = gf_calib_each_final_norm(c, add_moment, h, err);
+    moment mo = {.h = h};
+    gf_status rc = gf_calib_each_final_norm(c, add_moment, &mo, err);
+    if (!rc && mo.rc) rc = gf_errf(err, mo.rc, "calibration: out of memory for the GEMM of the head's second moment");
     const float inv = 1.0f / (float)(c->n_samples * c->seqlen);
     for (int64_t i = 0; i < D * D && !rc; i++) h[i] *= inv;
     if (rc) {

@@ -219,8 +219,9 @@ typedef struct {
 } act_acc;
 
 /* rows row0 .. row0+n-1: float w (n, len), written blocks q of `type` */
-static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, int64_t row0, int64_t n, int64_t len) {
-    if (!a) return;
+static gf_status act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, int64_t row0, int64_t n,
+                         int64_t len, gf_err *err) {
+    if (!a) return GF_OK;
     size_t rs = gf_row_size(type, len);
     for (int64_t r0 = 0; r0 < n; r0 += ACT_ROWS) {
         int64_t m = n - r0 < ACT_ROWS ? n - r0 : ACT_ROWS;
@@ -243,13 +244,14 @@ static void act_add(act_acc *a, gf_type type, const float *w, const uint8_t *q, 
             if (gf_dequantize_row(type, q + (size_t)(r0 + r) * rs, dr, len) != 0) memset(dr, 0, (size_t)len * 4);
             for (int64_t j = 0; j < len; j++) dr[j] = wc[r * len + j] - dr[j];
         }
-        gf_gemm_nt(a->n_tok, m, len, a->x, wc, y, 0);
-        gf_gemm_nt(a->n_tok, m, len, a->x, d, e, 0);
+        GF_FAIL_IF(gf_gemm_nt(a->n_tok, m, len, a->x, wc, y, 0) || gf_gemm_nt(a->n_tok, m, len, a->x, d, e, 0), err,
+                   GF_E_NOMEM, "output-activation error: out of memory for a GEMM of %lld rows", (long long)m);
         for (int64_t i = 0; i < a->n_tok * m; i++) {
             a->e2 += (double)e[i] * e[i];
             a->r2 += (double)y[i] * y[i];
         }
     }
+    return GF_OK;
 }
 
 /* Blocks chosen by a method itself (autoround): written as they are; the error
@@ -266,7 +268,7 @@ static gf_status write_blocks(conversion *cv, const plan_entry *p, uint64_t idx,
         *sq_err += e2;
         *sq_ref += n2;
     }
-    act_add(act, p->type, mem, blocks, 0, t->n_rows, len);
+    GF_TRY(act_add(act, p->type, mem, blocks, 0, t->n_rows, len, err));
     return gf_gguf_write_tensor_data(cv->w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
 }
 
@@ -276,7 +278,7 @@ static gf_status write_chunk(conversion *cv, const plan_entry *p, uint64_t idx, 
     const int64_t len = p->src->row_len;
     double *err2 = cv->scratch, *ref2 = cv->scratch + CHUNK_FLOATS;
     GF_TRY(quantize_rows(p, x, cv->qbuf, n, len, err2, ref2, err));
-    act_add(act, p->type, x, cv->qbuf, r0, n, len);
+    GF_TRY(act_add(act, p->type, x, cv->qbuf, r0, n, len, err));
     for (int64_t i = 0; i < n; i++) {
         *sq_err += err2[i];
         *sq_ref += ref2[i];

@@ -193,18 +193,20 @@ void gf_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 
 /* ---------------------------------------------------------------- linear */
 
-void gf_linear_forward_f32(float *y, const float *W, const float *bias, const float *x, int64_t n_tok,
-                           int64_t n_in, int64_t n_out) {
-    gf_gemm_nt(n_tok, n_out, n_in, x, W, y, 0);
+gf_status gf_linear_forward_f32(float *y, const float *W, const float *bias, const float *x, int64_t n_tok,
+                                int64_t n_in, int64_t n_out) {
+    GF_TRY(gf_gemm_nt(n_tok, n_out, n_in, x, W, y, 0));
     if (bias)
         for (int64_t t = 0; t < n_tok; t++)
             for (int64_t o = 0; o < n_out; o++) y[t * n_out + o] += bias[o];
+    return GF_OK;
 }
 
-void gf_linear_backward(float *dx, float *dW, const float *dy, const float *x, const float *W, int64_t n_tok,
-                        int64_t n_in, int64_t n_out, int acc_dx) {
-    if (dx) gf_gemm_nn(n_tok, n_in, n_out, dy, W, dx, acc_dx);
-    if (dW) gf_gemm_tn(n_out, n_in, n_tok, dy, x, dW, 1);
+gf_status gf_linear_backward(float *dx, float *dW, const float *dy, const float *x, const float *W, int64_t n_tok,
+                             int64_t n_in, int64_t n_out, int acc_dx) {
+    if (dx) GF_TRY(gf_gemm_nn(n_tok, n_in, n_out, dy, W, dx, acc_dx));
+    if (dW) GF_TRY(gf_gemm_tn(n_out, n_in, n_tok, dy, x, dW, 1));
+    return GF_OK;
 }
 
 /* ---------------------------------------------------------------- loss */
@@ -335,8 +337,8 @@ static void add_into(float *y, const float *a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a[i];
 }
 
-void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, const float *x, float *y,
-                            gf_block_tape *tp) {
+gf_status gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, const float *x, float *y,
+                                 gf_block_tape *tp) {
     check_shapes(hp, tp);
     const int64_t BT = tp->n_seq * tp->n_tok, D = hp->dim, F = hp->n_ff;
     const int64_t Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
@@ -345,30 +347,31 @@ void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, co
 
     /* attention: x1 = x + o(attention(rope(q(n)), rope(k(n)), v(n))), n = norm(x) */
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
-    gf_linear_forward_f32(tp->q, W[GF_LIN_Q], bias[GF_LIN_Q], tp->xn, BT, D, Dq);
-    gf_linear_forward_f32(tp->k, W[GF_LIN_K], bias[GF_LIN_K], tp->xn, BT, D, Dkv);
-    gf_linear_forward_f32(tp->v, W[GF_LIN_V], bias[GF_LIN_V], tp->xn, BT, D, Dkv);
+    GF_TRY(gf_linear_forward_f32(tp->q, W[GF_LIN_Q], bias[GF_LIN_Q], tp->xn, BT, D, Dq));
+    GF_TRY(gf_linear_forward_f32(tp->k, W[GF_LIN_K], bias[GF_LIN_K], tp->xn, BT, D, Dkv));
+    GF_TRY(gf_linear_forward_f32(tp->v, W[GF_LIN_V], bias[GF_LIN_V], tp->xn, BT, D, Dkv));
     rope_seqs(tp->q, hp, hp->n_heads, tp, 0);
     rope_seqs(tp->k, hp, hp->n_kv_heads, tp, 0);
     gf_attention_forward_train(tp->att, tp->probs, tp->q, tp->k, tp->v, tp->n_seq, tp->n_tok, hp->n_heads,
                                hp->n_kv_heads, hp->head_dim);
-    gf_linear_forward_f32(y, W[GF_LIN_O], bias[GF_LIN_O], tp->att, BT, Dq, D);
+    GF_TRY(gf_linear_forward_f32(y, W[GF_LIN_O], bias[GF_LIN_O], tp->att, BT, Dq, D));
     memcpy(tp->x1, x, (size_t)(BT * D) * sizeof(float));
     add_into(tp->x1, y, BT * D);
 
     /* feed-forward: y = x1 + down(silu(gate(n)) * up(n)), n = norm(x1) */
     float *hid = tp->work_f;
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
-    gf_linear_forward_f32(tp->gate, W[GF_LIN_GATE], bias[GF_LIN_GATE], tp->xn, BT, D, F);
-    gf_linear_forward_f32(tp->up, W[GF_LIN_UP], bias[GF_LIN_UP], tp->xn, BT, D, F);
+    GF_TRY(gf_linear_forward_f32(tp->gate, W[GF_LIN_GATE], bias[GF_LIN_GATE], tp->xn, BT, D, F));
+    GF_TRY(gf_linear_forward_f32(tp->up, W[GF_LIN_UP], bias[GF_LIN_UP], tp->xn, BT, D, F));
     swiglu_par(hid, tp->gate, tp->up, BT, F);
-    gf_linear_forward_f32(y, W[GF_LIN_DOWN], bias[GF_LIN_DOWN], hid, BT, F, D);
+    GF_TRY(gf_linear_forward_f32(y, W[GF_LIN_DOWN], bias[GF_LIN_DOWN], hid, BT, F, D));
     add_into(y, tp->x1, BT * D);
     tp->forward_done = 1;
+    return GF_OK;
 }
 
-void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy, float *const dW[GF_LIN_COUNT],
-                       float *dx, gf_block_tape *tp) {
+gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
+                            float *const dW[GF_LIN_COUNT], float *dx, gf_block_tape *tp) {
     check_shapes(hp, tp);
     assert(tp->forward_done);
     const int64_t BT = tp->n_seq * tp->n_tok, D = hp->dim, F = hp->n_ff;
@@ -380,29 +383,30 @@ void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const f
     /* feed-forward; silu(gate)*up is recomputed rather than kept (F floats a token) */
     float *hid = tp->work_f, *dh = tp->work_f + BT * F;
     swiglu_par(hid, tp->gate, tp->up, BT, F);
-    gf_linear_backward(dh, g[GF_LIN_DOWN], dy, hid, W[GF_LIN_DOWN], BT, F, D, 0);
+    GF_TRY(gf_linear_backward(dh, g[GF_LIN_DOWN], dy, hid, W[GF_LIN_DOWN], BT, F, D, 0));
     float *dgate = dh, *dup = hid; /* hid is dead once dW_down is done */
     gf_swiglu_backward(dgate, dup, dh, tp->gate, tp->up, BT * F);
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
-    gf_linear_backward(tp->dxn, g[GF_LIN_GATE], dgate, tp->xn, W[GF_LIN_GATE], BT, D, F, 0);
-    gf_linear_backward(tp->dxn, g[GF_LIN_UP], dup, tp->xn, W[GF_LIN_UP], BT, D, F, 1);
+    GF_TRY(gf_linear_backward(tp->dxn, g[GF_LIN_GATE], dgate, tp->xn, W[GF_LIN_GATE], BT, D, F, 0));
+    GF_TRY(gf_linear_backward(tp->dxn, g[GF_LIN_UP], dup, tp->xn, W[GF_LIN_UP], BT, D, F, 1));
     memcpy(tp->dx1, dy, (size_t)(BT * D) * sizeof(float)); /* the residual path */
     gf_norm_backward(gf_arch_get(hp->arch)->norm, tp->dx1, tp->dxn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
 
     /* attention */
     float *datt = tp->work_f, *dq = datt + BT * Dq, *dk = dq + BT * Dq, *dv = dk + BT * Dkv, *aw = dv + BT * Dkv;
-    gf_linear_backward(datt, g[GF_LIN_O], tp->dx1, tp->att, W[GF_LIN_O], BT, Dq, D, 0);
+    GF_TRY(gf_linear_backward(datt, g[GF_LIN_O], tp->dx1, tp->att, W[GF_LIN_O], BT, Dq, D, 0));
     gf_attention_backward(dq, dk, dv, datt, tp->q, tp->k, tp->v, tp->probs, tp->n_seq, tp->n_tok, hp->n_heads,
                           hp->n_kv_heads, hp->head_dim, aw);
     rope_seqs(dq, hp, hp->n_heads, tp, 1);
     rope_seqs(dk, hp, hp->n_kv_heads, tp, 1);
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     float *dxn = dx ? tp->dxn : NULL; /* AutoRound needs no dL/dx: three products fewer */
-    gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0);
-    gf_linear_backward(dxn, g[GF_LIN_K], dk, tp->xn, W[GF_LIN_K], BT, D, Dkv, 1);
-    gf_linear_backward(dxn, g[GF_LIN_V], dv, tp->xn, W[GF_LIN_V], BT, D, Dkv, 1);
+    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0));
+    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_K], dk, tp->xn, W[GF_LIN_K], BT, D, Dkv, 1));
+    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_V], dv, tp->xn, W[GF_LIN_V], BT, D, Dkv, 1));
     if (dx) {
         memcpy(dx, tp->dx1, (size_t)(BT * D) * sizeof(float));
         gf_norm_backward(gf_arch_get(hp->arch)->norm, dx, tp->dxn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     }
+    return GF_OK;
 }

@@ -56,13 +56,15 @@ void gf_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
  * overwritten; dgate may equal dout (in place), dup may not alias the others. */
 void gf_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n);
 
-/* Forward y (T, n_out) = x (T, n_in) · Wᵀ + bias (bias may be NULL), W (n_out, n_in) floats. */
-void gf_linear_forward_f32(float *y, const float *W, const float *bias, const float *x, int64_t n_tok,
-                           int64_t n_in, int64_t n_out);
+/* Forward y (T, n_out) = x (T, n_in) · Wᵀ + bias (bias may be NULL), W (n_out, n_in) floats.
+ * These and the block functions below return GF_E_NOMEM when a GEMM's scratch
+ * cannot be allocated (the caller names the failure), else GF_OK. */
+gf_status gf_linear_forward_f32(float *y, const float *W, const float *bias, const float *x, int64_t n_tok,
+                                int64_t n_in, int64_t n_out);
 /* Backward: dx (T, n_in) = dy · W, overwritten, or added when acc_dx (dx may be
  * NULL); dW (n_out, n_in) += dyᵀ · x (dW may be NULL).  No bias gradient. */
-void gf_linear_backward(float *dx, float *dW, const float *dy, const float *x, const float *W, int64_t n_tok,
-                        int64_t n_in, int64_t n_out, int acc_dx);
+gf_status gf_linear_backward(float *dx, float *dW, const float *dy, const float *x, const float *W, int64_t n_tok,
+                             int64_t n_in, int64_t n_out, int acc_dx);
 
 /* ---------------------------------------------------------------- loss */
 
@@ -119,14 +121,14 @@ void gf_block_tape_free(gf_block_tape *tp);
 
 /* y (B*T, D) = block(x (B*T, D)) with weights bw, each sample on its own at
  * positions 0 .. T-1; fills the tape.  y must not alias x. */
-void gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, const float *x, float *y,
-                            gf_block_tape *tp);
+gf_status gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *bw, const float *x, float *y,
+                                 gf_block_tape *tp);
 
 /* Given dy (B*T, D) = dL/dy of the last gf_block_forward_train on tp, adds
  * dL/dW[l] into dW[l] (each like bw->w[l]; dW or any dW[l] may be NULL) and
  * writes dL/dx (B*T, D) into dx (may be NULL: cheaper).  What the forward kept
  * is left unchanged, so the backward may run again with another dy. */
-void gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy, float *const dW[GF_LIN_COUNT],
-                       float *dx, gf_block_tape *tp);
+gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
+                            float *const dW[GF_LIN_COUNT], float *dx, gf_block_tape *tp);
 
 #endif /* GF_BACKWARD_H */

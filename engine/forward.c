@@ -193,11 +193,15 @@ void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n
     }
 }
 
-void gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work) {
-    gf_matmul_work(W, x, y, n_tok, work);
+gf_status gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work,
+                            gf_err *err) {
+    gf_status rc = gf_matmul_work(W, x, y, n_tok, work);
+    GF_FAIL_IF(rc, err, rc, "matmul of a %lld x %lld %s matrix: out of memory for its scratch", (long long)W->n_out,
+               (long long)W->n_in, gf_type_name(W->type));
     if (bias)
         for (int64_t t = 0; t < n_tok; t++)
             for (int64_t o = 0; o < W->n_out; o++) y[t * W->n_out + o] += bias[o];
+    return GF_OK;
 }
 
 /* ---------------------------------------------------------------- block */
@@ -223,9 +227,9 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     /* attention */
     gf_norm_forward(gf_arch_get(hp->arch)->norm, s->xn, x, ly->norm[GF_NORM_ATTN], n_tok, D, hp->rms_eps);
     for (int l = GF_LIN_Q; l <= GF_LIN_V; l++) hook(hooks, layer, ly->name[l], s->xn, n_tok, D);
-    gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work);
-    gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work);
-    gf_linear_forward(s->v, &ly->lin[GF_LIN_V], ly->bias[GF_LIN_V], s->xn, n_tok, s->mm_work);
+    GF_TRY(gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work, err));
+    GF_TRY(gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work, err));
+    GF_TRY(gf_linear_forward(s->v, &ly->lin[GF_LIN_V], ly->bias[GF_LIN_V], s->xn, n_tok, s->mm_work, err));
     gf_rope_forward(s->q, n_tok, pos0, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     gf_rope_forward(s->k, n_tok, pos0, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     const int64_t n_new = n_tok * Dkv;
@@ -239,33 +243,34 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     gf_attention_forward(s->att, s->q, s->k_cache + layer_off, s->v_cache + layer_off, s->scores, n_tok, pos0,
                          hp->n_heads, hp->n_kv_heads, hp->head_dim, f16);
     hook(hooks, layer, ly->name[GF_LIN_O], s->att, n_tok, Dq);
-    gf_linear_forward(s->y, &ly->lin[GF_LIN_O], ly->bias[GF_LIN_O], s->att, n_tok, s->mm_work);
+    GF_TRY(gf_linear_forward(s->y, &ly->lin[GF_LIN_O], ly->bias[GF_LIN_O], s->att, n_tok, s->mm_work, err));
     for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
 
     /* feed-forward */
     gf_norm_forward(gf_arch_get(hp->arch)->norm, s->xn, x, ly->norm[GF_NORM_FFN], n_tok, D, hp->rms_eps);
     hook(hooks, layer, ly->name[GF_LIN_GATE], s->xn, n_tok, D);
     hook(hooks, layer, ly->name[GF_LIN_UP], s->xn, n_tok, D);
-    gf_linear_forward(s->gate, &ly->lin[GF_LIN_GATE], ly->bias[GF_LIN_GATE], s->xn, n_tok, s->mm_work);
-    gf_linear_forward(s->up, &ly->lin[GF_LIN_UP], ly->bias[GF_LIN_UP], s->xn, n_tok, s->mm_work);
+    GF_TRY(gf_linear_forward(s->gate, &ly->lin[GF_LIN_GATE], ly->bias[GF_LIN_GATE], s->xn, n_tok, s->mm_work, err));
+    GF_TRY(gf_linear_forward(s->up, &ly->lin[GF_LIN_UP], ly->bias[GF_LIN_UP], s->xn, n_tok, s->mm_work, err));
     gf_swiglu_forward(s->gate, s->gate, s->up, n_tok * hp->n_ff);
     hook(hooks, layer, ly->name[GF_LIN_DOWN], s->gate, n_tok, hp->n_ff);
-    gf_linear_forward(s->y, &ly->lin[GF_LIN_DOWN], ly->bias[GF_LIN_DOWN], s->gate, n_tok, s->mm_work);
+    GF_TRY(gf_linear_forward(s->y, &ly->lin[GF_LIN_DOWN], ly->bias[GF_LIN_DOWN], s->gate, n_tok, s->mm_work, err));
     for (int64_t i = 0; i < n_tok * D; i++) x[i] += s->y[i];
     return GF_OK;
 }
 
 /* ---------------------------------------------------------------- model */
 
-void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
-                       const gf_hooks *hooks) {
+gf_status gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
+                            const gf_hooks *hooks, gf_err *err) {
     const int64_t D = m->hp.dim;
     for (int64_t t0 = 0; t0 < n_tok; t0 += s->n_batch) {
         const int64_t nt = n_tok - t0 < s->n_batch ? n_tok - t0 : s->n_batch;
         gf_norm_forward(gf_arch_get(m->hp.arch)->norm, s->xn, x + t0 * D, m->output_norm, nt, D, m->hp.rms_eps);
         hook(hooks, -1, m->output_name, s->xn, nt, D);
-        gf_linear_forward(logits + t0 * m->hp.n_vocab, &m->output, NULL, s->xn, nt, s->mm_work);
+        GF_TRY(gf_linear_forward(logits + t0 * m->hp.n_vocab, &m->output, NULL, s->xn, nt, s->mm_work, err));
     }
+    return GF_OK;
 }
 
 gf_status gf_forward(const gf_model *m, gf_state *s, const int32_t *tokens, int64_t n_tok, int64_t pos0,
@@ -283,8 +288,8 @@ gf_status gf_forward(const gf_model *m, gf_state *s, const int32_t *tokens, int6
         /* logits only for the rows asked for */
         const int64_t first = out_from > b0 ? out_from - b0 : 0;
         if (first < nt)
-            gf_output_forward(m, s->x + first * D, nt - first, logits + (b0 + first - out_from) * m->hp.n_vocab,
-                              s, hooks);
+            GF_TRY(gf_output_forward(m, s->x + first * D, nt - first, logits + (b0 + first - out_from) * m->hp.n_vocab,
+                                     s, hooks, err));
     }
     return GF_OK;
 }

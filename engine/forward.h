@@ -87,8 +87,10 @@ float gf_round_half(float x);
 /* out (n) = silu(gate) * up; out may equal gate. */
 void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
 
-/* y (T, n_out) = x (T, n_in) · Wᵀ + bias (bias may be NULL). */
-void gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work);
+/* y (T, n_out) = x (T, n_in) · Wᵀ + bias (bias may be NULL); work as gf_matmul_work's.
+ * GF_E_NOMEM if the matmul's scratch (the F32 GEMM's) cannot be allocated. */
+gf_status gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work,
+                            gf_err *err);
 
 /* One decoder block on the residual stream x (T, D), in place:
  *   x += attn_output(attention(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
@@ -98,9 +100,10 @@ void gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const floa
 gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok, int64_t pos0, gf_state *s,
                            const gf_hooks *hooks, gf_err *err);
 
-/* logits (T, V) = output(norm(x)) for x (T, D) (x is left unchanged). */
-void gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
-                       const gf_hooks *hooks);
+/* logits (T, V) = output(norm(x)) for x (T, D) (x is left unchanged); GF_E_NOMEM
+ * as gf_linear_forward's. */
+gf_status gf_output_forward(const gf_model *m, const float *x, int64_t n_tok, float *logits, gf_state *s,
+                            const gf_hooks *hooks, gf_err *err);
 
 /* The whole model over tokens (T) at positions pos0 .. pos0+T-1 of the cache,
  * in batches of s->n_batch.  Logits are computed only for tokens out_from .. T-1

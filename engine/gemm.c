@@ -1,6 +1,7 @@
 /*
- * gemm.c - the float GEMM driver: picks the kernel set, cuts C into tiles and
- * hands them to OpenMP threads, each with its own scratch.
+ * gemm.c - the float GEMM driver: takes the kernel set's tile functions, cuts
+ * C into tiles and hands them to OpenMP threads, each with its own scratch.
+ * Which sets the CPU runs is cpu.c's (asked once, not per product).
  *
  * Results never depend on the thread count: a tile is computed by one thread
  * with no split of the K reduction, and the kernels make each element a
@@ -38,13 +39,13 @@ static void fill(float *C, int64_t ldc, int64_t M, int64_t N, float v) {
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] = v;
 }
 
-void gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t K,
-             const float *A, int64_t lda, const float *B, int64_t ldb,
-             float *C, int64_t ldc, int accumulate) {
-    if (M <= 0 || N <= 0 || (unsigned)op >= GF_GEMM_OP_COUNT_) return;
+gf_status gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t lda, const float *B, int64_t ldb,
+                  float *C, int64_t ldc, int accumulate) {
+    if (M <= 0 || N <= 0 || (unsigned)op >= GF_GEMM_OP_COUNT_) return GF_OK;
     if (K <= 0) {
         if (!accumulate) fill(C, ldc, M, N, 0.0f);
-        return;
+        return GF_OK;
     }
     const gf_gemm_ops *ops = gf_kernels_supported(ks) ? gf_gemm_ops_for(ks) : NULL;
     if (!ops) ops = &gf_gemm_ops_scalar;
@@ -65,10 +66,7 @@ void gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t K,
     char *work = NULL;
     if (wb) {
         work = aligned_alloc(64, wb * (size_t)max_thr);
-        if (!work) {
-            fill(C, ldc, M, N, __builtin_nanf(""));
-            return;
-        }
+        if (!work) return GF_E_NOMEM;
     }
     const gf_gemm_tile_fn tile = ops->tile[op];
     #pragma omp parallel if (par) num_threads(max_thr)
@@ -84,16 +82,17 @@ void gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t K,
         }
     }
     free(work);
+    return GF_OK;
 }
 
-void gf_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
-    gf_gemm(gf_kernels_detect(), GF_GEMM_NT, M, N, K, A, K, B, K, C, N, accumulate);
+gf_status gf_gemm_nt(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
+    return gf_gemm(gf_kernels_default(), GF_GEMM_NT, M, N, K, A, K, B, K, C, N, accumulate);
 }
 
-void gf_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
-    gf_gemm(gf_kernels_detect(), GF_GEMM_NN, M, N, K, A, K, B, N, C, N, accumulate);
+gf_status gf_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
+    return gf_gemm(gf_kernels_default(), GF_GEMM_NN, M, N, K, A, K, B, N, C, N, accumulate);
 }
 
-void gf_gemm_tn(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
-    gf_gemm(gf_kernels_detect(), GF_GEMM_TN, M, N, K, A, M, B, N, C, N, accumulate);
+gf_status gf_gemm_tn(int64_t M, int64_t N, int64_t K, const float *A, const float *B, float *C, int accumulate) {
+    return gf_gemm(gf_kernels_default(), GF_GEMM_TN, M, N, K, A, M, B, N, C, N, accumulate);
 }

@@ -40,7 +40,9 @@ static inline __m256i round_away_epi32(__m256 v) {
     return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(need, step)));
 }
 
-void gf_quantize_q8_0_avx2(const float *x, gf_block_q8_0 *y, int64_t nb) {
+void gf_quantize_q8_0_avx2(const float *x, void *vy, int64_t n) {
+    gf_block_q8_0 *y = vy;
+    const int64_t nb = n / GF_QK;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < nb; b++, x += GF_QK) {
         __m256 v[4];
@@ -63,7 +65,8 @@ void gf_quantize_q8_0_avx2(const float *x, gf_block_q8_0 *y, int64_t nb) {
     }
 }
 
-void gf_to_f16_avx2(const float *x, uint16_t *y, int64_t n) {
+void gf_to_f16_avx2(const float *x, void *vy, int64_t n) {
+    uint16_t *y = vy;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
@@ -72,7 +75,8 @@ void gf_to_f16_avx2(const float *x, uint16_t *y, int64_t n) {
 
 /* ---------------------------------------------------------------- float dots */
 
-float gf_dot_f32_avx2(const float *w, const float *x, int64_t n) {
+float gf_dot_f32_avx2(const void *vw, const void *vx, int64_t n) {
+    const float *w = vw, *x = vx;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
@@ -84,7 +88,8 @@ float gf_dot_f32_avx2(const float *w, const float *x, int64_t n) {
     return s;
 }
 
-float gf_dot_f16_avx2(const uint16_t *w, const uint16_t *x, int64_t n) {
+float gf_dot_f16_avx2(const void *vw, const void *vx, int64_t n) {
+    const uint16_t *w = vw, *x = vx;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
 #define LOADH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
     int64_t i = 0;
@@ -107,7 +112,9 @@ static inline __m256i dot_i8(__m256i a, __m256i b) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-float gf_dot_q8_0_avx2(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q8_0_avx2(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q8_0 *w = vw, *x = vx;
+    const int64_t nb = n / GF_QK;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const __m256i s = dot_i8(_mm256_loadu_si256((const __m256i *)w[b].qs),
@@ -118,7 +125,10 @@ float gf_dot_q8_0_avx2(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t n
     return hsum_ps(acc);
 }
 
-float gf_dot_q4_0_avx2(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q4_0_avx2(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q4_0 *w = vw;
+    const gf_block_q8_0 *x = vx;
+    const int64_t nb = n / GF_QK;
     const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -241,12 +251,16 @@ void gf_gemm_q8x8_avx2(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0
 
 const gf_kernel_ops gf_kernel_ops_avx2 = {
     .ks = GF_KERNELS_AVX2,
-    .quantize_q8_0 = gf_quantize_q8_0_avx2,
-    .to_f16 = gf_to_f16_avx2,
-    .dot_f32 = gf_dot_f32_avx2,
-    .dot_f16 = gf_dot_f16_avx2,
-    .dot_q8_0 = gf_dot_q8_0_avx2,
-    .dot_q4_0 = gf_dot_q4_0_avx2,
+    .vec_dot = {
+        [GF_TYPE_F32] = gf_dot_f32_avx2,
+        [GF_TYPE_F16] = gf_dot_f16_avx2,
+        [GF_TYPE_Q4_0] = gf_dot_q4_0_avx2,
+        [GF_TYPE_Q8_0] = gf_dot_q8_0_avx2,
+    },
+    .from_float = {
+        [GF_TYPE_F16] = gf_to_f16_avx2,
+        [GF_TYPE_Q8_0] = gf_quantize_q8_0_avx2,
+    },
     .gemm_q4x8 = gf_gemm_q4x8_avx2,
     .gemm_q8x8 = gf_gemm_q8x8_avx2,
 };

@@ -1,6 +1,7 @@
 /*
  * kernels_internal.h - what kernels.c and the tests see of each kernel set:
- * one table of function pointers per set, and the interleaved Q4_0 layout.
+ * one table per set with per-type arrays of function pointers, and the
+ * interleaved Q4_0 / Q8_0 layouts.
  *
  * Every variant has its own name (_scalar, _avx2, _neon, _neondot) so that one
  * test binary can call them all and compare them with the scalar reference.
@@ -60,32 +61,42 @@ typedef void (*gf_gemm_q8x8_fn)(const gf_block_q8_0x8 *w, int64_t nb, const gf_b
 
 /* ---------------------------------------------------------------- kernel table */
 
-typedef struct {
+/* One weight row · one activation row of n elements; x is in the weight type's
+ * vec_dot_type (types.h), e.g. Q8_0 blocks for a Q4_0 row. */
+typedef float (*gf_vec_dot_fn)(const void *w, const void *x, int64_t n);
+
+/* A kernel set: per-type arrays indexed by gf_type, as ggml's type traits.
+ * An entry a SIMD set lacks (NULL) is the scalar set's: gf_kernels_ops fills
+ * it in, so a set without a new type still multiplies it. */
+typedef struct gf_kernel_ops {
     gf_kernel_set ks;
-    /* activation conversion: nb blocks of 32 floats -> Q8_0 (bit-identical to
-     * gf_quantize_row_q8_0_ref on every set); n floats -> IEEE half (RNE) */
-    void (*quantize_q8_0)(const float *x, gf_block_q8_0 *y, int64_t nb);
-    void (*to_f16)(const float *x, uint16_t *y, int64_t n);
-    /* one weight row · one activation row */
-    float (*dot_f32)(const float *w, const float *x, int64_t n);
-    float (*dot_f16)(const uint16_t *w, const uint16_t *x, int64_t n);
-    float (*dot_q8_0)(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
-    float (*dot_q4_0)(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+    /* weight type -> dot with a row of its vec_dot_type */
+    gf_vec_dot_fn vec_dot[GF_TYPE_COUNT_];
+    /* activation type -> conversion of n floats (Q8_0: bit-identical to
+     * gf_quantize_row_q8_0_ref on every set; F16: IEEE half, RNE).  F32 needs none. */
+    gf_from_float_fn from_float[GF_TYPE_COUNT_];
     /* interleaved Q4_0 / Q8_0 (NULL: this set dots such rows in file order) */
     gf_gemm_q4x8_fn gemm_q4x8;
     gf_gemm_q8x8_fn gemm_q8x8;
 } gf_kernel_ops;
 
-/* The table of a set, or NULL if it is not compiled into this binary. */
+/* The table of a set with the scalar set's entries where it has none, or NULL
+ * if the set is not compiled into this binary. */
 const gf_kernel_ops *gf_kernels_ops(gf_kernel_set ks);
 
+/* The kernels below take n elements (a multiple of 32 for the block types) and
+ * untyped rows, so that they fit the per-type arrays; the comments name the
+ * row types. */
+#define GF_DOT(name) float name(const void *w, const void *x, int64_t n)
+#define GF_CVT(name) void name(const float *x, void *y, int64_t n)
+
 /* ---- scalar reference (kernels_scalar.c) */
-void gf_quantize_q8_0_scalar(const float *x, gf_block_q8_0 *y, int64_t nb);
-void gf_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
-float gf_dot_f32_scalar(const float *w, const float *x, int64_t n);
-float gf_dot_f16_scalar(const uint16_t *w, const uint16_t *x, int64_t n);
-float gf_dot_q8_0_scalar(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
-float gf_dot_q4_0_scalar(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+GF_CVT(gf_quantize_q8_0_scalar); /* -> gf_block_q8_0 */
+GF_CVT(gf_to_f16_scalar);        /* -> uint16_t      */
+GF_DOT(gf_dot_f32_scalar);       /* float · float    */
+GF_DOT(gf_dot_f16_scalar);       /* half · half      */
+GF_DOT(gf_dot_q8_0_scalar);      /* Q8_0 · Q8_0      */
+GF_DOT(gf_dot_q4_0_scalar);      /* Q4_0 · Q8_0      */
 void gf_gemm_q4x8_scalar(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                          const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
 void gf_gemm_q8x8_scalar(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
@@ -94,12 +105,12 @@ extern const gf_kernel_ops gf_kernel_ops_scalar;
 
 #if defined(__x86_64__)
 /* ---- AVX2 + FMA + F16C (kernels_avx2.c) */
-void gf_quantize_q8_0_avx2(const float *x, gf_block_q8_0 *y, int64_t nb);
-void gf_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
-float gf_dot_f32_avx2(const float *w, const float *x, int64_t n);
-float gf_dot_f16_avx2(const uint16_t *w, const uint16_t *x, int64_t n);
-float gf_dot_q8_0_avx2(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
-float gf_dot_q4_0_avx2(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+GF_CVT(gf_quantize_q8_0_avx2);
+GF_CVT(gf_to_f16_avx2);
+GF_DOT(gf_dot_f32_avx2);
+GF_DOT(gf_dot_f16_avx2);
+GF_DOT(gf_dot_q8_0_avx2);
+GF_DOT(gf_dot_q4_0_avx2);
 void gf_gemm_q4x8_avx2(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                        const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
 void gf_gemm_q8x8_avx2(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,
@@ -109,14 +120,14 @@ extern const gf_kernel_ops gf_kernel_ops_avx2;
 
 #if defined(__aarch64__)
 /* ---- NEON, and NEON with the dot-product extension (kernels_neon.c) */
-void gf_quantize_q8_0_neon(const float *x, gf_block_q8_0 *y, int64_t nb);
-void gf_to_f16_neon(const float *x, uint16_t *y, int64_t n);
-float gf_dot_f32_neon(const float *w, const float *x, int64_t n);
-float gf_dot_f16_neon(const uint16_t *w, const uint16_t *x, int64_t n);
-float gf_dot_q8_0_neon(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
-float gf_dot_q4_0_neon(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
-float gf_dot_q8_0_neondot(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb);
-float gf_dot_q4_0_neondot(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb);
+GF_CVT(gf_quantize_q8_0_neon);
+GF_CVT(gf_to_f16_neon);
+GF_DOT(gf_dot_f32_neon);
+GF_DOT(gf_dot_f16_neon);
+GF_DOT(gf_dot_q8_0_neon);
+GF_DOT(gf_dot_q4_0_neon);
+GF_DOT(gf_dot_q8_0_neondot);
+GF_DOT(gf_dot_q4_0_neondot);
 void gf_gemm_q4x8_neondot(const gf_block_q4_0x8 *w, int64_t nb, const gf_block_q8_0 *x,
                           const int32_t *xsum, int64_t ldx, int n_tok, float *y, int64_t ldy);
 void gf_gemm_q8x8_neondot(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8_0 *x, int64_t ldx,

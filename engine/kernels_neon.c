@@ -23,7 +23,9 @@ static inline float h2f(uint16_t h) {
 
 /* ---------------------------------------------------------------- activations */
 
-void gf_quantize_q8_0_neon(const float *x, gf_block_q8_0 *y, int64_t nb) {
+void gf_quantize_q8_0_neon(const float *x, void *vy, int64_t n) {
+    gf_block_q8_0 *y = vy;
+    const int64_t nb = n / GF_QK;
     for (int64_t b = 0; b < nb; b++, x += GF_QK) {
         float32x4_t v[8];
         float32x4_t amax = vdupq_n_f32(0.0f);
@@ -43,7 +45,8 @@ void gf_quantize_q8_0_neon(const float *x, gf_block_q8_0 *y, int64_t nb) {
     }
 }
 
-void gf_to_f16_neon(const float *x, uint16_t *y, int64_t n) {
+void gf_to_f16_neon(const float *x, void *vy, int64_t n) {
+    uint16_t *y = vy;
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
     for (; i < n; i++) y[i] = gf_fp32_to_fp16(x[i]);
@@ -51,7 +54,8 @@ void gf_to_f16_neon(const float *x, uint16_t *y, int64_t n) {
 
 /* ---------------------------------------------------------------- float dots */
 
-float gf_dot_f32_neon(const float *w, const float *x, int64_t n) {
+float gf_dot_f32_neon(const void *vw, const void *vx, int64_t n) {
+    const float *w = vw, *x = vx;
     float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -64,7 +68,8 @@ float gf_dot_f32_neon(const float *w, const float *x, int64_t n) {
 
 static inline float32x4_t loadh(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
-float gf_dot_f16_neon(const uint16_t *w, const uint16_t *x, int64_t n) {
+float gf_dot_f16_neon(const void *vw, const void *vx, int64_t n) {
+    const uint16_t *w = vw, *x = vx;
     float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -96,7 +101,9 @@ static inline void unpack_q4(const gf_block_q4_0 *w, int8x16_t *lo, int8x16_t *h
     *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
 }
 
-float gf_dot_q8_0_neon(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q8_0_neon(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q8_0 *w = vw, *x = vx;
+    const int64_t nb = n / GF_QK;
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         const int32x4_t s = dot_i8x32(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs),
@@ -106,7 +113,10 @@ float gf_dot_q8_0_neon(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t n
     return vaddvq_f32(acc);
 }
 
-float gf_dot_q4_0_neon(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q4_0_neon(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q4_0 *w = vw;
+    const gf_block_q8_0 *x = vx;
+    const int64_t nb = n / GF_QK;
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         int8x16_t lo, hi;
@@ -117,7 +127,9 @@ float gf_dot_q4_0_neon(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t n
     return vaddvq_f32(acc);
 }
 
-DOTPROD float gf_dot_q8_0_neondot(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+DOTPROD float gf_dot_q8_0_neondot(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q8_0 *w = vw, *x = vx;
+    const int64_t nb = n / GF_QK;
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         const int32x4_t s = dot_i8x32_dp(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), vld1q_s8(x[b].qs),
@@ -127,7 +139,10 @@ DOTPROD float gf_dot_q8_0_neondot(const gf_block_q8_0 *w, const gf_block_q8_0 *x
     return vaddvq_f32(acc);
 }
 
-DOTPROD float gf_dot_q4_0_neondot(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+DOTPROD float gf_dot_q4_0_neondot(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q4_0 *w = vw;
+    const gf_block_q8_0 *x = vx;
+    const int64_t nb = n / GF_QK;
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         int8x16_t lo, hi;
@@ -243,24 +258,32 @@ DOTPROD void gf_gemm_q8x8_neondot(const gf_block_q8_0x8 *w, int64_t nb, const gf
 
 const gf_kernel_ops gf_kernel_ops_neon = {
     .ks = GF_KERNELS_NEON,
-    .quantize_q8_0 = gf_quantize_q8_0_neon,
-    .to_f16 = gf_to_f16_neon,
-    .dot_f32 = gf_dot_f32_neon,
-    .dot_f16 = gf_dot_f16_neon,
-    .dot_q8_0 = gf_dot_q8_0_neon,
-    .dot_q4_0 = gf_dot_q4_0_neon,
+    .vec_dot = {
+        [GF_TYPE_F32] = gf_dot_f32_neon,
+        [GF_TYPE_F16] = gf_dot_f16_neon,
+        [GF_TYPE_Q4_0] = gf_dot_q4_0_neon,
+        [GF_TYPE_Q8_0] = gf_dot_q8_0_neon,
+    },
+    .from_float = {
+        [GF_TYPE_F16] = gf_to_f16_neon,
+        [GF_TYPE_Q8_0] = gf_quantize_q8_0_neon,
+    },
     .gemm_q4x8 = NULL, /* no packed kernels without SDOT yet: rows in file order */
     .gemm_q8x8 = NULL,
 };
 
 const gf_kernel_ops gf_kernel_ops_neon_dot = {
     .ks = GF_KERNELS_NEON_DOT,
-    .quantize_q8_0 = gf_quantize_q8_0_neon,
-    .to_f16 = gf_to_f16_neon,
-    .dot_f32 = gf_dot_f32_neon,
-    .dot_f16 = gf_dot_f16_neon,
-    .dot_q8_0 = gf_dot_q8_0_neondot,
-    .dot_q4_0 = gf_dot_q4_0_neondot,
+    .vec_dot = {
+        [GF_TYPE_F32] = gf_dot_f32_neon,
+        [GF_TYPE_F16] = gf_dot_f16_neon,
+        [GF_TYPE_Q4_0] = gf_dot_q4_0_neondot,
+        [GF_TYPE_Q8_0] = gf_dot_q8_0_neondot,
+    },
+    .from_float = {
+        [GF_TYPE_F16] = gf_to_f16_neon,
+        [GF_TYPE_Q8_0] = gf_quantize_q8_0_neon,
+    },
     .gemm_q4x8 = gf_gemm_q4x8_neondot,
     .gemm_q8x8 = gf_gemm_q8x8_neondot,
 };

@@ -14,32 +14,37 @@
 
 /* ---------------------------------------------------------------- activations */
 
-void gf_quantize_q8_0_scalar(const float *x, gf_block_q8_0 *y, int64_t nb) {
+void gf_quantize_q8_0_scalar(const float *x, void *vy, int64_t n) {
     /* The file-format reference: the SIMD quantizers are tested to match it bit
      * for bit, so every kernel set sees the same integer activations. */
-    gf_quantize_row_q8_0_ref(x, y, nb * GF_QK);
+    gf_quantize_row_q8_0_ref(x, vy, n);
 }
 
-void gf_to_f16_scalar(const float *x, uint16_t *y, int64_t n) {
+void gf_to_f16_scalar(const float *x, void *vy, int64_t n) {
+    uint16_t *y = vy;
     for (int64_t i = 0; i < n; i++) y[i] = gf_fp32_to_fp16(x[i]);
 }
 
 /* ---------------------------------------------------------------- row dots */
 
-float gf_dot_f32_scalar(const float *w, const float *x, int64_t n) {
+float gf_dot_f32_scalar(const void *vw, const void *vx, int64_t n) {
+    const float *w = vw, *x = vx;
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) s += (double)w[i] * (double)x[i];
     return (float)s;
 }
 
-float gf_dot_f16_scalar(const uint16_t *w, const uint16_t *x, int64_t n) {
+float gf_dot_f16_scalar(const void *vw, const void *vx, int64_t n) {
+    const uint16_t *w = vw, *x = vx;
     double s = 0.0;
     for (int64_t i = 0; i < n; i++)
         s += (double)gf_fp16_to_fp32(w[i]) * (double)gf_fp16_to_fp32(x[i]);
     return (float)s;
 }
 
-float gf_dot_q8_0_scalar(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q8_0_scalar(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q8_0 *w = vw, *x = vx;
+    const int64_t nb = n / GF_QK;
     float sumf = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         int32_t isum = 0;
@@ -49,7 +54,10 @@ float gf_dot_q8_0_scalar(const gf_block_q8_0 *w, const gf_block_q8_0 *x, int64_t
     return sumf;
 }
 
-float gf_dot_q4_0_scalar(const gf_block_q4_0 *w, const gf_block_q8_0 *x, int64_t nb) {
+float gf_dot_q4_0_scalar(const void *vw, const void *vx, int64_t n) {
+    const gf_block_q4_0 *w = vw;
+    const gf_block_q8_0 *x = vx;
+    const int64_t nb = n / GF_QK;
     float sumf = 0.0f;
     for (int64_t b = 0; b < nb; b++) {
         int32_t isum = 0;
@@ -144,12 +152,16 @@ void gf_gemm_q8x8_scalar(const gf_block_q8_0x8 *w, int64_t nb, const gf_block_q8
 
 const gf_kernel_ops gf_kernel_ops_scalar = {
     .ks = GF_KERNELS_SCALAR,
-    .quantize_q8_0 = gf_quantize_q8_0_scalar,
-    .to_f16 = gf_to_f16_scalar,
-    .dot_f32 = gf_dot_f32_scalar,
-    .dot_f16 = gf_dot_f16_scalar,
-    .dot_q8_0 = gf_dot_q8_0_scalar,
-    .dot_q4_0 = gf_dot_q4_0_scalar,
+    .vec_dot = {
+        [GF_TYPE_F32] = gf_dot_f32_scalar,
+        [GF_TYPE_F16] = gf_dot_f16_scalar,
+        [GF_TYPE_Q4_0] = gf_dot_q4_0_scalar,
+        [GF_TYPE_Q8_0] = gf_dot_q8_0_scalar,
+    },
+    .from_float = {
+        [GF_TYPE_F16] = gf_to_f16_scalar,
+        [GF_TYPE_Q8_0] = gf_quantize_q8_0_scalar,
+    },
     .gemm_q4x8 = NULL, /* the reference dots rows in file order, like GGML's */
     .gemm_q8x8 = NULL,
 };

@@ -102,7 +102,7 @@ static void test_float_lengths(const gf_kernel_ops *ops, const char *name) {
             uint16_t h_ref[CAP], h[CAP + 1];
             h[len] = 0x7e7e; /* a guard: nothing past len is written */
             gf_to_f16_scalar(xs, h_ref, len);
-            ops->to_f16(xs, h, len);
+            ops->from_float[GF_TYPE_F16](xs, h, len);
             bad_h += memcmp(h, h_ref, (size_t)len * 2) != 0 || h[len] != 0x7e7e;
             /* dots on the finite, half-representable values (no overflow to inf) */
             float xf[CAP];
@@ -110,7 +110,7 @@ static void test_float_lengths(const gf_kernel_ops *ops, const char *name) {
             double mag = 0;
             for (int64_t i = 0; i < len; i++) mag += fabs((double)ws[i] * xf[i]);
             const double tol = (double)(len + 2) / 16777216.0 * mag + 1e-30;
-            double e = fabs((double)ops->dot_f32(ws, xf, len) - gf_dot_f32_scalar(ws, xf, len));
+            double e = fabs((double)ops->vec_dot[GF_TYPE_F32](ws, xf, len) - gf_dot_f32_scalar(ws, xf, len));
             worst_f32 = fmax(worst_f32, e / (mag + 1e-30));
             bad_f32 += !(e <= tol);
             uint16_t wh[CAP], xh[CAP];
@@ -118,7 +118,7 @@ static void test_float_lengths(const gf_kernel_ops *ops, const char *name) {
             gf_to_f16_scalar(xf, xh, len);
             double mag16 = 0;
             for (int64_t i = 0; i < len; i++) mag16 += fabs((double)gf_fp16_to_fp32(wh[i]) * gf_fp16_to_fp32(xh[i]));
-            e = fabs((double)ops->dot_f16(wh, xh, len) - gf_dot_f16_scalar(wh, xh, len));
+            e = fabs((double)ops->vec_dot[GF_TYPE_F16](wh, xh, len) - gf_dot_f16_scalar(wh, xh, len));
             worst_f16 = fmax(worst_f16, e / (mag16 + 1e-30));
             bad_f16 += !(e <= (double)(len + 2) / 16777216.0 * mag16 + 1e-30);
         }
@@ -143,14 +143,14 @@ static void test_kernels_vs_scalar(const gf_kernel_ops *ops, const char *name) {
 
         /* activation conversions must be bit-identical */
         gf_block_q8_0 *q_ref = malloc((size_t)nb * sizeof *q_ref), *q = malloc((size_t)nb * sizeof *q);
-        gf_quantize_q8_0_scalar(x, q_ref, nb);
-        ops->quantize_q8_0(x, q, nb);
+        gf_quantize_q8_0_scalar(x, q_ref, n);
+        ops->from_float[GF_TYPE_Q8_0](x, q, n);
         CHECK(memcmp(q, q_ref, (size_t)nb * sizeof *q) == 0, "%s: quantize_q8_0 differs, %lld blocks",
               name, (long long)nb);
         for (int64_t odd = n - 1; odd <= n; odd++) { /* also an odd length: the scalar tail */
             uint16_t *h_ref = malloc((size_t)n * 2), *h = malloc((size_t)n * 2);
             gf_to_f16_scalar(x, h_ref, odd);
-            ops->to_f16(x, h, odd);
+            ops->from_float[GF_TYPE_F16](x, h, odd);
             CHECK(memcmp(h, h_ref, (size_t)odd * 2) == 0, "%s: to_f16 differs, n=%lld", name, (long long)odd);
             free(h_ref); free(h);
         }
@@ -160,14 +160,14 @@ static void test_kernels_vs_scalar(const gf_kernel_ops *ops, const char *name) {
             if (len <= 0) continue;
             double mag = 0;
             for (int64_t i = 0; i < len; i++) mag += fabs((double)wf[i] * x[i]);
-            double e = fabs((double)ops->dot_f32(wf, x, len) - gf_dot_f32_scalar(wf, x, len));
+            double e = fabs((double)ops->vec_dot[GF_TYPE_F32](wf, x, len) - gf_dot_f32_scalar(wf, x, len));
             if (e / (mag + 1e-30) > worst_f32) worst_f32 = e / (mag + 1e-30);
             CHECK(e <= TOL_DOT_FLOAT * mag, "%s: dot_f32 n=%lld err %g > %g", name, (long long)len, e,
                   TOL_DOT_FLOAT * mag);
             uint16_t *wh = malloc((size_t)len * 2), *xh = malloc((size_t)len * 2);
             gf_to_f16_scalar(wf, wh, len);
             gf_to_f16_scalar(x, xh, len);
-            e = fabs((double)ops->dot_f16(wh, xh, len) - gf_dot_f16_scalar(wh, xh, len));
+            e = fabs((double)ops->vec_dot[GF_TYPE_F16](wh, xh, len) - gf_dot_f16_scalar(wh, xh, len));
             if (e / (mag + 1e-30) > worst_f16) worst_f16 = e / (mag + 1e-30);
             CHECK(e <= TOL_DOT_FLOAT * mag * 1.01, "%s: dot_f16 n=%lld err %g", name, (long long)len, e);
             free(wh); free(xh);
@@ -187,8 +187,8 @@ static void test_kernels_vs_scalar(const gf_kernel_ops *ops, const char *name) {
             mag8 += s8 * gf_fp16_to_fp32(w8[b].d) * gf_fp16_to_fp32(q_ref[b].d);
             mag4 += s4 * gf_fp16_to_fp32(w4[b].d) * gf_fp16_to_fp32(q_ref[b].d);
         }
-        double e8 = fabs((double)ops->dot_q8_0(w8, q_ref, nb) - gf_dot_q8_0_scalar(w8, q_ref, nb));
-        double e4 = fabs((double)ops->dot_q4_0(w4, q_ref, nb) - gf_dot_q4_0_scalar(w4, q_ref, nb));
+        double e8 = fabs((double)ops->vec_dot[GF_TYPE_Q8_0](w8, q_ref, n) - gf_dot_q8_0_scalar(w8, q_ref, n));
+        double e4 = fabs((double)ops->vec_dot[GF_TYPE_Q4_0](w4, q_ref, n) - gf_dot_q4_0_scalar(w4, q_ref, n));
         if (e8 / (mag8 + 1e-30) > worst_q8) worst_q8 = e8 / (mag8 + 1e-30);
         if (e4 / (mag4 + 1e-30) > worst_q4) worst_q4 = e4 / (mag4 + 1e-30);
         CHECK(e8 <= TOL_DOT_QUANT * mag8, "%s: dot_q8_0 nb=%lld err %g > %g", name, (long long)nb, e8,
@@ -216,7 +216,7 @@ static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
         gf_block_q8_0 *xq = malloc((size_t)(GF_TOK_TILE * nb) * sizeof *xq);
         int32_t *xs = malloc((size_t)(GF_TOK_TILE * nb) * sizeof *xs);
         fill_act(&r, x, GF_TOK_TILE * n);
-        for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, nb);
+        for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, n);
         for (int64_t b = 0; b < GF_TOK_TILE * nb; b++) {
             xs[b] = 0;
             for (int j = 0; j < GF_QK; j++) xs[b] += xq[b].qs[j];
@@ -234,7 +234,7 @@ static void test_gemm_q4x8(gf_gemm_q4x8_fn gemm, const char *name) {
         float y1[8];
         gf_gemm_q4x8_scalar(p + nb, nb, xq, xs, nb, 1, y1, 8);
         for (int rr = 0; rr < 3; rr++) {
-            float d = gf_dot_q4_0_scalar(w + (8 + rr) * nb, xq, nb);
+            float d = gf_dot_q4_0_scalar(w + (8 + rr) * nb, xq, n);
             CHECK(fabsf(d - y1[rr]) <= 1e-4f * (fabsf(d) + 1e-3f), "packed row %d: %g vs %g", 8 + rr,
                   y1[rr], d);
         }
@@ -255,7 +255,7 @@ static void test_gemm_q8x8(gf_gemm_q8x8_fn gemm, const char *name) {
         float *x = malloc((size_t)(GF_TOK_TILE * n) * sizeof(float));
         gf_block_q8_0 *xq = malloc((size_t)(GF_TOK_TILE * nb) * sizeof *xq);
         fill_act(&r, x, GF_TOK_TILE * n);
-        for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, nb);
+        for (int t = 0; t < GF_TOK_TILE; t++) gf_quantize_q8_0_scalar(x + t * n, xq + t * nb, n);
         for (int nt = 1; nt <= GF_TOK_TILE && gemm != gf_gemm_q8x8_scalar; nt++) /* not scalar vs itself */
             for (int g = 0; g < 2; g++) {
                 float y_ref[GF_TOK_TILE * 8], y[GF_TOK_TILE * 8];
@@ -271,7 +271,7 @@ static void test_gemm_q8x8(gf_gemm_q8x8_fn gemm, const char *name) {
         for (int rr = 0; rr < 5; rr++) {
             const int row = rr == 0 ? 0 : 7 + rr;
             const float got = rr == 0 ? y0[0] : y1[row - 8];
-            float d = gf_dot_q8_0_scalar(w + row * nb, xq, nb);
+            float d = gf_dot_q8_0_scalar(w + row * nb, xq, n);
             CHECK(fabsf(d - got) <= 1e-4f * (fabsf(d) + 1e-3f), "packed q8 row %d: %g vs %g", row, got, d);
         }
         CHECK(y1[5] == 0.0f && y1[7] == 0.0f, "padding rows give %g %g", y1[5], y1[7]);
@@ -399,6 +399,25 @@ static void test_api(void) {
     }
     for (int ks = 0; ks < GF_KERNELS_COUNT_; ks++)
         CHECK(gf_kernels_from_name(gf_kernels_name((gf_kernel_set)ks)) == ks, "name round trip %d", ks);
+
+    /* the type table and the kernels agree: every type it says can be multiplied
+     * has a dot and an activation conversion in every built set (the scalar set's
+     * where a SIMD set has none), and a weight of each is accepted */
+    for (int ks = 0; ks < GF_KERNELS_COUNT_; ks++) {
+        const gf_kernel_ops *ops = gf_kernels_ops((gf_kernel_set)ks);
+        if (!ops || !gf_kernels_supported((gf_kernel_set)ks)) continue;
+        for (int t = 0; t < GF_TYPE_COUNT_; t++) {
+            if (!gf_type_can_matmul((gf_type)t)) continue;
+            const gf_type vt = gf_type_info((uint32_t)t)->vec_dot_type;
+            CHECK(ops->vec_dot[t] && (vt == GF_TYPE_F32 || ops->from_float[vt]), "set %s lacks a kernel for %s",
+                  gf_kernels_name((gf_kernel_set)ks), gf_type_name((uint32_t)t));
+            const int64_t n_in = gf_type_info((uint32_t)t)->block_size * gf_type_info(vt)->block_size;
+            void *w = calloc(2, gf_row_size((gf_type)t, n_in));
+            CHECK(gf_wmat_init(&W, (gf_type)t, n_in, 2, w, (gf_kernel_set)ks, &err) == GF_OK, "%s", err.msg);
+            gf_wmat_free(&W);
+            free(w);
+        }
+    }
 
     /* GF_KERNELS picks a supported set, and is ignored when it names another */
     const char *old = getenv("GF_KERNELS");
