@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_cli.sh - the gguf-forge program as a user meets it: exit codes, messages
 # that name the file, no output (and no temporary file) left behind on any
-# failure: bad input, an existing output, a full disk (ulimit -f), Ctrl-C.
+# failure: bad input, an existing output, a full disk (ulimit -f), SIGINT, SIGTERM;
+# and the same bytes whatever -t says.
 G=${BUILD:-build}/gguf-forge
 M=models/qwen2-tiny
 pass=0; fail=0
@@ -72,16 +73,35 @@ expect 3 "bad.gguf" -- "$G" inspect "$T/bad.gguf"
 expect 2 "File too large" -- sh -c "ulimit -f 200; exec '$G' quantize $M -o '$T/o/out.gguf' --type q4_0 -q"
 no_leftovers "write failure"
 
-# SIGINT while running: config.json is a FIFO, so the run waits with its temporary file open
+# SIGINT and SIGTERM while running: config.json is a FIFO, so the run waits with its
+# temporary file open; each signal must remove it, say so, and exit 130
 cp $M/model.safetensors $M/tokenizer*.json "$B/"; rm -f "$B/config.json"; mkfifo "$B/config.json"
-"$G" quantize "$B" -o "$T/o/out.gguf" -q 2>"$T/err" &
-pid=$!
-i=0; while [ -z "$(ls -A "$T/o")" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ -n "$(ls -A "$T/o")" ] && ok || bad "no temporary file while running"
-kill -INT $pid; wait $pid; rc=$?
-[ $rc -eq 130 ] && ok || bad "SIGINT exit code $rc, want 130"
-grep -q interrupted "$T/err" && ok || bad "no 'interrupted' message"
-no_leftovers "SIGINT"
+for sig in INT TERM; do
+    "$G" quantize "$B" -o "$T/o/out.gguf" -q 2>"$T/err" &
+    pid=$!
+    i=0; while [ -z "$(ls -A "$T/o")" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -n "$(ls -A "$T/o")" ] && ok || bad "SIG$sig: no temporary file while running"
+    kill -$sig $pid
+    i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    if kill -0 $pid 2>/dev/null; then bad "SIG$sig: still running 5 s after the signal"; kill -KILL $pid; fi
+    wait $pid; rc=$?
+    [ $rc -eq 130 ] && ok || bad "SIG$sig exit code $rc, want 130"
+    grep -q interrupted "$T/err" && ok || bad "SIG$sig: no 'interrupted' message"
+    no_leftovers "SIG$sig"
+    rm -f "$T/o/"* 2>/dev/null
+done
+
+# -t N does not change the bytes: 1, 2 and 3 threads, on a model whose matrices
+# (256 x 256 and up, 196608 weights) are above every parallel threshold (rows of a
+# conversion; 32768 multiply-adds in a matmul; 65536 weights in AutoRound's loops),
+# weight-only and calibrated (AWQ + AutoRound blocks, AutoRound head) methods
+for opts in "--type q8_0" \
+            "--type q4_0 --blocks awq+autoround --embed autoround --calib calib/default-calibration.txt --nsamples 2 --seqlen 64 --iters 1"; do
+    for t in 1 2 3; do "$G" quantize $M -o "$T/t$t.gguf" $opts -t $t -q 2>"$T/err" || bad "-t $t $opts: $(tail -n 2 "$T/err")"; done
+    cmp -s "$T/t1.gguf" "$T/t2.gguf" && ok || bad "-t 1 and -t 2 write different bytes: $opts"
+    cmp -s "$T/t1.gguf" "$T/t3.gguf" && ok || bad "-t 1 and -t 3 write different bytes: $opts"
+    rm -f "$T"/t?.gguf
+done
 
 echo "test_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
