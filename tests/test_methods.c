@@ -293,61 +293,106 @@ typedef struct {
     double max_kld_rel;
 } ks_limit;
 
+/* The conversion test_kernel_sets compares (2 samples of 64 tokens of the built-in
+ * text, 12 AutoRound iterations: fewer and the kept iterate is V = 0, a = 1). */
+static gf_convert_opts ks_opts(const char *method, gf_calib_opts *co, gf_ar_opts *ar) {
+    const gf_qmethod *m = gf_qmethod_find(method);
+    *co = (gf_calib_opts){.nsamples = 2, .seqlen = 64};
+    *ar = (gf_ar_opts){.iters = 12, .batch = 2, .tune_range = 1};
+    return (gf_convert_opts){.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m,
+                             .embed = strstr(method, "awq") ? NULL : m, .autoround = ar, .calib = co};
+}
+
+/* `test_methods --convert METHOD OUT SET`: the conversion in a process whose kernel
+ * set is SET from the start (calibration and the GEMM ask for it once). */
+static int convert_child(const char *method, const char *out, const char *set) {
+    if (gf_kernels_default() != (gf_kernel_set)gf_kernels_from_name(set)) {
+        fprintf(stderr, "kernel set %s asked, %s in use\n", set, gf_kernels_name(gf_kernels_default()));
+        return 2;
+    }
+    gf_calib_opts co;
+    gf_ar_opts ar;
+    gf_convert_opts o = ks_opts(method, &co, &ar);
+    membuf f = {0};
+    gf_err err = {0};
+    gf_convert_summary sum;
+    gf_sink sk = {mem_write, &f};
+    FILE *fp = NULL;
+    int ok = gf_convert("models/qwen2-tiny", &sk, &o, &sum, &err) == GF_OK && (fp = fopen(out, "wb")) &&
+             fwrite(f.p, 1, f.n, fp) == f.n;
+    if (fp && fclose(fp)) ok = 0;
+    if (!ok) fprintf(stderr, "%s: %s\n", method, err.msg);
+    free(f.p);
+    return ok ? 0 : 1;
+}
+
 /* The calibrated methods' files under every kernel set this CPU has, against the
  * default set's: the float products of calibration and AWQ's search go through the
  * kernels (and the GEMM), so summation order may move a statistic or a loss by an
- * ulp and flip a close choice.  Small calibration: the scalar set is slow. */
-static void test_kernel_sets(void) {
-    char text[1024];
+ * ulp and flip a close choice.  Each other set runs in a child process started with
+ * GF_KERNELS; every file is evaluated with the default kernels. */
+static void test_kernel_sets(const char *self) {
+    char text[1024], tmp[] = "/tmp/gf-test-methods-XXXXXX";
     if (!check_shared_path(text, sizeof text, "data/nlp-valid.txt")) return;
+    if (!mkdtemp(tmp)) { CHECK(0, "mkdtemp"); return; }
     static const ks_limit lim[] = {
         {"imatrix", 25, 0, 8e-3}, {"awq", 8, 130, 3e-5}, {"autoround", 66000, 0, 6e-2},
         {"awq+autoround", 56000, 130, 6e-2}};
-    static const gf_kernel_set sets[] = {GF_KERNELS_SCALAR, GF_KERNELS_AVX2, GF_KERNELS_AVX512, GF_KERNELS_NEON,
-                                         GF_KERNELS_NEON_DOT};
-    unsetenv("GF_KERNELS");
-    const gf_kernel_set def = gf_kernels_detect();
+    const gf_kernel_set def = gf_kernels_default();
     kld_ref ref;
     if (!kld_ref_open(&ref, "models/qwen2-tiny", text, 20000, 2)) return;
-    gf_calib_opts co = {.nsamples = 2, .seqlen = 64};
-    gf_ar_opts ar = {.iters = 12, .batch = 2, .tune_range = 1}; /* fewer and the kept iterate is V = 0, a = 1 */
+    int others = 0;
     for (int i = 0; i < 4; i++) {
-        const gf_qmethod *m = gf_qmethod_find(lim[i].name);
-        gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = m,
-                             .embed = strstr(lim[i].name, "awq") ? NULL : m, .autoround = &ar, .calib = &co};
+        gf_calib_opts co;
+        gf_ar_opts ar;
+        gf_convert_opts o = ks_opts(lim[i].name, &co, &ar);
         kld_file base;
         gf_err err = {0};
         CHECK(kld_convert("models/qwen2-tiny", &o, &base, &err) == GF_OK, "%s: %s", lim[i].name, err.msg);
         const double k0 = base.m ? kld_of(&ref, base.m) : NAN;
-        for (size_t s = 0; base.m && s < sizeof sets / sizeof sets[0]; s++) {
-            if (sets[s] == def || !gf_kernels_supported(sets[s])) continue;
+        for (int s = 0; base.m && s < GF_KERNELS_COUNT_; s++) {
+            if ((gf_kernel_set)s == def || !gf_kernels_supported((gf_kernel_set)s)) continue;
+            others += i == 0;
+            char path[128], cmd[2048];
+            snprintf(path, sizeof path, "%s/%d-%d.gguf", tmp, i, s);
+            snprintf(cmd, sizeof cmd, "GF_KERNELS=%s '%s' --convert '%s' '%s' %s", gf_kernels_name((gf_kernel_set)s), self,
+                     lim[i].name, path, gf_kernels_name((gf_kernel_set)s));
             kld_file k = {0};
-            gf_convert_summary sum;
-            gf_sink sk = {mem_write, &k.f};
-            setenv("GF_KERNELS", gf_kernels_name(sets[s]), 1);
-            gf_status rc = gf_kernels_detect() == sets[s] ? gf_convert("models/qwen2-tiny", &sk, &o, &sum, &err) : GF_E_USAGE;
-            unsetenv("GF_KERNELS"); /* every file is evaluated with the default kernels */
-            if (!rc) rc = kld_load(&k, &err);
-            CHECK(rc == GF_OK, "%s with %s: %s", lim[i].name, gf_kernels_name(sets[s]), err.msg);
+            char *data = NULL;
+            size_t len = 0;
+            int rc = system(cmd);
+            gf_status st = rc ? GF_E_IO : gf_read_file(path, (size_t)1 << 30, &data, &len, &err);
+            if (!st) {
+                k.f.p = (uint8_t *)data, k.f.n = k.f.cap = len;
+                st = kld_load(&k, &err);
+            }
+            CHECK(st == GF_OK, "%s with %s: exit %d, %s", lim[i].name, gf_kernels_name((gf_kernel_set)s), rc, err.msg);
             int64_t d[2] = {0}, n[2] = {0};
-            const int same_layout = !rc && units_differ(base.g, k.g, d, n);
-            const double k1 = rc ? NAN : kld_of(&ref, k.m), rel = fabs(k1 - k0) / k0;
+            const int same_layout = !st && units_differ(base.g, k.g, d, n);
+            const double k1 = st ? NAN : kld_of(&ref, k.m), rel = fabs(k1 - k0) / k0;
             printf("  %-13s %s vs %s: %lld of %lld blocks and %lld of %lld F32 elements differ, KLD %.6f vs %.6f "
-                   "(relative %.2e)\n", lim[i].name, gf_kernels_name(sets[s]), gf_kernels_name(def), (long long)d[0],
-                   (long long)n[0], (long long)d[1], (long long)n[1], k1, k0, rel);
+                   "(relative %.2e)\n", lim[i].name, gf_kernels_name((gf_kernel_set)s), gf_kernels_name(def),
+                   (long long)d[0], (long long)n[0], (long long)d[1], (long long)n[1], k1, k0, rel);
             CHECK(same_layout && d[0] <= lim[i].max_blocks && d[1] <= lim[i].max_elems && rel <= lim[i].max_kld_rel,
                   "%s: %s vs %s: %lld blocks and %lld elements differ (limits %lld, %lld), KLD relative change %.3g "
-                  "(limit %.3g)", lim[i].name, gf_kernels_name(sets[s]), gf_kernels_name(def), (long long)d[0],
+                  "(limit %.3g)", lim[i].name, gf_kernels_name((gf_kernel_set)s), gf_kernels_name(def), (long long)d[0],
                   (long long)d[1], (long long)lim[i].max_blocks, (long long)lim[i].max_elems, rel, lim[i].max_kld_rel);
             kld_file_free(&k);
+            remove(path);
         }
         kld_file_free(&base);
     }
+    if (!others) SKIP_CPU("test_methods: only the %s kernel set runs here: no kernel sets to compare", gf_kernels_name(def));
     kld_ref_free(&ref);
+    rmdir(tmp);
 }
 
-int main(void) {
-    test_kernel_sets();
+int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "--convert")) return convert_child(argv[2], argv[3], argv[4]);
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1); /* resolved here: in the shell it is the shell */
+    self[n > 0 ? n : 0] = 0;
+    test_kernel_sets(self);
     test_searches();
     test_imatrix_files();
     test_llama_imatrix();
