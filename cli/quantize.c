@@ -23,12 +23,14 @@
 #define MAX_RULES 64
 
 static void help(FILE *f) {
+    char types[256];
+    gf_type_list(gf_type_can_write, types, sizeof types); /* the types the writer has a quantizer for */
     fprintf(f,
             "usage: gguf-forge quantize MODEL_DIR -o OUT.gguf [options]\n\n"
             "Converts a Hugging Face model folder (config.json, tokenizer.json, *.safetensors in F32/BF16/F16,\n"
             "single or sharded) into a GGUF file that llama.cpp loads.\n\n"
             "  -o, --outfile PATH         output GGUF file (written to a temporary file, renamed when complete)\n"
-            "  --type TYPE                block type of the linear weights: f32, f16, q8_0, q4_0 (default q8_0)\n"
+            "  --type TYPE                block type of the linear weights: %s (default q8_0)\n"
             "  --embed-type TYPE          token embedding type (alias --token-embedding-type);\n"
             "                             default q8_0 for --type q4_0, else the --type\n"
             "  --output-type TYPE         output/lm_head type of untied models (alias --output-tensor-type); same default\n"
@@ -60,7 +62,8 @@ static void help(FILE *f) {
             "Type and method are separate: --type says which block format a tensor gets, --blocks/--embed/--output\n"
             "say how its blocks are chosen.\n"
             "1-D tensors (norms, biases) stay f32. A 2-D tensor whose rows are not a multiple of 32 cannot hold\n"
-            "Q4_0/Q8_0 blocks: it is written as f16, with a notice. Exit codes: see gguf-forge --help.\n");
+            "Q4_0/Q8_0 blocks: it is written as f16, with a notice. Exit codes: see gguf-forge --help.\n",
+            types);
 }
 
 /* ---------------------------------------------------------------- signals */
