@@ -19,6 +19,7 @@
  *   bench_autoround B T [B T..]  only these minibatch shapes (BENCH_THREADS=1: 1 thread only)
  */
 #include "../calib/autoround.h"
+#include "../common/rand.h"
 
 #include <math.h>
 #include <omp.h>
@@ -87,9 +88,7 @@ static void fma_peak(int threads, double *per_cpu, double *wall_rate) {
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
+    gf_rand_next(&rng);
     return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
 }
 

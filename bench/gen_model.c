@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/rand.h"
 #include "../formats/hfconfig.h"
 
 typedef struct {
@@ -23,9 +24,7 @@ typedef struct {
 
 static uint64_t rng;
 static float urand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
+    gf_rand_next(&rng);
     return (float)((double)(rng >> 11) / 9007199254740992.0);
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/rand.h"
 #include "../engine/gemm.h"
 #include "../formats/gguf.h"
 #include "../common/types.h"
@@ -300,20 +301,6 @@ static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *
     return GF_OK;
 }
 
-static uint64_t next_rand(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void shuffle(int64_t *v, int64_t n, uint64_t *s) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(next_rand(s) % (uint64_t)(i + 1)), t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
 
 /* ---------------------------------------------------------------- a block */
 
@@ -434,7 +421,7 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
         double mm_batch = 0.0; /* min-max's loss on this minibatch (times B) */
         for (int64_t k = 0; k < B; k++) { /* epochs of a seeded shuffle */
             if (pos == b->n_samples) {
-                shuffle(s->order, b->n_samples, &rs);
+                gf_shuffle_i64(s->order, b->n_samples, &rs);
                 pos = 0;
             }
             int64_t smp = s->order[pos++];

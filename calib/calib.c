@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../common/array.h"
+#include "../common/hash.h"
+#include "../common/rand.h"
 #include "../engine/gemm.h"
 #include "../engine/tokenizer.h"
 #include "../formats/hfload.h"
@@ -25,18 +28,13 @@ const char *gf_calib_default_text(size_t *len) {
     return gf_default_calib_text;
 }
 
-uint64_t gf_calib_text_hash(const char *text, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)text[i]) * 1099511628211ull;
-    return h;
-}
+/* FNV-1a from an offset basis one digit short of the standard 14695981039346656037
+ * (GF_FNV1A64_BASIS).  It is not the standard hash, but files already written carry
+ * "fnv1a64:<hex>" computed with it (key gguf-forge.calib.hash), so it stays: the same
+ * text must keep giving the same value. */
+#define CALIB_HASH_BASIS 1469598103934665603ull
 
-static uint64_t next_rand(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
+uint64_t gf_calib_text_hash(const char *text, size_t len) { return gf_fnv1a64_from(CALIB_HASH_BASIS, text, len); }
 
 /* ---------------------------------------------------------------- open */
 
@@ -97,11 +95,7 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     for (int64_t i = 0; i < n_win; i++) order[i] = i;
     uint64_t s = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
     if (!s) s = 1;
-    for (int64_t i = n_win - 1; i > 0; i--) {
-        int64_t j = (int64_t)(next_rand(&s) % (uint64_t)(i + 1)), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    gf_shuffle_i64(order, n_win, &s);
     c->n_samples = o->nsamples < n_win ? o->nsamples : n_win;
     c->seqlen = o->seqlen;
     const int64_t D = cfg->n_embd, T = c->seqlen;
@@ -288,7 +282,8 @@ typedef struct {
 
 typedef struct {
     stat *s;
-    int n, cap;
+    int n;
+    size_t cap;
     int oom;
     const char *head_name; /* the output layer's GGUF name */
 } stats;
@@ -300,13 +295,7 @@ static void on_input(void *ctx, int layer, const char *name, const float *x, int
     for (int i = ss->n - 1; i >= 0 && !e; i--)
         if (!strcmp(ss->s[i].name, name)) e = &ss->s[i];
     if (!e) {
-        if (ss->n == ss->cap) {
-            int cap = ss->cap ? 2 * ss->cap : 64;
-            stat *ns = realloc(ss->s, (size_t)cap * sizeof *ns);
-            if (!ns) { ss->oom = 1; return; }
-            ss->s = ns;
-            ss->cap = cap;
-        }
+        if (gf_array_reserve(&ss->s, &ss->cap, (size_t)ss->n + 1, 64)) { ss->oom = 1; return; }
         e = &ss->s[ss->n];
         memset(e, 0, sizeof *e);
         snprintf(e->name, sizeof e->name, "%s", name);

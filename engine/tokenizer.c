@@ -37,18 +37,7 @@ typedef struct {
 } buf;
 
 static int buf_put(buf *b, const void *src, size_t n) {
-    if (n > SIZE_MAX - b->n - 1) return -1;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) {
-            if (cap > SIZE_MAX / 2) return -1;
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (n > SIZE_MAX - b->n - 1 || gf_array_reserve(&b->p, &b->cap, b->n + n + 1, 4096)) return -1;
     memcpy(b->p + b->n, src, n);
     b->n += n;
     b->p[b->n] = '\0';
@@ -177,11 +166,11 @@ gf_status gf_tokenizer_init(const gf_vocab *v, gf_tokenizer **out, gf_err *err) 
     if ((st = copy_texts(t, v, err)) != GF_OK) goto fail;
     t->type = malloc((size_t)n * sizeof *t->type);
     t->score = calloc((size_t)n, sizeof *t->score);
-    if (!t->type || !t->score || gf_vmap_init(&t->map, (uint64_t)n)) goto nomem;
+    if (!t->type || !t->score || gf_strmap_init(&t->map, (uint64_t)n)) goto nomem;
     memcpy(t->type, v->types, (size_t)n * sizeof *t->type);
     if (v->scores) memcpy(t->score, v->scores, (size_t)n * sizeof *t->score);
     for (int32_t i = 0; i < n; i++) {
-        int32_t old = gf_vmap_insert(&t->map, t->text, (uint32_t)i);
+        int32_t old = gf_strmap_insert(&t->map, t->text, (uint32_t)i);
         if (old >= 0) {
             st = gf_errf(err, GF_E_FORMAT, "vocabulary: tokens %d and %d have the same text '%.64s' "
                          "(llama.cpp cannot load this either)", (int)old, (int)i, t->text[i].p);
@@ -189,7 +178,7 @@ gf_status gf_tokenizer_init(const gf_vocab *v, gf_tokenizer **out, gf_err *err) 
         }
     }
     for (size_t k = 0; k < sizeof control_texts / sizeof *control_texts; k++) {
-        int32_t id = gf_vmap_find(&t->map, t->text, control_texts[k], strlen(control_texts[k]));
+        int32_t id = gf_strmap_find(&t->map, t->text, control_texts[k], strlen(control_texts[k]));
         if (id >= 0) t->type[id] = GF_TOKEN_CONTROL;
     }
     /* Special ids and flags, with llama.cpp's defaults for keys the file lacks. */
@@ -215,10 +204,10 @@ gf_status gf_tokenizer_init(const gf_vocab *v, gf_tokenizer **out, gf_err *err) 
     for (int b = 0; b < 256 && spm; b++) {
         char hex[8];
         snprintf(hex, sizeof hex, "<0x%02X>", b);
-        t->byte_tok[b] = gf_vmap_find(&t->map, t->text, hex, 6);
+        t->byte_tok[b] = gf_strmap_find(&t->map, t->text, hex, 6);
         if (t->byte_tok[b] < 0) {
             char c = (char)b;
-            t->byte_tok[b] = gf_vmap_find(&t->map, t->text, &c, 1);
+            t->byte_tok[b] = gf_strmap_find(&t->map, t->text, &c, 1);
         }
     }
     t->spm_split_words = spm;
@@ -237,7 +226,7 @@ fail:
 void gf_tokenizer_free(gf_tokenizer *t) {
     if (!t) return;
     gf_tok_bpe_free(t);
-    gf_vmap_free(&t->map);
+    gf_strmap_free(&t->map);
     free(t->arena);
     free(t->text);
     free(t->type);
@@ -261,14 +250,7 @@ typedef struct {
 } fragvec;
 
 static int frag_push(fragvec *v, int32_t tok, size_t off, size_t len) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 16;
-        if (cap > SIZE_MAX / sizeof *v->p) return -1;
-        frag *p = realloc(v->p, cap * sizeof *p);
-        if (!p) return -1;
-        v->p = p;
-        v->cap = cap;
-    }
+    if (gf_array_reserve(&v->p, &v->cap, v->n + 1, 16)) return -1;
     v->p[v->n++] = (frag){tok, off, len};
     return 0;
 }
@@ -442,5 +424,5 @@ int32_t gf_tokenizer_eos(const gf_tokenizer *t) { return t->eos; }
 int gf_tokenizer_adds_bos(const gf_tokenizer *t) { return t->add_bos; }
 int gf_tokenizer_adds_eos(const gf_tokenizer *t) { return t->add_eos; }
 int32_t gf_tokenizer_find(const gf_tokenizer *t, const char *text, size_t len) {
-    return gf_vmap_find(&t->map, t->text, text, len);
+    return gf_strmap_find(&t->map, t->text, text, len);
 }

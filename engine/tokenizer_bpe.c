@@ -12,6 +12,8 @@
  */
 #include "tokenizer_impl.h"
 
+#include "../common/heap.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +84,7 @@ static gf_status build_merges(gf_tokenizer *t, const gf_vocab *v, gf_err *err) {
     t->merge_text = malloc((n ? (size_t)n : 1) * sizeof *t->merge_text);
     t->merge_arena = malloc((size_t)total + 1);
     char *cat = malloc(2 * (size_t)GF_VOCAB_MAX_TEXT + 2);
-    if (!t->merge || !t->merge_text || !t->merge_arena || !cat || gf_vmap_init(&t->merge_map, (uint64_t)n)) {
+    if (!t->merge || !t->merge_text || !t->merge_arena || !cat || gf_strmap_init(&t->merge_map, (uint64_t)n)) {
         free(cat);
         return gf_errf(err, GF_E_NOMEM, "tokenizer: out of memory for %d merges", (int)n);
     }
@@ -93,13 +95,13 @@ static gf_status build_merges(gf_tokenizer *t, const gf_vocab *v, gf_err *err) {
         t->merge_text[i].p = t->merge_arena + o;
         t->merge_text[i].n = (uint32_t)m->len;
         o += m->len;
-        gf_vmap_insert(&t->merge_map, t->merge_text, (uint32_t)i); /* first rank wins, as in llama.cpp */
+        gf_strmap_insert(&t->merge_map, t->merge_text, (uint32_t)i); /* first rank wins, as in llama.cpp */
         /* llama.cpp splits at the first space after the first byte */
         const char *sp = m->len > 1 ? memchr(m->s + 1, ' ', m->len - 1) : NULL;
         if (!sp) continue;
         size_t nl = (size_t)(sp - m->s), nr = m->len - nl - 1;
         if (nl + nr > 2 * (size_t)GF_VOCAB_MAX_TEXT) continue;
-        int32_t l = gf_vmap_find(&t->map, t->text, m->s, nl), r = gf_vmap_find(&t->map, t->text, sp + 1, nr);
+        int32_t l = gf_strmap_find(&t->map, t->text, m->s, nl), r = gf_strmap_find(&t->map, t->text, sp + 1, nr);
         if (l < 0 || r < 0) continue;
         uint64_t key = pair_key(l, r);
         uint64_t j = mix64(key) & t->merge_mask;
@@ -107,7 +109,7 @@ static gf_status build_merges(gf_tokenizer *t, const gf_vocab *v, gf_err *err) {
         if (t->merge[j].key) continue;
         memcpy(cat, m->s, nl);
         memcpy(cat + nl, sp + 1, nr);
-        t->merge[j] = (gf_merge_slot){.key = key, .rank = i, .result = gf_vmap_find(&t->map, t->text, cat, nl + nr)};
+        t->merge[j] = (gf_merge_slot){.key = key, .rank = i, .result = gf_strmap_find(&t->map, t->text, cat, nl + nr)};
     }
     free(cat);
     return GF_OK;
@@ -145,7 +147,7 @@ gf_status gf_tok_bpe_init(gf_tokenizer *t, const gf_vocab *v, gf_err *err) {
         t->byte_cp[b] = (uint16_t)(printable ? b : 0x100 + next++);
         char u[4];
         int n = utf8_put(u, t->byte_cp[b]);
-        t->byte_tok[b] = gf_vmap_find(&t->map, t->text, u, (size_t)n);
+        t->byte_tok[b] = gf_strmap_find(&t->map, t->text, u, (size_t)n);
     }
     return build_merges(t, v, err);
 }
@@ -155,7 +157,7 @@ void gf_tok_bpe_free(gf_tokenizer *t) {
     free(t->merge);
     free(t->merge_text);
     free(t->merge_arena);
-    gf_vmap_free(&t->merge_map);
+    gf_strmap_free(&t->merge_map);
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -170,51 +172,20 @@ typedef struct {
     uint32_t ln, rn;
 } bigram;
 
-typedef struct {
-    const gf_tokenizer *t;
-    const unsigned char *w; /* current word */
-    sym *s;
-    bigram *h;
-    size_t nh, caph;
-    char *enc;              /* scratch for byte-encoded texts */
-    gf_idvec *out;
-} session;
-
 static int before(const bigram *a, const bigram *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static int heap_push(session *ss, bigram b) {
-    if (ss->nh == ss->caph) {
-        size_t cap = ss->caph ? 2 * ss->caph : 64;
-        bigram *p = cap < SIZE_MAX / sizeof *p ? realloc(ss->h, cap * sizeof *p) : NULL;
-        if (!p) return -1;
-        ss->h = p;
-        ss->caph = cap;
-    }
-    size_t i = ss->nh++;
-    while (i && before(&b, &ss->h[(i - 1) / 2])) {
-        ss->h[i] = ss->h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    ss->h[i] = b;
-    return 0;
-}
+GF_HEAP_DEFINE(bigram_heap, bigram, before)
 
-static bigram heap_pop(session *ss) {
-    bigram top = ss->h[0], last = ss->h[--ss->nh];
-    size_t i = 0, n = ss->nh;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(&ss->h[c + 1], &ss->h[c])) c++;
-        if (!before(&ss->h[c], &last)) break;
-        ss->h[i] = ss->h[c];
-        i = c;
-    }
-    if (n) ss->h[i] = last;
-    return top;
-}
+typedef struct {
+    const gf_tokenizer *t;
+    const unsigned char *w; /* current word */
+    sym *s;
+    bigram_heap h;          /* pairs that may merge, best first */
+    char *enc;              /* scratch for byte-encoded texts */
+    gf_idvec *out;
+} session;
 
 /* Byte-encoded text of word bytes [start, start+n) into ss->enc; returns its length. */
 static size_t encode(const session *ss, uint32_t start, uint32_t n, char *o) {
@@ -239,12 +210,12 @@ static int add_bigram(session *ss, int32_t l, int32_t r) {
         size_t k = encode(ss, a->start, a->n, ss->enc);
         ss->enc[k++] = ' ';
         k += encode(ss, b->start, b->n, ss->enc + k);
-        int32_t rank = gf_vmap_find(&t->merge_map, t->merge_text, ss->enc, k);
+        int32_t rank = gf_strmap_find(&t->merge_map, t->merge_text, ss->enc, k);
         if (rank < 0) return 0;
         bg.rank = rank;
         bg.result = -2;
     }
-    return heap_push(ss, bg);
+    return bigram_heap_push(&ss->h, bg);
 }
 
 static int bpe_word(session *ss, const unsigned char *w, uint32_t m) {
@@ -252,17 +223,17 @@ static int bpe_word(session *ss, const unsigned char *w, uint32_t m) {
     ss->w = w;
     if (t->ignore_merges) {
         size_t k = encode(ss, 0, m, ss->enc);
-        int32_t id = gf_vmap_find(&t->map, t->text, ss->enc, k);
+        int32_t id = gf_strmap_find(&t->map, t->text, ss->enc, k);
         if (id >= 0) return gf_idvec_push(ss->out, id);
     }
     for (uint32_t i = 0; i < m; i++)
         ss->s[i] = (sym){.start = i, .n = 1, .prev = (int32_t)i - 1, .next = i + 1 < m ? (int32_t)i + 1 : -1,
                          .id = t->byte_tok[w[i]]};
-    ss->nh = 0;
+    ss->h.n = 0;
     for (uint32_t i = 1; i < m; i++)
         if (add_bigram(ss, (int32_t)i - 1, (int32_t)i)) return -1;
-    while (ss->nh) {
-        bigram bg = heap_pop(ss);
+    while (ss->h.n) {
+        bigram bg = bigram_heap_pop(&ss->h);
         sym *a = &ss->s[bg.left], *b = &ss->s[bg.right];
         if (!a->n || !b->n || a->n != bg.ln || b->n != bg.rn) continue; /* outdated */
         a->n += b->n;
@@ -271,7 +242,7 @@ static int bpe_word(session *ss, const unsigned char *w, uint32_t m) {
         if (b->next >= 0) ss->s[b->next].prev = bg.left;
         if (bg.result == -2) {
             size_t k = encode(ss, a->start, a->n, ss->enc);
-            bg.result = gf_vmap_find(&t->map, t->text, ss->enc, k);
+            bg.result = gf_strmap_find(&t->map, t->text, ss->enc, k);
         }
         a->id = bg.result;
         if (add_bigram(ss, a->prev, bg.left) || add_bigram(ss, bg.left, a->next)) return -1;
@@ -285,7 +256,7 @@ static int bpe_word(session *ss, const unsigned char *w, uint32_t m) {
         /* not a token: llama.cpp emits the tokens of its single bytes that exist */
         size_t k = encode(ss, s->start, s->n, ss->enc);
         for (size_t j = 0; j < k; j++) {
-            int32_t id = gf_vmap_find(&t->map, t->text, ss->enc + j, 1);
+            int32_t id = gf_strmap_find(&t->map, t->text, ss->enc + j, 1);
             if (id >= 0 && gf_idvec_push(ss->out, id)) return -1;
         }
     }
@@ -316,13 +287,7 @@ typedef struct {
 } cuts;
 
 static int cut(cuts *c, size_t end) {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 256;
-        size_t *p = cap < SIZE_MAX / sizeof *p ? realloc(c->p, cap * sizeof *p) : NULL;
-        if (!p) return -1;
-        c->p = p;
-        c->cap = cap;
-    }
+    if (gf_array_reserve(&c->p, &c->cap, c->n + 1, 256)) return -1;
     c->p[c->n++] = end;
     return 0;
 }
@@ -402,7 +367,7 @@ done:
     free(a.p);
     free(b.p);
     free(ss.s);
-    free(ss.h);
+    bigram_heap_free(&ss.h);
     free(ss.enc);
     return st;
 }

@@ -6,7 +6,8 @@
 #define GF_TOKENIZER_IMPL_H
 
 #include "tokenizer.h"
-#include "../formats/vocab_map.h"
+#include "../common/array.h"
+#include "../common/strmap.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -26,7 +27,7 @@ struct gf_tokenizer {
     gf_span *text;          /* (n_tokens) views into arena                      */
     int32_t *type;          /* (n_tokens) GF_TOKEN_* after llama.cpp's overrides */
     float *score;           /* (n_tokens) SPM scores (0 when the vocab has none) */
-    gf_vmap map;            /* text -> id                                        */
+    gf_strmap map;          /* text -> id                                        */
     int32_t bos, eos, unk;  /* -1 when none                                      */
     int add_bos, add_eos, add_space_prefix, clean_spaces, ignore_merges;
     int spm_split_words;    /* SPM: no token has U+2581 past byte 0 (see tokenizer_spm.c) */
@@ -41,7 +42,7 @@ struct gf_tokenizer {
     uint64_t merge_mask;
     gf_span *merge_text;    /* (n_merges) "left right" texts, for pairs with an id of -1 */
     char *merge_arena;
-    gf_vmap merge_map;
+    gf_strmap merge_map;
     int32_t n_merges;
     pcre2_code *re[GF_TOK_MAX_REGEX];
     int n_re;
@@ -54,14 +55,7 @@ typedef struct {
 } gf_idvec;
 
 static inline int gf_idvec_push(gf_idvec *v, int32_t id) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 256;
-        if (cap > SIZE_MAX / sizeof *v->p) return -1;
-        int32_t *p = realloc(v->p, cap * sizeof *p);
-        if (!p) return -1;
-        v->p = p;
-        v->cap = cap;
-    }
+    if (gf_array_reserve(&v->p, &v->cap, v->n + 1, 256)) return -1;
     v->p[v->n++] = id;
     return 0;
 }

@@ -10,6 +10,8 @@
  */
 #include "tokenizer_impl.h"
 
+#include "../common/heap.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,65 +28,34 @@ typedef struct {
     uint32_t size;
 } bigram;
 
-typedef struct {
-    const gf_tokenizer *t;
-    const char *s; /* escaped text */
-    sym *sy;
-    bigram *h;
-    size_t nh, caph;
-} session;
-
 static int before(const bigram *a, const bigram *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static int heap_push(session *ss, bigram b) {
-    if (ss->nh == ss->caph) {
-        size_t cap = ss->caph ? 2 * ss->caph : 256;
-        bigram *p = cap < SIZE_MAX / sizeof *p ? realloc(ss->h, cap * sizeof *p) : NULL;
-        if (!p) return -1;
-        ss->h = p;
-        ss->caph = cap;
-    }
-    size_t i = ss->nh++;
-    while (i && before(&b, &ss->h[(i - 1) / 2])) {
-        ss->h[i] = ss->h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    ss->h[i] = b;
-    return 0;
-}
+GF_HEAP_DEFINE(bigram_heap, bigram, before)
 
-static bigram heap_pop(session *ss) {
-    bigram top = ss->h[0], last = ss->h[--ss->nh];
-    size_t i = 0, n = ss->nh;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(&ss->h[c + 1], &ss->h[c])) c++;
-        if (!before(&ss->h[c], &last)) break;
-        ss->h[i] = ss->h[c];
-        i = c;
-    }
-    if (n) ss->h[i] = last;
-    return top;
-}
+typedef struct {
+    const gf_tokenizer *t;
+    const char *s; /* escaped text */
+    sym *sy;
+    bigram_heap h; /* pairs that may merge, best first */
+} session;
 
 static int try_bigram(session *ss, int32_t l, int32_t r) {
     if (l < 0 || r < 0) return 0;
     const sym *a = &ss->sy[l], *b = &ss->sy[r];
     size_t n = (size_t)a->n + b->n;
     if (n > GF_VOCAB_MAX_TEXT) return 0; /* longer than any token */
-    int32_t id = gf_vmap_find(&ss->t->map, ss->t->text, ss->s + a->start, n);
+    int32_t id = gf_strmap_find(&ss->t->map, ss->t->text, ss->s + a->start, n);
     if (id < 0) return 0;
-    return heap_push(ss, (bigram){.score = ss->t->score[id], .left = l, .right = r, .size = (uint32_t)n});
+    return bigram_heap_push(&ss->h, (bigram){.score = ss->t->score[id], .left = l, .right = r, .size = (uint32_t)n});
 }
 
 static int merge_word(session *ss, int32_t w0, int32_t w1) {
     for (int32_t i = w0 + 1; i < w1; i++)
         if (try_bigram(ss, i - 1, i)) return -1;
-    while (ss->nh) {
-        bigram bg = heap_pop(ss);
+    while (ss->h.n) {
+        bigram bg = bigram_heap_pop(&ss->h);
         sym *a = &ss->sy[bg.left], *b = &ss->sy[bg.right];
         if (!a->n || !b->n || a->n + b->n != bg.size) continue; /* one side already merged */
         a->n += b->n;
@@ -100,7 +71,7 @@ static int emit_word(session *ss, int32_t w0, gf_idvec *out) {
     const gf_tokenizer *t = ss->t;
     for (int32_t i = w0; i >= 0; i = ss->sy[i].next) {
         const sym *y = &ss->sy[i];
-        int32_t id = gf_vmap_find(&t->map, t->text, ss->s + y->start, y->n);
+        int32_t id = gf_strmap_find(&t->map, t->text, ss->s + y->start, y->n);
         if (id >= 0) {
             if (gf_idvec_push(out, id)) return -1;
             continue;
@@ -155,7 +126,7 @@ gf_status gf_tok_spm_encode(const gf_tokenizer *t, const char *text, size_t len,
             w1 = ns;
         ss.sy[w0].prev = -1;
         ss.sy[w1 - 1].next = -1;
-        ss.nh = 0;
+        ss.h.n = 0;
         if (merge_word(&ss, w0, w1) || emit_word(&ss, w0, out)) goto nomem;
     }
     goto done;
@@ -164,6 +135,6 @@ nomem:
 done:
     free(s);
     free(ss.sy);
-    free(ss.h);
+    bigram_heap_free(&ss.h);
     return st;
 }

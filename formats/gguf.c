@@ -10,7 +10,9 @@
  */
 #include "gguf.h"
 
+#include "../common/array.h"
 #include "../common/reader.h"
+#include "../common/strmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,38 +65,28 @@ static int str_dup(gf_str *dst, const char *s, uint64_t len) {
 }
 
 /* ---------------------------------------------------------------- name index */
-/* Open-addressing hash of names -> index, so duplicate checks stay linear even
+/* Names -> index through common/strmap.h, so duplicate checks stay linear even
  * for hostile files with millions of entries. */
 
 typedef struct {
-    int64_t *slot; /* index + 1, 0 = empty */
-    uint64_t cap;
+    gf_strmap map;
+    gf_span *names; /* (n) views of the names read so far */
 } name_index;
 
-static uint64_t hash_bytes(const char *s, uint64_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (uint64_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static int index_init(name_index *ix, uint64_t n) {
-    ix->cap = 16;
-    while (ix->cap < 2 * n) ix->cap *= 2;
-    ix->slot = calloc(ix->cap, sizeof *ix->slot);
-    return ix->slot ? 0 : -1;
+    ix->names = malloc((n ? n : 1) * sizeof *ix->names);
+    return !ix->names || gf_strmap_init(&ix->map, n) ? -1 : 0;
 }
 
-/* Returns the existing index with the same name, or inserts idx and returns -1. */
-static int64_t index_put(name_index *ix, const gf_str *names, size_t stride, const gf_str *name, int64_t idx) {
-    uint64_t h = hash_bytes(name->s, name->len) & (ix->cap - 1);
-    for (;; h = (h + 1) & (ix->cap - 1)) {
-        if (!ix->slot[h]) {
-            ix->slot[h] = idx + 1;
-            return -1;
-        }
-        const gf_str *o = (const gf_str *)((const char *)names + (size_t)(ix->slot[h] - 1) * stride);
-        if (o->len == name->len && memcmp(o->s, name->s, name->len) == 0) return ix->slot[h] - 1;
-    }
+static void index_free(name_index *ix) {
+    gf_strmap_free(&ix->map);
+    free(ix->names);
+}
+
+/* Returns the index already holding name, or inserts idx (names come in index order) and returns -1. */
+static int64_t index_put(name_index *ix, const gf_str *name, uint64_t idx) {
+    ix->names[idx] = (gf_span){name->s, (uint32_t)name->len}; /* names are capped at MAX_KEY bytes */
+    return gf_strmap_insert(&ix->map, ix->names, (uint32_t)idx);
 }
 
 /* ---------------------------------------------------------------- values */
@@ -161,6 +153,10 @@ static gf_status parse_header(gf_reader *r, gf_gguf *g, uint64_t *n_tensors, uin
     GF_FAIL_IF(*n_tensors > gf_reader_left(r) / 33, r->err, GF_E_FORMAT,
                "%s: tensor count %llu cannot fit in a %llu-byte file", g->path, (unsigned long long)*n_tensors,
                (unsigned long long)r->len);
+    /* names are indexed by 32-bit ids; real files have thousands */
+    GF_FAIL_IF(*n_kv >= UINT32_MAX || *n_tensors >= UINT32_MAX, r->err, GF_E_UNSUPPORTED,
+               "%s: %llu tensors and %llu key/values: more than gguf-forge reads (%u each)", g->path,
+               (unsigned long long)*n_tensors, (unsigned long long)*n_kv, UINT32_MAX - 1);
     return GF_OK;
 }
 
@@ -173,7 +169,7 @@ static gf_status parse_kv(gf_reader *r, gf_gguf *g, uint64_t i, name_index *ix) 
     GF_TRY(gf_reader_u32(r, &kv->type, "value type"));
     GF_FAIL_IF(kv->type >= GF_GGUF_NTYPES_, r->err, GF_E_FORMAT,
                "%s: key '%.80s' has value type %u, which is not a GGUF type", g->path, kv->key.s, kv->type);
-    GF_FAIL_IF(index_put(ix, &g->kv[0].key, sizeof *kv, &kv->key, (int64_t)i) >= 0, r->err, GF_E_FORMAT,
+    GF_FAIL_IF(index_put(ix, &kv->key, i) >= 0, r->err, GF_E_FORMAT,
                "%s: duplicate key '%.80s'", g->path, kv->key.s);
     return rd_value(r, kv);
 }
@@ -188,7 +184,7 @@ static gf_status parse_kvs(gf_reader *r, gf_gguf *g, uint64_t n_kv) {
         GF_TRY_GOTO(parse_kv(r, g, i, &ix));
     }
 done:
-    free(ix.slot);
+    index_free(&ix);
     return rc;
 }
 
@@ -239,7 +235,7 @@ static gf_status parse_tensor_info(gf_reader *r, gf_gguf *g, uint64_t i, name_in
     GF_TRY(rd_str(r, &t->name, MAX_NAME, "tensor name"));
     GF_FAIL_IF(t->name.len == 0 || strlen(t->name.s) != t->name.len, r->err, GF_E_FORMAT,
                "%s: tensor %llu has an empty name or a NUL inside it", g->path, (unsigned long long)i);
-    GF_FAIL_IF(index_put(ix, &g->tensors[0].name, sizeof *t, &t->name, (int64_t)i) >= 0, r->err, GF_E_FORMAT,
+    GF_FAIL_IF(index_put(ix, &t->name, i) >= 0, r->err, GF_E_FORMAT,
                "%s: duplicate tensor '%s'", g->path, t->name.s);
     char what[MAX_NAME + 32];
     snprintf(what, sizeof what, "tensor '%s'", t->name.s);
@@ -266,7 +262,7 @@ static gf_status parse_tensor_infos(gf_reader *r, gf_gguf *g, uint64_t n_tensors
         GF_TRY_GOTO(parse_tensor_info(r, g, i, &ix, &expect));
     }
 done:
-    free(ix.slot);
+    index_free(&ix);
     return rc;
 }
 
@@ -470,9 +466,11 @@ typedef struct {
 
 struct gf_gguf_writer {
     gf_kv *kv;
-    uint64_t n_kv, cap_kv;
+    uint64_t n_kv;
+    size_t cap_kv;
     wtensor *t;
-    uint64_t n_t, cap_t;
+    uint64_t n_t;
+    size_t cap_t;
     uint64_t data_size;   /* padded bytes of all declared tensors          */
     uint64_t header_size; /* set by write_header (includes padding)       */
     uint64_t next;        /* next tensor whose data must be written       */
@@ -514,13 +512,7 @@ static gf_kv *kv_slot(gf_gguf_writer *w, const char *key) {
             return &w->kv[i];
         }
     }
-    if (w->n_kv == w->cap_kv) {
-        uint64_t cap = w->cap_kv ? 2 * w->cap_kv : 32;
-        gf_kv *kv = realloc(w->kv, cap * sizeof *kv);
-        if (!kv) return NULL;
-        w->kv = kv;
-        w->cap_kv = cap;
-    }
+    if (gf_array_reserve(&w->kv, &w->cap_kv, w->n_kv + 1, 32)) return NULL;
     gf_kv *kv = &w->kv[w->n_kv];
     memset(kv, 0, sizeof *kv);
     if (str_dup(&kv->key, key, strlen(key))) return NULL;
@@ -618,13 +610,7 @@ gf_status gf_gguf_add_tensor(gf_gguf_writer *w, const char *name, gf_type type, 
         return gf_errf(err, GF_E_USAGE, "tensor '%s': row of %lld elements does not fit type %s", name,
                        (long long)t.ne[0], gf_type_info(type) ? gf_type_info(type)->name : "?");
     if (gf_mul_overflow(rs, rows, &t.nbytes)) return gf_errf(err, GF_E_USAGE, "tensor '%s': size overflows", name);
-    if (w->n_t == w->cap_t) {
-        uint64_t cap = w->cap_t ? 2 * w->cap_t : 64;
-        wtensor *nt = realloc(w->t, cap * sizeof *nt);
-        if (!nt) return gf_errf(err, GF_E_NOMEM, "out of memory");
-        w->t = nt;
-        w->cap_t = cap;
-    }
+    if (gf_array_reserve(&w->t, &w->cap_t, w->n_t + 1, 64)) return gf_errf(err, GF_E_NOMEM, "out of memory");
     if (!(t.name = strdup(name))) return gf_errf(err, GF_E_NOMEM, "out of memory");
     uint64_t al = writer_alignment(w);
     t.offset = w->data_size;
@@ -645,16 +631,9 @@ typedef struct {
 
 static void put(buf_t *b, const void *src, size_t n) {
     if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (n > SIZE_MAX - b->n || gf_array_reserve(&b->p, &b->cap, b->n + n, 4096)) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->p + b->n, src, n);
     b->n += n;

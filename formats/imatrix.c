@@ -6,6 +6,7 @@
 #include "imatrix.h"
 
 #include "../common/reader.h"
+#include "../common/strmap.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #define MAX_NAME 1024
 
 /* Entry i: name, ncall, values (finite, >= 0, divided by ncall when it is positive). */
-static gf_status parse_entry(gf_reader *r, gf_imatrix *im, int32_t i) {
+static gf_status parse_entry(gf_reader *r, gf_imatrix *im, int32_t i, gf_strmap *seen, gf_span *names) {
     gf_imatrix_entry *e = &im->e[i];
     const char *name = r->name;
     char what[MAX_NAME + 64];
@@ -41,9 +42,9 @@ static gf_status parse_entry(gf_reader *r, gf_imatrix *im, int32_t i) {
                    "%s: entry '%s': value %d is %g (must be finite and >= 0)", name, e->name, j, (double)e->values[j]);
         if (e->ncall > 0) e->values[j] /= (float)e->ncall;
     }
-    for (int32_t k = 0; k < i; k++)
-        GF_FAIL_IF(strcmp(im->e[k].name, e->name) == 0, r->err, GF_E_FORMAT, "%s: entry '%s' appears twice", name,
-                   e->name);
+    names[i] = (gf_span){e->name, (uint32_t)nl};
+    GF_FAIL_IF(gf_strmap_insert(seen, names, (uint32_t)i) >= 0, r->err, GF_E_FORMAT, "%s: entry '%s' appears twice",
+               name, e->name);
     return GF_OK;
 }
 
@@ -62,6 +63,8 @@ gf_status gf_imatrix_parse(const void *buf, size_t len, const char *name, gf_ima
     gf_reader r;
     gf_reader_init(&r, buf, len, name, err);
     int32_t n;
+    gf_strmap seen = {0}; /* names -> entry, for the duplicate check */
+    gf_span *names = NULL;
     gf_imatrix *im = calloc(1, sizeof *im);
     if (!im) return gf_errf(err, GF_E_NOMEM, "%s: out of memory", name);
     GF_TRY_GOTO(gf_reader_i32(&r, &n, "entry count"));
@@ -69,13 +72,16 @@ gf_status gf_imatrix_parse(const void *buf, size_t len, const char *name, gf_ima
     GF_FAIL_GOTO_IF(n < 0 || (uint64_t)n > gf_reader_left(&r) / 13, err, GF_E_FORMAT,
                     "%s: entry count %d cannot fit in a %zu-byte file", name, n, len);
     im->e = calloc((size_t)n + 1, sizeof *im->e);
-    GF_FAIL_GOTO_IF(!im->e, err, GF_E_NOMEM, "%s: out of memory", name);
-    for (int32_t i = 0; i < n; i++) GF_TRY_GOTO(parse_entry(&r, im, i));
+    names = malloc(((size_t)n + 1) * sizeof *names);
+    GF_FAIL_GOTO_IF(!im->e || !names || gf_strmap_init(&seen, (uint64_t)n), err, GF_E_NOMEM, "%s: out of memory", name);
+    for (int32_t i = 0; i < n; i++) GF_TRY_GOTO(parse_entry(&r, im, i, &seen, names));
     if (gf_reader_left(&r)) GF_TRY_GOTO(parse_trailer(&r, im));
     *out = im;
-    return GF_OK;
+    im = NULL;
 done:
     gf_imatrix_free(im);
+    gf_strmap_free(&seen);
+    free(names);
     return rc;
 }
 

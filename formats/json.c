@@ -18,6 +18,14 @@ gf_status gf_json_parse(const char *text, size_t len, const char *name, cJSON **
     return GF_OK;
 }
 
+gf_status gf_json_parse_object(const char *text, size_t len, const char *name, cJSON **out, gf_err *err) {
+    GF_TRY(gf_json_parse(text, len, name, out, err));
+    if (cJSON_IsObject(*out)) return GF_OK;
+    cJSON_Delete(*out);
+    *out = NULL;
+    return gf_errf(err, GF_E_FORMAT, "%s: top level is not a JSON object", name);
+}
+
 gf_status gf_json_load(const char *path, size_t max_bytes, cJSON **out, gf_err *err) {
     char *text = NULL;
     size_t len = 0;
@@ -27,6 +35,18 @@ gf_status gf_json_load(const char *path, size_t max_bytes, cJSON **out, gf_err *
     st = gf_json_parse(text, len, path, out, err);
     free(text);
     return st;
+}
+
+const cJSON *gf_json_get(const cJSON *obj, const char *key) {
+    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+int gf_json_as_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out) {
+    if (!cJSON_IsNumber(item)) return -1;
+    double v = item->valuedouble;
+    if (!(v == floor(v)) || !(v >= (double)lo && v <= (double)hi)) return -1;
+    *out = (int64_t)v;
+    return 0;
 }
 
 gf_status gf_json_int(const cJSON *item, int64_t lo, int64_t hi, const char *name, const char *what,

@@ -4,13 +4,13 @@
  *
  * Handles model.type "BPE" only: byte-level BPE (GGUF "gpt2") and SentencePiece-style BPE
  * with byte fallback (GGUF "llama", scores derived from the merge order since tokenizer.json
- * has none).  Every field of the untrusted JSON is type-checked and every count capped;
+ * has none).  Every field of the untrusted JSON is type-checked (formats/json.c) and every count capped;
  * messages name the file and the key.  It does not tokenize (engine/tokenizer.c does).
  */
 #include "vocab.h"
-#include "vocab_map.h"
+#include "../common/strmap.h"
+#include "json.h"
 
-#include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,47 +31,16 @@ typedef struct {
     gf_vocab *v;
     unsigned char *added;                   /* (n_tokens) 1 for added tokens */
     gf_span *spans;                         /* (n_tokens) views of v->tokens for the map */
-    gf_vmap map;
+    gf_strmap map;
     gf_err *err;
 } hf;
 
-/* ---------------------------------------------------------------- JSON helpers */
-
-static gf_status parse_json(const char *text, size_t len, const char *name, cJSON **out, gf_err *err) {
-    *out = NULL;
-    if (!text) return gf_errf(err, GF_E_USAGE, "%s: no text", name);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j) return gf_errf(err, GF_E_FORMAT, "%s: not valid JSON", name);
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        return gf_errf(err, GF_E_FORMAT, "%s: top level is not a JSON object", name);
-    }
-    *out = j;
-    return GF_OK;
-}
-
-static const cJSON *get(const cJSON *obj, const char *key) {
-    return obj && cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-}
-
-static int is_absent(const cJSON *j) { return !j || cJSON_IsNull(j); }
-
-/* An integer id in [0, GF_VOCAB_MAX_TOKENS); returns 0 and sets *out, or -1. */
+/* A token id: an exact integer in [0, GF_VOCAB_MAX_TOKENS); returns 0 and sets *out, or -1. */
 static int as_id(const cJSON *j, int32_t *out) {
-    if (!cJSON_IsNumber(j)) return -1;
-    double d = j->valuedouble;
-    if (!(d >= 0 && d < GF_VOCAB_MAX_TOKENS) || d != floor(d)) return -1;
-    *out = (int32_t)d;
+    int64_t v;
+    if (gf_json_as_int(j, 0, GF_VOCAB_MAX_TOKENS - 1, &v)) return -1;
+    *out = (int32_t)v;
     return 0;
-}
-
-static char *dup_text(const char *s, size_t n) {
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
 }
 
 /* ---------------------------------------------------------------- tokens */
@@ -81,7 +50,7 @@ static gf_status set_token(hf *h, int32_t id, const char *text, const char *key)
     if (n == 0 || n > GF_VOCAB_MAX_TEXT)
         return gf_errf(h->err, GF_E_FORMAT, "%s: key '%s': token %d has %zu bytes (expected 1 to %d)",
                        h->tj_name, key, (int)id, n, GF_VOCAB_MAX_TEXT);
-    char *p = dup_text(text, n);
+    char *p = strndup(text, n);
     if (!p) return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory", h->tj_name);
     free(h->v->tokens[id].s);
     h->v->tokens[id].s = p;
@@ -103,22 +72,22 @@ static gf_status scan_ids(hf *h, const cJSON *vocab, const cJSON *added, int32_t
                            "in [0, %d)", h->tj_name, e->string ? e->string : "?", GF_VOCAB_MAX_TOKENS);
         if (id > *max_id) *max_id = id;
     }
-    if (is_absent(added)) return GF_OK;
+    if (gf_json_absent(added)) return GF_OK;
     if (!cJSON_IsArray(added))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens' is not an array", h->tj_name);
     int i = 0;
     for (const cJSON *e = added->child; e; e = e->next, i++) {
         int32_t id;
-        const cJSON *content = get(e, "content"), *special = get(e, "special");
+        const cJSON *content = gf_json_get(e, "content"), *special = gf_json_get(e, "special");
         if (i >= GF_VOCAB_MAX_TOKENS)
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens': too many entries", h->tj_name);
-        if (!cJSON_IsObject(e) || as_id(get(e, "id"), &id))
+        if (!cJSON_IsObject(e) || as_id(gf_json_get(e, "id"), &id))
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens[%d].id' is missing or not an integer "
                            "in [0, %d)", h->tj_name, i, GF_VOCAB_MAX_TOKENS);
         if (!cJSON_IsString(content))
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens[%d].content' is missing or not a string",
                            h->tj_name, i);
-        if (!is_absent(special) && !cJSON_IsBool(special))
+        if (!gf_json_absent(special) && !cJSON_IsBool(special))
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens[%d].special' is not a bool",
                            h->tj_name, i);
         if (id > *max_id) *max_id = id;
@@ -138,16 +107,16 @@ static gf_status fill_tokens(hf *h, const cJSON *vocab, const cJSON *added) {
         if ((st = set_token(h, id, e->string, "model.vocab")) != GF_OK) return st;
     }
     int i = 0;
-    for (const cJSON *e = is_absent(added) ? NULL : added->child; e; e = e->next, i++) {
+    for (const cJSON *e = gf_json_absent(added) ? NULL : added->child; e; e = e->next, i++) {
         int32_t id = 0;
-        if (as_id(get(e, "id"), &id)) continue; /* validated by scan_ids */
+        if (as_id(gf_json_get(e, "id"), &id)) continue; /* validated by scan_ids */
         if (h->added[id])
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'added_tokens[%d]': id %d is added twice",
                            h->tj_name, i, (int)id);
         h->added[id] = 1;
         /* An added token's content is what the id means, as in transformers. */
-        if ((st = set_token(h, id, get(e, "content")->valuestring, "added_tokens")) != GF_OK) return st;
-        v->types[id] = cJSON_IsTrue(get(e, "special")) ? GF_TOKEN_CONTROL : GF_TOKEN_USER_DEFINED;
+        if ((st = set_token(h, id, gf_json_get(e, "content")->valuestring, "added_tokens")) != GF_OK) return st;
+        v->types[id] = cJSON_IsTrue(gf_json_get(e, "special")) ? GF_TOKEN_CONTROL : GF_TOKEN_USER_DEFINED;
     }
     for (int32_t id = 0; id < v->n_tokens; id++) {
         if (v->tokens[id].s) continue;
@@ -158,14 +127,14 @@ static gf_status fill_tokens(hf *h, const cJSON *vocab, const cJSON *added) {
     }
     /* llama.cpp refuses a vocabulary with two tokens of the same text. */
     h->spans = malloc((size_t)v->n_tokens * sizeof *h->spans);
-    if (!h->spans || gf_vmap_init(&h->map, (uint64_t)v->n_tokens))
+    if (!h->spans || gf_strmap_init(&h->map, (uint64_t)v->n_tokens))
         return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory", h->tj_name);
     for (int32_t id = 0; id < v->n_tokens; id++) {
         h->spans[id].p = v->tokens[id].s;
         h->spans[id].n = (uint32_t)v->tokens[id].len;
     }
     for (int32_t id = 0; id < v->n_tokens; id++) {
-        int32_t old = gf_vmap_insert(&h->map, h->spans, (uint32_t)id);
+        int32_t old = gf_strmap_insert(&h->map, h->spans, (uint32_t)id);
         if (old >= 0)
             return gf_errf(h->err, GF_E_FORMAT, "%s: token text '%.64s' is used by both id %d and id %d",
                            h->tj_name, v->tokens[id].s, (int)old, (int)id);
@@ -231,7 +200,7 @@ static gf_status read_merges(hf *h, const cJSON *merges, int keep) {
             if (!cat) goto nomem;
             memcpy(cat, a, na);
             memcpy(cat + na, b, nb);
-            int32_t id = gf_vmap_find(&h->map, h->spans, cat, na + nb);
+            int32_t id = gf_strmap_find(&h->map, h->spans, cat, na + nb);
             free(cat);
             if (id >= 0 && first[id] < 0) first[id] = i;
         }
@@ -274,30 +243,30 @@ nomem:
 /* ---------------------------------------------------------------- pre-tokenizer */
 
 static gf_status detect_pre(hf *h) {
-    const cJSON *pt = get(h->tj, "pre_tokenizer"), *dec = get(h->tj, "decoder");
+    const cJSON *pt = gf_json_get(h->tj, "pre_tokenizer"), *dec = gf_json_get(h->tj, "decoder");
     const cJSON *items = NULL, *one[1] = {pt};
     const char *regex = NULL;
     int byte_level = 0, bl_regex = 0, n = 0;
-    const cJSON *type = get(pt, "type");
+    const cJSON *type = gf_json_get(pt, "type");
     if (cJSON_IsString(type) && strcmp(type->valuestring, "Sequence") == 0) {
-        items = get(pt, "pretokenizers");
+        items = gf_json_get(pt, "pretokenizers");
         if (!cJSON_IsArray(items))
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'pre_tokenizer.pretokenizers' is not an array",
                            h->tj_name);
     }
     for (const cJSON *e = items ? items->child : one[0]; e; e = items ? e->next : NULL, n++) {
-        const cJSON *t = get(e, "type");
+        const cJSON *t = gf_json_get(e, "type");
         if (n > 1000 || !cJSON_IsString(t)) break;
         if (strcmp(t->valuestring, "Split") == 0 && !regex) {
-            const cJSON *re = get(get(e, "pattern"), "Regex");
+            const cJSON *re = gf_json_get(gf_json_get(e, "pattern"), "Regex");
             if (cJSON_IsString(re)) regex = re->valuestring;
         } else if (strcmp(t->valuestring, "ByteLevel") == 0) {
-            const cJSON *ur = get(e, "use_regex");
+            const cJSON *ur = gf_json_get(e, "use_regex");
             byte_level = 1;
-            bl_regex = is_absent(ur) || cJSON_IsTrue(ur);
+            bl_regex = gf_json_absent(ur) || cJSON_IsTrue(ur);
         }
     }
-    const cJSON *dt = get(dec, "type");
+    const cJSON *dt = gf_json_get(dec, "type");
     if (cJSON_IsString(dt) && strcmp(dt->valuestring, "ByteLevel") == 0) byte_level = 1;
     if (!byte_level)
         return gf_errf(h->err, GF_E_UNSUPPORTED, "%s: key 'pre_tokenizer': a BPE model without byte_fallback "
@@ -321,20 +290,20 @@ static gf_status special_ids(hf *h) {
     static const char *const names[4] = {"bos", "eos", "unk", "pad"};
     gf_vocab *v = h->v;
     int32_t *ids[4] = {&v->bos_id, &v->eos_id, &v->unk_id, &v->pad_id};
-    const cJSON *added = get(h->tj, "added_tokens");
+    const cJSON *added = gf_json_get(h->tj, "added_tokens");
     char key[32];
     for (int k = 0; k < 4 && h->tc; k++) {
         snprintf(key, sizeof key, "%s_token", names[k]);
-        const cJSON *e = get(h->tc, key);
+        const cJSON *e = gf_json_get(h->tc, key);
         const char *content = NULL;
         if (cJSON_IsString(e)) content = e->valuestring;
-        else if (cJSON_IsObject(e) && cJSON_IsString(get(e, "content"))) content = get(e, "content")->valuestring;
+        else if (cJSON_IsObject(e) && cJSON_IsString(gf_json_get(e, "content"))) content = gf_json_get(e, "content")->valuestring;
         if (!content || !cJSON_IsArray(added)) continue;
         for (const cJSON *a = added->child; a; a = a->next) {
-            const cJSON *c = get(a, "content");
+            const cJSON *c = gf_json_get(a, "content");
             if (cJSON_IsString(c) && strcmp(c->valuestring, content) == 0) {
                 int32_t id = 0;
-                if (as_id(get(a, "id"), &id)) break; /* validated by scan_ids */
+                if (as_id(gf_json_get(a, "id"), &id)) break; /* validated by scan_ids */
                 if (id < v->n_tokens && *ids[k] < 0) *ids[k] = id;
                 break;
             }
@@ -342,7 +311,7 @@ static gf_status special_ids(hf *h) {
     }
     for (int k = 0; k < 4 && h->c; k++) {
         snprintf(key, sizeof key, "%s_token_id", names[k]);
-        const cJSON *e = get(h->c, key);
+        const cJSON *e = gf_json_get(h->c, key);
         /* Only a plain integer counts (gguf-py skips lists such as eos_token_id: [1, 2]). */
         if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble)) continue;
         if (e->valuedouble < 0)
@@ -354,24 +323,24 @@ static gf_status special_ids(hf *h) {
 
 static gf_status flags_and_template(hf *h) {
     gf_vocab *v = h->v;
-    const cJSON *ab = get(h->tc, "add_bos_token"), *ae = get(h->tc, "add_eos_token");
-    const cJSON *pp = get(h->tj, "post_processor"), *ppt = get(pp, "type");
+    const cJSON *ab = gf_json_get(h->tc, "add_bos_token"), *ae = gf_json_get(h->tc, "add_eos_token");
+    const cJSON *pp = gf_json_get(h->tj, "post_processor"), *ppt = gf_json_get(pp, "type");
     int templ = cJSON_IsString(ppt) && strcmp(ppt->valuestring, "TemplateProcessing") == 0;
-    const cJSON *single = templ ? get(pp, "single") : NULL;
+    const cJSON *single = templ ? gf_json_get(pp, "single") : NULL;
     if (cJSON_IsBool(ab)) v->add_bos = cJSON_IsTrue(ab);
-    else v->add_bos = cJSON_IsArray(single) && single->child && get(single->child, "SpecialToken");
+    else v->add_bos = cJSON_IsArray(single) && single->child && gf_json_get(single->child, "SpecialToken");
     if (cJSON_IsBool(ae)) v->add_eos = cJSON_IsTrue(ae);
     else if (cJSON_IsArray(single) && single->child) {
         const cJSON *last = single->child;
         while (last->next) last = last->next;
-        v->add_eos = last != single->child && get(last, "SpecialToken") != NULL;
+        v->add_eos = last != single->child && gf_json_get(last, "SpecialToken") != NULL;
     }
-    const cJSON *ct = get(h->tc, "chat_template");
+    const cJSON *ct = gf_json_get(h->tc, "chat_template");
     const char *tmpl = NULL;
     if (cJSON_IsString(ct)) tmpl = ct->valuestring;
     else if (cJSON_IsArray(ct)) /* named templates: keep the default one */
         for (const cJSON *e = ct->child; e; e = e->next) {
-            const cJSON *nm = get(e, "name"), *t = get(e, "template");
+            const cJSON *nm = gf_json_get(e, "name"), *t = gf_json_get(e, "template");
             if (cJSON_IsString(nm) && strcmp(nm->valuestring, "default") == 0 && cJSON_IsString(t))
                 tmpl = t->valuestring;
         }
@@ -380,7 +349,7 @@ static gf_status flags_and_template(hf *h) {
         if (n > GF_VOCAB_MAX_TEMPLATE)
             return gf_errf(h->err, GF_E_FORMAT, "%s: key 'chat_template' is %zu bytes long (at most %u)",
                            h->tc_name, n, GF_VOCAB_MAX_TEMPLATE);
-        if (!(v->chat_template = dup_text(tmpl, n)))
+        if (!(v->chat_template = strndup(tmpl, n)))
             return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory", h->tc_name);
     }
     return GF_OK;
@@ -390,23 +359,23 @@ static gf_status flags_and_template(hf *h) {
 
 static gf_status build(hf *h, int64_t n_rows) {
     gf_status st;
-    const cJSON *model = get(h->tj, "model");
+    const cJSON *model = gf_json_get(h->tj, "model");
     if (!cJSON_IsObject(model))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model' is missing or not an object", h->tj_name);
-    const cJSON *type = get(model, "type"), *bf = get(model, "byte_fallback");
+    const cJSON *type = gf_json_get(model, "type"), *bf = gf_json_get(model, "byte_fallback");
     if (!cJSON_IsString(type))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.type' is missing or not a string", h->tj_name);
     if (strcmp(type->valuestring, "BPE") != 0)
         return gf_errf(h->err, GF_E_UNSUPPORTED, "%s: key 'model.type': '%.32s' models are not supported "
                        "(only BPE)", h->tj_name, type->valuestring);
-    if (!is_absent(bf) && !cJSON_IsBool(bf))
+    if (!gf_json_absent(bf) && !cJSON_IsBool(bf))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.byte_fallback' is not a bool", h->tj_name);
     gf_vocab_kind kind = cJSON_IsTrue(bf) ? GF_VOCAB_SPM : GF_VOCAB_BPE;
-    const cJSON *vocab = get(model, "vocab"), *added = get(h->tj, "added_tokens");
-    const cJSON *merges = get(model, "merges");
+    const cJSON *vocab = gf_json_get(model, "vocab"), *added = gf_json_get(h->tj, "added_tokens");
+    const cJSON *merges = gf_json_get(model, "merges");
     if (!cJSON_IsObject(vocab))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.vocab' is missing or not an object", h->tj_name);
-    if (!is_absent(merges) && !cJSON_IsArray(merges))
+    if (!gf_json_absent(merges) && !cJSON_IsArray(merges))
         return gf_errf(h->err, GF_E_FORMAT, "%s: key 'model.merges' is not an array", h->tj_name);
     int32_t max_id;
     if ((st = scan_ids(h, vocab, added, &max_id)) != GF_OK) return st;
@@ -430,16 +399,16 @@ static gf_status build(hf *h, int64_t n_rows) {
         return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory for %d tokens", h->tj_name, (int)n);
     h->v->kind = kind;
     if ((st = fill_tokens(h, vocab, added)) != GF_OK) return st;
-    const cJSON *unk = get(model, "unk_token");
+    const cJSON *unk = gf_json_get(model, "unk_token");
     if (cJSON_IsString(unk)) {
-        int32_t id = gf_vmap_find(&h->map, h->spans, unk->valuestring, strlen(unk->valuestring));
+        int32_t id = gf_strmap_find(&h->map, h->spans, unk->valuestring, strlen(unk->valuestring));
         if (id >= 0) h->v->types[id] = GF_TOKEN_UNKNOWN;
     }
     if (kind == GF_VOCAB_SPM)
         for (int32_t id = 0; id < n; id++)
             if (!h->added[id] && is_byte_token(&h->v->tokens[id])) h->v->types[id] = GF_TOKEN_BYTE;
     if (kind == GF_VOCAB_BPE && (st = detect_pre(h)) != GF_OK) return st;
-    if (!is_absent(merges) && (st = read_merges(h, merges, kind == GF_VOCAB_BPE)) != GF_OK) return st;
+    if (!gf_json_absent(merges) && (st = read_merges(h, merges, kind == GF_VOCAB_BPE)) != GF_OK) return st;
     if (kind == GF_VOCAB_SPM && !h->v->scores && !(h->v->scores = calloc((size_t)n, sizeof(float))))
         return gf_errf(h->err, GF_E_NOMEM, "%s: out of memory", h->tj_name);
     if ((st = special_ids(h)) != GF_OK) return st;
@@ -455,10 +424,11 @@ gf_status gf_vocab_from_hf_text(const gf_vocab_hf_text *in, int64_t n_rows, gf_v
         .c_name = in->config_name ? in->config_name : "config.json",
         .err = err,
     };
-    gf_status st = parse_json(in->tokenizer_json, in->tokenizer_json_len, h.tj_name, &h.tj, err);
+    if (!in->tokenizer_json) return gf_errf(err, GF_E_USAGE, "%s: no text", h.tj_name);
+    gf_status st = gf_json_parse_object(in->tokenizer_json, in->tokenizer_json_len, h.tj_name, &h.tj, err);
     if (st == GF_OK && in->tokenizer_config)
-        st = parse_json(in->tokenizer_config, in->tokenizer_config_len, h.tc_name, &h.tc, err);
-    if (st == GF_OK && in->config) st = parse_json(in->config, in->config_len, h.c_name, &h.c, err);
+        st = gf_json_parse_object(in->tokenizer_config, in->tokenizer_config_len, h.tc_name, &h.tc, err);
+    if (st == GF_OK && in->config) st = gf_json_parse_object(in->config, in->config_len, h.c_name, &h.c, err);
     if (st == GF_OK) st = build(&h, n_rows);
     if (st == GF_OK) {
         *out = h.v;
@@ -467,7 +437,7 @@ gf_status gf_vocab_from_hf_text(const gf_vocab_hf_text *in, int64_t n_rows, gf_v
     gf_vocab_free(h.v);
     free(h.added);
     free(h.spans);
-    gf_vmap_free(&h.map);
+    gf_strmap_free(&h.map);
     cJSON_Delete(h.tj);
     cJSON_Delete(h.tc);
     cJSON_Delete(h.c);

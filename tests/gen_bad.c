@@ -820,7 +820,7 @@ static void quantize_cases(gen *g) {
     }
 
     /* -- tokenizer.json */
-    tok_case(g, "tok-not-json", TOK_NOT_JSON, GF_E_FORMAT, "tokenizer.json: not valid JSON", NULL);
+    tok_case(g, "tok-not-json", TOK_NOT_JSON, GF_E_FORMAT, "tokenizer.json: invalid JSON", NULL);
     tok_case(g, "tok-vocab-not-object", TOK_VOCAB_ARRAY, GF_E_FORMAT, "tokenizer.json: key 'model.vocab'", NULL);
     tok_case(g, "tok-id-is-string", TOK_ID_STRING, GF_E_FORMAT, "tokenizer.json: key 'model.vocab': entry 'q'", NULL);
     tok_case(g, "tok-merge-is-number", TOK_MERGE_NUMBER, GF_E_FORMAT, "tokenizer.json: key 'model.merges[3]'", NULL);
@@ -839,7 +839,7 @@ static void quantize_cases(gen *g) {
         buf_free(&t2);
     }
     link_rest(g, "tokcfg-not-json", "base", model_files, 4, NULL);
-    manifest(g, "tokcfg-not-json", "quantize", GF_E_FORMAT, "tokenizer_config.json: not valid JSON", NULL);
+    manifest(g, "tokcfg-not-json", "quantize", GF_E_FORMAT, "tokenizer_config.json: invalid JSON", NULL);
     make_dir(g, "tok-missing");
     link_rest(g, "tok-missing", "base", model_files, 4, "tokenizer.json");
     manifest(g, "tok-missing", "quantize", GF_E_IO, "tokenizer.json: cannot open", NULL);

@@ -1,12 +1,18 @@
 /*
  * test_common.c - the small shared modules of common/: the bounded reader refuses a
  * truncated buffer at every read kind (from memory and from a file region), with a
- * message naming the file and what was being read, and reads good bytes exactly.
+ * message naming the file and what was being read, and reads good bytes exactly; the
+ * string map finds every key and reports the first holder of a duplicate; the hash
+ * gives FNV-1a's published values; the PRNG, the shuffle, the heap and the array work.
  */
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../common/hash.h"
+#include "../common/heap.h"
+#include "../common/rand.h"
 #include "../common/reader.h"
+#include "../common/strmap.h"
 #include "check.h"
 
 /* ---------------------------------------------------------------- reader */
@@ -139,9 +145,90 @@ static void test_reader_values(void) {
               strstr(err.msg, "v.bin: truncated: big at byte 36 needs 1000 bytes, 0 left"), "huge length: %s", err.msg);
 }
 
+/* ---------------------------------------------------------------- strmap */
+
+static void test_strmap(void) {
+    /* 2000 keys "k0".."k1999", each key once more at the end: the first id keeps its text */
+    enum { N = 2000 };
+    static char text[2 * N][8];
+    static gf_span keys[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        int n = snprintf(text[i], sizeof text[i], "k%d", i % N);
+        keys[i] = (gf_span){text[i], (uint32_t)n};
+    }
+    gf_strmap m;
+    CHECK(gf_strmap_init(&m, 2 * N) == 0, "init");
+    int bad_new = 0, bad_dup = 0, bad_find = 0;
+    for (int i = 0; i < 2 * N; i++) {
+        int32_t old = gf_strmap_insert(&m, keys, (uint32_t)i);
+        if (i < N) bad_new += old != -1;
+        else bad_dup += old != i - N;
+    }
+    for (int i = 0; i < N; i++) bad_find += gf_strmap_find(&m, keys, text[i], strlen(text[i])) != i;
+    CHECK(bad_new == 0 && bad_dup == 0 && bad_find == 0, "new %d dup %d find %d", bad_new, bad_dup, bad_find);
+    CHECK(gf_strmap_find(&m, keys, "k2000", 5) == -1 && gf_strmap_find(&m, keys, "", 0) == -1, "absent keys found");
+    gf_strmap_free(&m);
+}
+
+/* ---------------------------------------------------------------- hash, PRNG, heap, array */
+
+static void test_hash_rand(void) {
+    /* the published FNV-1a 64 test vectors (Fowler, Noll, Vo: "", "a", "foobar") */
+    CHECK(gf_fnv1a64("", 0) == 0xcbf29ce484222325ull, "fnv1a64('')");
+    CHECK(gf_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull, "fnv1a64('a') = %016llx",
+          (unsigned long long)gf_fnv1a64("a", 1));
+    CHECK(gf_fnv1a64("foobar", 6) == 0x85944171f73967e8ull, "fnv1a64('foobar')");
+    /* xorshift64 (13, 7, 17) from 1: its first output, worked by hand (0x2001, 0x2041, 0x40822041) */
+    uint64_t s = 1;
+    CHECK(gf_rand_next(&s) == 0x40822041ull && s == 0x40822041ull, "xorshift64 from 1");
+    /* a shuffle is a permutation, and the same seed gives the same order */
+    int64_t a[100], b[100];
+    int seen[100] = {0}, bad = 0;
+    for (int i = 0; i < 100; i++) a[i] = b[i] = i;
+    uint64_t sa = 42, sb = 42;
+    gf_shuffle_i64(a, 100, &sa);
+    gf_shuffle_i64(b, 100, &sb);
+    for (int i = 0; i < 100; i++) bad += a[i] < 0 || a[i] >= 100 || seen[a[i]]++ || a[i] != b[i];
+    int moved = 0;
+    for (int i = 0; i < 100; i++) moved += a[i] != i;
+    CHECK(bad == 0 && moved > 50, "shuffle: %d bad, %d moved", bad, moved);
+}
+
+typedef struct {
+    int key, seq;
+} item;
+static int item_before(const item *x, const item *y) { return x->key < y->key || (x->key == y->key && x->seq < y->seq); }
+GF_HEAP_DEFINE(item_heap, item, item_before)
+
+static void test_heap_array(void) {
+    item_heap h = {0};
+    uint64_t s = 7;
+    int bad = 0, n = 1000;
+    for (int i = 0; i < n; i++) bad += item_heap_push(&h, (item){(int)(gf_rand_next(&s) % 50), i}) != 0;
+    item prev = {-1, -1};
+    for (int i = 0; i < n; i++) {
+        item x = item_heap_pop(&h);
+        bad += item_before(&x, &prev);
+        prev = x;
+    }
+    CHECK(bad == 0 && h.n == 0, "heap order: %d bad", bad);
+    item_heap_free(&h);
+    /* reserve doubles from the first capacity and refuses sizes that overflow, leaving the array */
+    int *v = NULL;
+    size_t cap = 0;
+    CHECK(gf_array_reserve(&v, &cap, 1, 16) == 0 && v && cap == 16, "first reserve: cap %zu", cap);
+    CHECK(gf_array_reserve(&v, &cap, 17, 16) == 0 && cap == 32, "doubling: cap %zu", cap);
+    int *keep = v;
+    CHECK(gf_array_reserve(&v, &cap, SIZE_MAX / 2, 16) == -1 && v == keep && cap == 32, "overflow accepted");
+    free(v);
+}
+
 int main(void) {
     test_reader_truncated_memory();
     test_reader_truncated_file();
     test_reader_values();
+    test_strmap();
+    test_hash_rand();
+    test_heap_array();
     return check_done("test_common");
 }

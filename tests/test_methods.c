@@ -153,6 +153,15 @@ static void test_imatrix_files(void) {
     memcpy(r.b + 4 + 4 + 19 + 8 + 4, &nanv, 4);
     CHECK(gf_imatrix_parse(r.b, r.n, "nan.dat", &im, &err) == GF_E_VALUE && strstr(err.msg, "blk.0.attn_q.weight"),
           "NaN value: %s", err.msg);
+    /* the same name twice: the second entry is refused by name */
+    raw d = {.n = 0};
+    put_i32(&d, 2);
+    for (int k = 0; k < 2; k++) {
+        put_i32(&d, 13); put(&d, "output.weight", 13); put_i32(&d, 1); put_i32(&d, 1);
+        put(&d, v2, 4);
+    }
+    CHECK(gf_imatrix_parse(d.b, d.n, "dup.dat", &im, &err) == GF_E_FORMAT &&
+              strstr(err.msg, "dup.dat: entry 'output.weight' appears twice"), "duplicate: %s", err.msg);
     int32_t huge = 1 << 30;
     memcpy(r.b, &huge, 4);
     CHECK(gf_imatrix_parse(r.b, r.n, "huge.dat", &im, &err) == GF_E_FORMAT, "huge count accepted");

@@ -204,7 +204,7 @@ typedef struct {
 } bad_case;
 
 static const bad_case bad_cases[] = {
-    {"not json", NULL, NULL, "not valid JSON"},
+    {"not json", NULL, NULL, "tokenizer.json: invalid JSON near byte"},
     {"[1,2]", NULL, NULL, "top level"},
     {"{}", NULL, NULL, "'model'"},
     {"{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", NULL, NULL, "Unigram"},

@@ -1,17 +1,19 @@
 /*
- * vocab_map.h - a header-only hash map from byte strings to token ids, shared by
- * the vocabulary builder and the tokenizer.
+ * strmap.h - a header-only hash map from byte strings to ids (token texts, GGUF
+ * key and tensor names, imatrix entry names).
  *
  * Open addressing with linear probing; the map stores ids (and a hash tag), the
  * caller keeps the texts and passes them in as an array of (pointer, length).
  * It does not own or copy texts, and it never grows: size it once for n keys.
  */
-#ifndef GF_VOCAB_MAP_H
-#define GF_VOCAB_MAP_H
+#ifndef GF_STRMAP_H
+#define GF_STRMAP_H
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hash.h"
 
 typedef struct {
     const char *p;
@@ -21,13 +23,11 @@ typedef struct {
 typedef struct {
     uint64_t *slots; /* (mask+1) entries: 0 empty, else (hash tag << 32) | (id + 1) */
     uint64_t mask;
-} gf_vmap;
+} gf_strmap;
 
-static inline uint64_t gf_vmap_hash(const void *data, size_t n) {
+static inline uint64_t gf_strmap_hash(const void *data, size_t n) {
     /* FNV-1a over the bytes, then a 64-bit finaliser so the low bits mix well. */
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    uint64_t h = gf_fnv1a64(data, n);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -35,7 +35,7 @@ static inline uint64_t gf_vmap_hash(const void *data, size_t n) {
 }
 
 /* Room for n keys at a load factor <= 1/2. Returns 0, or -1 when out of memory. */
-static inline int gf_vmap_init(gf_vmap *m, uint64_t n) {
+static inline int gf_strmap_init(gf_strmap *m, uint64_t n) {
     uint64_t cap = 16;
     while (cap < 2 * n + 2) cap <<= 1;
     m->slots = calloc(cap, sizeof *m->slots);
@@ -43,15 +43,15 @@ static inline int gf_vmap_init(gf_vmap *m, uint64_t n) {
     return m->slots ? 0 : -1;
 }
 
-static inline void gf_vmap_free(gf_vmap *m) {
+static inline void gf_strmap_free(gf_strmap *m) {
     free(m->slots);
     m->slots = NULL;
     m->mask = 0;
 }
 
 /* Id of text (p, n) among keys[], or -1. */
-static inline int32_t gf_vmap_find(const gf_vmap *m, const gf_span *keys, const void *p, size_t n) {
-    uint64_t h = gf_vmap_hash(p, n);
+static inline int32_t gf_strmap_find(const gf_strmap *m, const gf_span *keys, const void *p, size_t n) {
+    uint64_t h = gf_strmap_hash(p, n);
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = h & m->mask;; i = (i + 1) & m->mask) {
         uint64_t s = m->slots[i];
@@ -64,8 +64,8 @@ static inline int32_t gf_vmap_find(const gf_vmap *m, const gf_span *keys, const 
 
 /* Inserts keys[id]. Returns -1 when inserted, else the id already holding that text
  * (the map is left unchanged: the first id keeps the text). */
-static inline int32_t gf_vmap_insert(gf_vmap *m, const gf_span *keys, uint32_t id) {
-    uint64_t h = gf_vmap_hash(keys[id].p, keys[id].n);
+static inline int32_t gf_strmap_insert(gf_strmap *m, const gf_span *keys, uint32_t id) {
+    uint64_t h = gf_strmap_hash(keys[id].p, keys[id].n);
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = h & m->mask;; i = (i + 1) & m->mask) {
         uint64_t s = m->slots[i];
@@ -79,4 +79,4 @@ static inline int32_t gf_vmap_insert(gf_vmap *m, const gf_span *keys, uint32_t i
     }
 }
 
-#endif /* GF_VOCAB_MAP_H */
+#endif /* GF_STRMAP_H */
