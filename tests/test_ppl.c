@@ -37,6 +37,13 @@
 #define TOL_KLD_REL 0.02         /* mean KLD: Q8_0 6.7e-3 (at the print resolution), Q4_0 5.8e-4 */
 #define TOL_TOP_ABS 0.003        /* same-top-1 share, absolute: Q8_0 0.158 pp, Q4_0 0.039 pp */
 #define TOL_PPL_SELF 1e-7        /* PPL of a quantized file alone vs from the KLD sums: 1.3e-8 */
+/* Mean PPL(base) of a KLD run vs the F32 figure: the base logits are coded to 16
+ * bits, as in llama.cpp's logits file.  Whole nlp-valid.txt: 2.0e-5 (48.799914 vs
+ * 48.8009); 20 chunks: printed by the test. */
+#define TOL_PPL_BASE 5e-5
+/* Measured on the whole of nlp-valid.txt (GF_PPL_FULL=1's first text), this
+ * machine: F32 PPL 48.8009 +/- 0.26290, equal to the oracle's 4 decimals; Q8_0
+ * PPL(Q) 7.8e-6 off, its ± 3.8e-6, KLD equal at 6 decimals, top-1 0.006 pp. */
 
 typedef struct {
     gf_model *m;
@@ -222,7 +229,12 @@ static void test_qwen2_tiny(const ref_file *rf, const char *text, int64_t n_chun
         if (load_same_text(&q, &f32, model) && evaluate(&q, f32.m, n_chunks, &r)) {
             compare(what, &r, ref, 1);
             const ref_row *base = find_ref(rf, text, "f32");
-            if (base) CHECK(rel(r.ppl_base, base->ppl) < TOL_PPL_F32, "base PPL %.6f vs %.6f", r.ppl_base, base->ppl);
+            if (base) {
+                printf("  %-36s PPL(base) %.6f  llama.cpp F32 %.6f  (%.1e)\n", what, r.ppl_base, base->ppl,
+                       rel(r.ppl_base, base->ppl));
+                CHECK(rel(r.ppl_base, base->ppl) < TOL_PPL_BASE, "%s: PPL(base) %.6f vs F32 %.6f", what, r.ppl_base,
+                      base->ppl);
+            }
             CHECK(r.diff_err > 0 && r.kld_max >= r.kld_p99 && r.kld_p99 >= r.kld_median &&
                       r.kld_median >= r.kld_min && r.dp_min <= r.dp_median && r.dp_median <= r.dp_max,
                   "%s: KLD/Δp statistics out of order", what);
