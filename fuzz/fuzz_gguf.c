@@ -1,7 +1,8 @@
 /*
- * fuzz_gguf.c - bytes as a GGUF file: the bounded reader, the typed getters, and
- * the vocabulary loader on whatever parses.  Rejections are fine; a crash, hang,
- * leak or sanitizer report is a bug.
+ * fuzz_gguf.c - bytes as a GGUF file: the bounded reader, the typed getters, the
+ * dequantizer of every readable type (the first row of each tensor, through
+ * gf_dequantize_checked) and the vocabulary loader on whatever parses.  Rejections
+ * are fine; a crash, hang, leak or sanitizer report is a bug.
  */
 #include <stdlib.h>
 
@@ -28,6 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *p = g->tensors[i].data;
         if (g->tensors[i].nbytes) sink ^= p[0] ^ p[g->tensors[i].nbytes - 1];
         (void)gf_gguf_find_tensor(g, g->tensors[i].name.s);
+        const int64_t ne0 = g->tensors[i].ne[0];
+        float *row = ne0 <= 4096 ? malloc((size_t)ne0 * sizeof *row) : NULL; /* the reader checked whole blocks */
+        if (row) (void)gf_dequantize_checked(g->tensors[i].type, p, row, ne0, g->tensors[i].name.s, &err);
+        free(row);
     }
     (void)sink;
     gf_vocab *v = NULL;
