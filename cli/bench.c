@@ -66,7 +66,7 @@ int gf_cmd_bench(int argc, char **argv) {
     int32_t *tok = NULL;
     float *logits = NULL;
     double pp[100], tg[100];
-    gf_status st = gf_model_open(path, gf_kernels_detect(), &m, &err);
+    gf_status st = gf_cli_model_open("bench", path, &m, &err);
     if (st) goto done;
     int64_t ctx = p + n + 1, batch = p > 0 ? p : 1;
     if ((st = gf_state_init(&s, m, ctx, batch, GF_TYPE_F16, &err))) goto done;

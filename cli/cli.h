@@ -24,6 +24,12 @@ int gf_exit_code(gf_status st);
 /* An integer option's value in lo..hi, or -1 after a message naming `gguf-forge cmd` and opt. */
 int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out);
 
+/* gf_model_open with the detected kernel set; when matrices had to be dequantized to
+ * F32 at load (types no kernel multiplies), says so on stderr with their types, the
+ * memory it took and the load time. */
+struct gf_model;
+gf_status gf_cli_model_open(const char *cmd, const char *path, struct gf_model **out, gf_err *err);
+
 int gf_cmd_quantize(int argc, char **argv);
 int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../engine/model.h"
 
 typedef struct {
     const char *name;
@@ -49,6 +50,26 @@ int gf_exit_code(gf_status st) {
     case GF_E_INTERRUPTED: return GF_EXIT_INTERRUPTED;
     default: return GF_EXIT_BADINPUT;
     }
+}
+
+gf_status gf_cli_model_open(const char *cmd, const char *path, gf_model **out, gf_err *err) {
+    const double t0 = gf_time_now();
+    gf_status st = gf_model_open(path, gf_kernels_detect(), out, err);
+    if (st || !(*out)->n_widened) return st;
+    const gf_model *m = *out;
+    char types[256] = "";
+    size_t at = 0;
+    for (int t = 0; t < GF_TYPE_COUNT_; t++) {
+        if (!m->n_widened_by_type[t]) continue;
+        int n = snprintf(types + at, sizeof types - at, "%s%s %lld", at ? ", " : "", gf_type_name((gf_type)t),
+                         (long long)m->n_widened_by_type[t]);
+        if (n < 0 || (size_t)n >= sizeof types - at) break;
+        at += (size_t)n;
+    }
+    fprintf(stderr, "%s: %s: %lld matrices (%s) dequantized to f32 at load: %.1f MiB of f32 from %.1f MiB in the "
+            "file, %.2f s\n", cmd, path, (long long)m->n_widened, types, (double)m->widened_bytes / 1048576.0,
+            (double)m->widened_src_bytes / 1048576.0, gf_time_now() - t0);
+    return GF_OK;
 }
 
 int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {

@@ -128,8 +128,8 @@ int gf_cmd_ppl(int argc, char **argv) {
     size_t text_len = 0, n_ids = 0;
     const gf_kernel_set ks = gf_kernels_detect();
 
-    if ((st = gf_model_open(model_path, ks, &m, &err))) goto done;
-    if (base_path && (st = gf_model_open(base_path, ks, &base, &err))) goto done;
+    if ((st = gf_cli_model_open("ppl", model_path, &m, &err))) goto done;
+    if (base_path && (st = gf_cli_model_open("ppl", base_path, &base, &err))) goto done;
     if (m->hp.n_ctx_train && n_ctx > m->hp.n_ctx_train)
         fprintf(stderr, "gguf-forge ppl: warning: context %ld is longer than the model's training context %lld\n",
                 n_ctx, (long long)m->hp.n_ctx_train);

@@ -71,7 +71,7 @@ int gf_cmd_run(int argc, char **argv) {
     float *logits = NULL;
     size_t n_ids = 0;
 
-    if ((st = gf_model_open(model_path, gf_kernels_detect(), &m, &err))) goto done;
+    if ((st = gf_cli_model_open("run", model_path, &m, &err))) goto done;
     if ((st = gf_vocab_from_gguf(m->gguf, &vocab, &err)) || (st = gf_tokenizer_init(vocab, &tok, &err))) {
         gf_err_prefix(&err, "%s", model_path);
         goto done;

@@ -2,7 +2,10 @@
  * model.c - loads a GGUF file of an architecture in formats/arch.h into a gf_model:
  * hyperparameters from the <arch>.* keys, every tensor the table lists checked
  * against them (name, type, shape) before use, matrices wrapped as gf_wmat over
- * the mapping.
+ * the mapping.  A matrix of a type the type table says no kernel multiplies
+ * (can_matmul = 0: BF16 and the read-only block types) is dequantized at load into
+ * an owned F32 copy with gf_dequantize_checked, so a NaN or Inf scale is refused
+ * naming the tensor; the token embedding's rows are dequantized on lookup.
  *
  * It does not parse GGUF itself (formats/gguf.c does) and does not run anything
  * (forward.c does).  Tensor names and layouts follow llama.cpp's GGUF convention:
@@ -118,6 +121,7 @@ static gf_status read_hparams(const gf_gguf *g, gf_hparams *hp, gf_err *err) {
 
 typedef struct {
     const gf_gguf *g;
+    gf_model *m;     /* takes the widened copies */
     uint8_t *used;   /* (n_tensors) 1 once a tensor has been claimed */
     float *arena;    /* where widened vectors go */
     size_t arena_used, arena_cap;
@@ -185,15 +189,80 @@ static gf_status load_vec(loader *L, const char *name, int optional, int64_t n, 
     return GF_OK;
 }
 
-static gf_status load_mat(loader *L, const char *name, int64_t n_in, int64_t n_out, gf_kernel_set ks, gf_wmat *m,
-                          gf_err *err) {
+/* ---------------------------------------------------------------- matrices */
+
+/* What a matrix of a type no kernel multiplies becomes at load.  F32, because it
+ * is exact: every dequantized value is a float, so the products are those of the
+ * F32 model with the same weights (F16 would round them again, and its kernel
+ * rounds the activations to half as well). */
+#define WIDE_TYPE GF_TYPE_F32
+/* Rows per unit of parallel work when widening; fixed, so the chunk reported
+ * first never depends on the thread count. */
+#define WIDE_ROWS 64
+
+/* An owned F32 copy of t's n_out rows of n_in, each row through the type's to_float;
+ * a NaN or Inf (a bad fp16 scale) is refused naming the tensor, its element and block. */
+static gf_status widen(loader *L, const char *name, const gf_gguf_tensor *t, int64_t n_in, int64_t n_out,
+                       const void **out, gf_err *err) {
+    gf_model *m = L->m;
+    const char *path = L->g->path;
+    uint64_t n;
+    GF_FAIL_IF(gf_mul_overflow((uint64_t)n_in, (uint64_t)n_out, &n) || n > SIZE_MAX / sizeof(float), err,
+               GF_E_NOMEM, "%s: tensor '%s': %lld x %lld floats overflow", path, name, (long long)n_out,
+               (long long)n_in);
+    float *w = malloc((size_t)n * sizeof *w);
+    GF_FAIL_IF(!w, err, GF_E_NOMEM, "%s: tensor '%s': cannot allocate %llu bytes to dequantize its %s blocks to %s",
+               path, name, (unsigned long long)(n * sizeof *w), type_name(t->type), type_name(WIDE_TYPE));
+    m->wide[m->n_widened++] = w; /* owned by the model from here on */
+    const size_t rb = gf_row_size(t->type, n_in);
+    const int64_t n_chunk = (n_out + WIDE_ROWS - 1) / WIDE_ROWS;
+    int64_t bad = n_chunk;
+    #pragma omp parallel for schedule(static) reduction(min : bad)
+    for (int64_t c = 0; c < n_chunk; c++) {
+        gf_err e;
+        const int64_t r0 = c * WIDE_ROWS, r1 = r0 + WIDE_ROWS < n_out ? r0 + WIDE_ROWS : n_out;
+        if (gf_dequantize_checked(t->type, (const char *)t->data + (size_t)r0 * rb, w + r0 * n_in, (r1 - r0) * n_in,
+                                  name, &e) != GF_OK && c < bad)
+            bad = c;
+    }
+    if (bad < n_chunk) {
+        /* again from the tensor's start, so the message counts elements and blocks from there */
+        const int64_t r1 = (bad + 1) * WIDE_ROWS < n_out ? (bad + 1) * WIDE_ROWS : n_out;
+        gf_status st = gf_dequantize_checked(t->type, t->data, w, r1 * n_in, name, err);
+        if (st == GF_OK) st = gf_errf(err, GF_E_FORMAT, "tensor '%s': cannot be dequantized", name);
+        gf_err_prefix(err, "%s", path);
+        return st;
+    }
+    m->n_widened_by_type[t->type]++;
+    m->widened_bytes += (size_t)n * sizeof *w;
+    m->widened_src_bytes += rb * (size_t)n_out;
+    *out = w;
+    return GF_OK;
+}
+
+/* t as a weight matrix (n_out, n_in): over the mapping when a kernel multiplies its
+ * type, else over its widened copy. */
+static gf_status wrap_mat(loader *L, const char *name, const gf_gguf_tensor *t, int64_t n_in, int64_t n_out,
+                          gf_wmat *w, gf_err *err) {
+    gf_type type = t->type;
+    const void *data = t->data;
+    gf_status st;
+    memset(w, 0, sizeof *w);
+    if (!gf_type_can_matmul(type)) {
+        if ((st = widen(L, name, t, n_in, n_out, &data, err))) return st;
+        type = WIDE_TYPE;
+    }
+    if ((st = gf_wmat_init(w, type, n_in, n_out, data, L->m->ks, err)))
+        gf_err_prefix(err, "%s: tensor '%s'", L->g->path, name);
+    return st;
+}
+
+static gf_status load_mat(loader *L, const char *name, int64_t n_in, int64_t n_out, gf_wmat *m, gf_err *err) {
     gf_status st;
     memset(m, 0, sizeof *m);
     const gf_gguf_tensor *t = claim(L, name, 0, 2, n_in, n_out, &st, err);
     if (!t) return st;
-    if ((st = gf_wmat_init(m, t->type, n_in, n_out, t->data, ks, err)))
-        gf_err_prefix(err, "%s: tensor '%s'", L->g->path, name);
-    return st;
+    return wrap_mat(L, name, t, n_in, n_out, m, err);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -231,10 +300,10 @@ static gf_status load_top(loader *L, const gf_arch_info *a, gf_model *m, gf_err 
                        (unsigned long long)toks->n, embd, (long long)hp->n_vocab);
     const gf_gguf_tensor *te = claim(L, embd, 0, 2, D, hp->n_vocab, &st, err);
     if (!te) return st;
-    if (!gf_type_can_matmul(te->type)) {
+    if (!gf_type_can_read(te->type)) { /* the GGUF reader refuses these already */
         char list[256];
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine runs %s", g->path, embd,
-                       type_name(te->type), gf_type_list(gf_type_can_matmul, list, sizeof list));
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: tensor '%s' has type %s; the engine reads %s", g->path, embd,
+                       type_name(te->type), gf_type_list(gf_type_can_read, list, sizeof list));
     }
     m->embd_type = te->type;
     m->embd = te->data;
@@ -242,18 +311,16 @@ static gf_status load_top(loader *L, const gf_arch_info *a, gf_model *m, gf_err 
 
     if ((st = load_vec(L, m->top_name[GF_TOP_OUTPUT_NORM], 0, D, &m->output_norm, err))) return st;
     m->output_name = out;
-    if (gf_gguf_find_tensor(g, out) >= 0) return load_mat(L, out, D, hp->n_vocab, m->ks, &m->output, err);
+    if (gf_gguf_find_tensor(g, out) >= 0) return load_mat(L, out, D, hp->n_vocab, &m->output, err);
     m->tied_output = 1;
     m->output_name = embd;
-    if ((st = gf_wmat_init(&m->output, te->type, D, hp->n_vocab, te->data, m->ks, err)))
-        gf_err_prefix(err, "%s: tensor '%s' (as output)", g->path, embd);
-    return st;
+    return wrap_mat(L, embd, te, D, hp->n_vocab, &m->output, err);
 }
 
 /* Every tensor of block il that the architecture lists, into its slot.  The forward
  * pass needs all seven matrices; norms and biases may be optional. */
 static gf_status load_block(loader *L, const gf_arch_info *a, const gf_arch_dims *d, int64_t il, gf_layer *ly,
-                            gf_kernel_set ks, gf_err *err) {
+                            gf_err *err) {
     char name[96];
     gf_status st = GF_OK;
     for (int i = 0; i < a->n_block && !st; i++) {
@@ -263,7 +330,7 @@ static gf_status load_block(loader *L, const gf_arch_info *a, const gf_arch_dims
         switch (t->kind) {
         case GF_TK_LINEAR:
             gf_tensor_gguf_name(t, il, ly->name[t->slot], sizeof ly->name[t->slot]);
-            st = load_mat(L, ly->name[t->slot], cols, rows, ks, &ly->lin[t->slot], err);
+            st = load_mat(L, ly->name[t->slot], cols, rows, &ly->lin[t->slot], err);
             break;
         case GF_TK_NORM:
             gf_tensor_gguf_name(t, il, name, sizeof name);
@@ -290,6 +357,7 @@ gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out,
     if (!m || !L.used) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
     m->path = g->path;
     m->ks = ks;
+    L.m = m;
     if ((st = read_hparams(g, &m->hp, err))) goto done;
     const gf_hparams *hp = &m->hp;
     const gf_arch_info *a = gf_arch_get(hp->arch);
@@ -297,11 +365,12 @@ gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out,
     L.arena_cap = vec_floats(a, &d, hp->n_layers);
     L.arena = m->vec_arena = malloc(L.arena_cap * sizeof(float));
     m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
-    if (!m->vec_arena || !m->layers) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
+    m->wide = calloc((size_t)hp->n_layers * GF_LIN_COUNT + 1, sizeof *m->wide);
+    if (!m->vec_arena || !m->layers || !m->wide) { st = gf_errf(err, GF_E_NOMEM, "%s: out of memory", g->path); goto done; }
     if ((st = load_top(&L, a, m, err))) goto done;
     d = dims_of(hp);
     for (int64_t il = 0; il < hp->n_layers; il++)
-        if ((st = load_block(&L, a, &d, il, &m->layers[il], ks, err))) goto done;
+        if ((st = load_block(&L, a, &d, il, &m->layers[il], err))) goto done;
 
     /* A tensor we would silently ignore (rope_freqs, q/k norms, ...) means a model
      * variant this engine would compute wrongly: refuse it. */
@@ -335,6 +404,9 @@ void gf_model_free(gf_model *m) {
         for (int64_t il = 0; il < m->hp.n_layers; il++)
             for (int l = 0; l < GF_LIN_COUNT; l++) gf_wmat_free(&m->layers[il].lin[l]);
     gf_wmat_free(&m->output);
+    if (m->wide)
+        for (int64_t i = 0; i < m->n_widened; i++) free(m->wide[i]);
+    free(m->wide);
     free(m->layers);
     free(m->vec_arena);
     gf_gguf_close(m->gguf);
@@ -349,7 +421,12 @@ gf_status gf_model_embed(const gf_model *m, const int32_t *tokens, int64_t n_tok
         if (tokens[t] < 0 || tokens[t] >= m->hp.n_vocab)
             return gf_errf(err, GF_E_VALUE, "%s: token id %d at position %lld is outside the vocabulary (0..%lld)",
                            m->path, tokens[t], (long long)t, (long long)m->hp.n_vocab - 1);
-        gf_dequantize_row(m->embd_type, (const char *)m->embd + (size_t)tokens[t] * m->embd_row_bytes, x + t * D, D);
+        const char *row = (const char *)m->embd + (size_t)tokens[t] * m->embd_row_bytes;
+        gf_status st = gf_dequantize_checked(m->embd_type, row, x + t * D, D, m->top_name[GF_TOP_EMBD], err);
+        if (st) {
+            gf_err_prefix(err, "%s: row of token %d", m->path, tokens[t]);
+            return st;
+        }
     }
     return GF_OK;
 }

@@ -2,7 +2,9 @@
  * model.h - a decoder-only transformer (an architecture of formats/arch.h) loaded
  * for the inference engine: hyperparameters from the <arch>.* keys, every weight
  * matrix as a gf_wmat over the file mapping, small vectors (norms, biases)
- * widened to float.  The forward pass lives in forward.h.
+ * widened to float.  A matrix of a type the kernels cannot multiply (any other
+ * type the GGUF reader can dequantize: BF16, Q4_1 ... IQ4_XS) is dequantized at
+ * load into an owned F32 copy.  The forward pass lives in forward.h.
  */
 #ifndef GF_MODEL_H
 #define GF_MODEL_H
@@ -42,7 +44,7 @@ typedef struct {
     char name[GF_LIN_COUNT][48]; /* GGUF tensor names, "blk.3.attn_q.weight"              */
 } gf_layer;
 
-typedef struct {
+typedef struct gf_model {
     gf_hparams hp;
     const char *path;            /* for messages; points into gguf                        */
     gf_type embd_type;           /* type of token_embd rows                               */
@@ -55,9 +57,14 @@ typedef struct {
     char top_name[GF_TOP_COUNT][32]; /* GGUF names of token_embd, output_norm, output     */
     gf_layer *layers;            /* (n_layers)                                            */
     gf_kernel_set ks;
+    int64_t n_widened;           /* matrices dequantized to F32 at load (wide[0..n))      */
+    int64_t n_widened_by_type[GF_TYPE_COUNT_]; /* of them, by the type in the file      */
+    size_t widened_bytes;        /* their F32 bytes, and the file bytes they came from    */
+    size_t widened_src_bytes;
     /* owned */
     gf_gguf *gguf;               /* the open file (NULL if borrowed)                      */
     float *vec_arena;            /* norms and biases widened to float                     */
+    float **wide;                /* (n_layers * GF_LIN_COUNT + 1) F32 copies, NULL-padded */
 } gf_model;
 
 /* Loads path (memory-mapped; the model keeps the file open).  ks is the kernel
@@ -68,8 +75,9 @@ gf_status gf_model_open(const char *path, gf_kernel_set ks, gf_model **out, gf_e
 gf_status gf_model_from_gguf(const gf_gguf *g, gf_kernel_set ks, gf_model **out, gf_err *err);
 void gf_model_free(gf_model *m);
 
-/* Dequantizes rows of token_embd: x (n_tok, dim). GF_E_VALUE names a token id
- * outside [0, n_vocab). */
+/* Dequantizes rows of token_embd (any readable type, through its to_float): x
+ * (n_tok, dim). GF_E_VALUE names a token id outside [0, n_vocab); GF_E_FORMAT a row
+ * with a NaN or Inf (gf_dequantize_checked: a bad fp16 scale), naming the tensor. */
 gf_status gf_model_embed(const gf_model *m, const int32_t *tokens, int64_t n_tok, float *x, gf_err *err);
 
 #endif /* GF_MODEL_H */

@@ -49,7 +49,7 @@ typedef struct {
     /* damage, for the bad-file tests */
     const char *drop;        /* tensor left out                              */
     const char *reshape;     /* tensor written one row short                 */
-    const char *retype;      /* tensor written as BF16                       */
+    const char *retype;      /* tensor written as BF16: zeros and one NaN    */
     int extra;               /* add an unknown tensor                        */
 } spec;
 
@@ -187,9 +187,10 @@ static void build_model(const spec *sp, membuf *mb, ref_model *rm) {
             nb = gf_row_size(t->type, t->ne[0]) * (size_t)(t->n_dims == 2 ? t->ne[1] - 1 : 1) -
                  (t->n_dims == 1 ? gf_row_size(t->type, 1) : 0);
         if (sp->retype && strcmp(sp->retype, t->name) == 0) {
-            /* BF16 of the same shape: 2 bytes an element */
+            /* BF16 of the same shape, 2 bytes an element: it loads (widened to F32), but for the NaN */
             nb = (size_t)(t->ne[0] * t->ne[1]) * 2;
             uint16_t *h = calloc((size_t)(t->ne[0] * t->ne[1]), 2);
+            h[t->ne[0] + 5] = 0x7fc0;
             CHECK(gf_gguf_write_tensor_data(w, &sink, idx++, h, nb, &err) == GF_OK, "%s", err.msg);
             free(h);
             continue;
@@ -582,7 +583,7 @@ static void test_bad_files(void) {
     s = base_llama; s.reshape = "output.weight";
     expect_reject(s, "output.weight", GF_E_FORMAT, "wrong vocab rows");
     s = base_llama; s.retype = "blk.1.ffn_gate.weight";
-    expect_reject(s, "blk.1.ffn_gate.weight", GF_E_UNSUPPORTED, "bf16 matrix");
+    expect_reject(s, "blk.1.ffn_gate.weight' (bf16): element 69 is NaN", GF_E_FORMAT, "bf16 matrix with a NaN");
     s = base_qwen2; s.extra = 1;
     expect_reject(s, "blk.0.attn_q_norm.weight", GF_E_UNSUPPORTED, "unknown tensor");
     s = base_qwen2; s.arch = "gpt2";
