@@ -66,8 +66,9 @@ gf_status gf_cli_model_open(const char *cmd, const char *path, gf_model **out, g
         if (n < 0 || (size_t)n >= sizeof types - at) break;
         at += (size_t)n;
     }
-    fprintf(stderr, "%s: %s: %lld matrices (%s) dequantized to f32 at load: %.1f MiB of f32 from %.1f MiB in the "
-            "file, %.2f s\n", cmd, path, (long long)m->n_widened, types, (double)m->widened_bytes / 1048576.0,
+    fprintf(stderr, "%s: %s: %lld %s (%s) dequantized to f32 at load: %.2f MiB of f32 from %.2f MiB in the "
+            "file, %.2f s\n", cmd, path, (long long)m->n_widened, m->n_widened == 1 ? "matrix" : "matrices", types,
+            (double)m->widened_bytes / 1048576.0,
             (double)m->widened_src_bytes / 1048576.0, gf_time_now() - t0);
     return GF_OK;
 }

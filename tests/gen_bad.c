@@ -3,18 +3,21 @@
  * gguf-forge must reject with a clear message, a clean exit code and no output left behind.
  *
  *   gen_bad OUT_DIR                        write the suite (same bytes on every run: fixed seeds)
- *   gen_bad --classify quantize|inspect P  print "<gf_status_name>\t<message>" for one case
+ *   gen_bad --classify quantize|inspect|ppl P  print "<gf_status_name>\t<message>" for one case
  *
  * The suite: base/ and base-sharded/, a good tiny Qwen2 model folder (hidden 32, 2 layers, 4 heads /
  * 2 KV heads, FFN 64, a 299-token byte-level BPE tokenizer, BF16 weights), which must quantize; one
  * folder per quantize case holding the defective file, the other files being symlinks to base/; a
  * good GGUF (gguf-good.gguf) and one GGUF per inspect case; MANIFEST.tsv with, per case, the command,
  * exit code, error class (gf_status_name) and a substring of the message naming the file and the
- * tensor or key.  It checks nothing itself: tests/test_bad_inputs.sh runs the cases.
+ * tensor or key; ppl-good.gguf, a tiny llama model the engine loads, and one GGUF per ppl case (a K-quant
+ * matrix with a NaN or Inf fp16 scale, which the engine refuses at load).  It checks nothing itself:
+ * tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@
 
 #include "../common/gf.h"
 #include "../convert/convert.h"
+#include "../engine/model.h"
 #include "../formats/gguf.h"
 
 /* ---------------------------------------------------------------- byte buffer */
@@ -1041,6 +1045,91 @@ static void gguf_cases(gen *g) {
               "gguf-data-past-end.gguf: tensor 'output.weight' data", NULL);
 }
 
+/* ---------------------------------------------------------------- ppl cases */
+
+static gf_status to_buf(void *ctx, const void *p, size_t n, gf_err *err) {
+    put(ctx, p, n);
+    return GF_OK;
+}
+
+/* A llama model the engine loads (hidden 32, 1 layer, 4 heads, FFN 256, 8 tokens, no tokenizer:
+ * loading fails first): blk.0.ffn_down.weight, whose rows are 256 long, of type `down` (random
+ * block bytes, fp16 scales 1/1024) with its row 10's first fp16 scale set to bad_scale when not 0;
+ * gate and up Q8_0, the rest F32. */
+static void ppl_build(gf_type down, uint16_t bad_scale, buf *b) {
+    enum { D = 32, F = 256, V = 8, BAD_ROW = 10 };
+    uint64_t seed = SEED ^ 0x7070;
+    gf_err err = {0};
+    gf_gguf_writer *w = gf_gguf_writer_new();
+    if (!w) die("gguf writer");
+    gf_gguf_set_str(w, "general.architecture", "llama");
+    gf_gguf_set_u32(w, "llama.context_length", 64);
+    gf_gguf_set_u32(w, "llama.embedding_length", D);
+    gf_gguf_set_u32(w, "llama.block_count", 1);
+    gf_gguf_set_u32(w, "llama.feed_forward_length", F);
+    gf_gguf_set_u32(w, "llama.attention.head_count", 4);
+    gf_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    struct { const char *name; int64_t ne0, ne1; gf_type type; } t[] = {
+        {"token_embd.weight", D, V, GF_TYPE_F32}, {"output_norm.weight", D, 1, GF_TYPE_F32},
+        {"output.weight", D, V, GF_TYPE_F32}, {"blk.0.attn_norm.weight", D, 1, GF_TYPE_F32},
+        {"blk.0.attn_q.weight", D, D, GF_TYPE_F32}, {"blk.0.attn_k.weight", D, D, GF_TYPE_F32},
+        {"blk.0.attn_v.weight", D, D, GF_TYPE_F32}, {"blk.0.attn_output.weight", D, D, GF_TYPE_F32},
+        {"blk.0.ffn_norm.weight", D, 1, GF_TYPE_F32}, {"blk.0.ffn_gate.weight", D, F, GF_TYPE_Q8_0},
+        {"blk.0.ffn_up.weight", D, F, GF_TYPE_Q8_0}, {"blk.0.ffn_down.weight", F, D, down},
+    };
+    const int n_t = (int)(sizeof t / sizeof t[0]);
+    for (int i = 0; i < n_t; i++) {
+        int64_t ne[2] = {t[i].ne0, t[i].ne1};
+        if (gf_gguf_add_tensor(w, t[i].name, t[i].type, t[i].ne1 > 1 ? 2 : 1, ne, &err)) die(err.msg);
+    }
+    gf_sink sink = {to_buf, b};
+    if (gf_gguf_write_header(w, &sink, &err)) die(err.msg);
+    for (int i = 0; i < n_t; i++) {
+        const int64_t n = t[i].ne0 * t[i].ne1;
+        const size_t rb = gf_row_size(t[i].type, t[i].ne0), nb = rb * (size_t)t[i].ne1;
+        uint8_t *d = malloc(nb);
+        float *f = malloc((size_t)n * sizeof *f);
+        if (!d || !f) die("out of memory");
+        for (int64_t k = 0; k < n; k++) f[k] = (t[i].ne1 == 1 ? 1.0f : 0.0f) + 0.25f * rnd(&seed);
+        if (gf_type_can_write(t[i].type)) gf_quantize_row(t[i].type, f, d, n);
+        else { /* Q4_K or Q6_K (read-only): random bytes, then every block's fp16 scales */
+            const gf_type_traits *tt = gf_type_info(t[i].type);
+            for (size_t k = 0; k < nb; k++) d[k] = (uint8_t)(rnd(&seed) * 128 + 128);
+            const int q6 = t[i].type == GF_TYPE_Q6_K;
+            const size_t d_at = q6 ? offsetof(gf_block_q6_k, d) : offsetof(gf_block_q4_k, d);
+            const size_t dmin_at = q6 ? 0 : offsetof(gf_block_q4_k, dmin);
+            const uint16_t h = gf_fp32_to_fp16(1.0f / 1024);
+            for (size_t k = 0; k < nb / tt->type_size; k++) {
+                memcpy(d + k * tt->type_size + d_at, &h, 2);
+                if (dmin_at) memcpy(d + k * tt->type_size + dmin_at, &h, 2);
+            }
+            if (bad_scale) memcpy(d + BAD_ROW * rb + d_at, &bad_scale, 2);
+        }
+        if (gf_gguf_write_tensor_data(w, &sink, (uint64_t)i, d, nb, &err)) die(err.msg);
+        free(f);
+        free(d);
+    }
+    gf_gguf_writer_free(w);
+}
+
+static void ppl_case(gen *g, const char *name, gf_type down, uint16_t bad_scale, gf_status st, const char *needle) {
+    buf b = {0};
+    ppl_build(down, bad_scale, &b);
+    write_buf(g, NULL, name, &b);
+    if (bad_scale) manifest(g, name, "ppl", st, needle, NULL);
+    buf_free(&b);
+}
+
+static void ppl_cases(gen *g) {
+    ppl_case(g, "ppl-good.gguf", GF_TYPE_Q4_K, 0, GF_OK, NULL);
+    ppl_case(g, "ppl-q4_k-nan-scale.gguf", GF_TYPE_Q4_K, 0x7e00, GF_E_FORMAT,
+             "ppl-q4_k-nan-scale.gguf: tensor 'blk.0.ffn_down.weight' (q4_K): element 2560 is NaN: block 10 has a "
+             "NaN or Inf fp16 scale");
+    ppl_case(g, "ppl-q6_k-inf-scale.gguf", GF_TYPE_Q6_K, 0x7c00, GF_E_FORMAT,
+             "ppl-q6_k-inf-scale.gguf: tensor 'blk.0.ffn_down.weight' (q6_K): element 2560 is Inf: block 10 has a "
+             "NaN or Inf fp16 scale");
+}
+
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
@@ -1058,8 +1147,12 @@ static int classify(const char *kind, const char *path) {
         gf_sink sink = {discard, NULL};
         gf_convert_summary sum;
         st = gf_convert(path, &sink, &o, &sum, &err);
+    } else if (strcmp(kind, "ppl") == 0) { /* the engine's load, which `ppl` does first */
+        gf_model *m = NULL;
+        st = gf_model_open(path, gf_kernels_detect(), &m, &err);
+        gf_model_free(m);
     } else {
-        fprintf(stderr, "gen_bad: --classify wants quantize or inspect, not '%s'\n", kind);
+        fprintf(stderr, "gen_bad: --classify wants quantize, inspect or ppl, not '%s'\n", kind);
         return 1;
     }
     printf("%s\t%s\n", gf_status_name(st), st ? err.msg : "");
@@ -1071,7 +1164,7 @@ static int classify(const char *kind, const char *path) {
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--classify") == 0) return classify(argv[2], argv[3]);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|inspect PATH\n");
+        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|inspect|ppl PATH\n");
         return 1;
     }
     gen g = {.out = argv[1]};
@@ -1081,6 +1174,7 @@ int main(int argc, char **argv) {
     write_bases(&g);
     quantize_cases(&g);
     gguf_cases(&g);
+    ppl_cases(&g);
     write_buf(&g, NULL, "MANIFEST.tsv", &g.manifest);
     printf("gen_bad: %d cases in %s\n", g.n_cases, g.out);
     buf_free(&g.manifest);

@@ -4,7 +4,8 @@
 # no crash: no signal exit, no timeout), a message naming the case's file and the tensor or
 # key at fault, the error class the manifest gives (asked of the library through
 # gen_bad --classify), and nothing left in the output folder.  The good base models must
-# quantize and the good GGUF inspect, so that every case fails for its own defect; and
+# quantize, the good GGUF inspect and the good ppl model load in the engine, so that every
+# case fails for its own defect; and
 # gen_bad must remake the suite byte for byte.
 # A case whose note column starts with "BUG" is a known bug: it still runs and its
 # failures are printed, but they are counted as skipped until the bug is fixed.
@@ -41,6 +42,10 @@ for m in base base-sharded; do
 done
 timeout 20 "$G" inspect "$S/gguf-good.gguf" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && ok || bad "gguf-good.gguf does not inspect (exit $rc): $(tail -n 2 "$T/err")"
+if [ -x "$GEN" ]; then # ppl-good.gguf has no tokenizer: the engine's load is what the ppl cases break
+    got=$(timeout 20 "$GEN" --classify ppl "$S/ppl-good.gguf")
+    [ "$got" = "$(printf 'ok\t')" ] && ok || bad "ppl-good.gguf does not load in the engine: $got"
+fi
 
 # ------------------------------------------------------------ every case
 n=0
@@ -55,6 +60,8 @@ while IFS="$tab" read -r name kind code class needle note; do
     rm -rf "$T/o"; mkdir -p "$T/o"
     if [ "$kind" = quantize ]; then
         timeout 20 "$G" quantize "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
+    elif [ "$kind" = ppl ]; then # any text: the model is refused before it is read
+        timeout 20 "$G" ppl "$p" -f "$S/MANIFEST.tsv" >"$T/out" 2>"$T/err"; rc=$?
     else
         timeout 20 "$G" inspect "$p" >"$T/out" 2>"$T/err"; rc=$?
     fi
