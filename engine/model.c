@@ -262,7 +262,9 @@ static gf_status load_mat(loader *L, const char *name, int64_t n_in, int64_t n_o
     memset(m, 0, sizeof *m);
     const gf_gguf_tensor *t = claim(L, name, 0, 2, n_in, n_out, &st, err);
     if (!t) return st;
-    return wrap_mat(L, name, t, n_in, n_out, m, err);
+    if ((st = wrap_mat(L, name, t, n_in, n_out, m, err))) return st;
+    if (m->data != t->data) gf_gguf_release(L->g, t); /* widened: the file's bytes are not read again */
+    return GF_OK;
 }
 
 /* ---------------------------------------------------------------- lifecycle */

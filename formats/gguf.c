@@ -360,6 +360,13 @@ void gf_gguf_close(gf_gguf *g) {
     free(g);
 }
 
+void gf_gguf_release(const gf_gguf *g, const gf_gguf_tensor *t) {
+    if (!g->map || !t->data) return;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = ((uintptr_t)t->data + pg - 1) & ~(pg - 1), b = ((uintptr_t)t->data + t->nbytes) & ~(pg - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED); /* advice: if it fails, the pages just stay */
+}
+
 const gf_kv *gf_gguf_find(const gf_gguf *g, const char *key) {
     for (uint64_t i = 0; i < g->n_kv; i++)
         if (strcmp(g->kv[i].key.s, key) == 0) return &g->kv[i];

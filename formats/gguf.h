@@ -76,6 +76,10 @@ gf_status gf_gguf_open(const char *path, gf_gguf **out, gf_err *err);
  * name is used in messages. Tensor data must lie within len bytes. */
 gf_status gf_gguf_parse(const void *buf, size_t len, const char *name, gf_gguf **out, gf_err *err);
 void gf_gguf_close(gf_gguf *g);
+/* Tensor t's bytes will not be read again (the engine keeps a dequantized copy): its
+ * whole pages of the file mapping leave the resident set (a later read maps them from
+ * the file again).  Nothing for a GGUF parsed from memory. */
+void gf_gguf_release(const gf_gguf *g, const gf_gguf_tensor *t);
 
 const gf_kv *gf_gguf_find(const gf_gguf *g, const char *key);       /* NULL if absent */
 int64_t gf_gguf_find_tensor(const gf_gguf *g, const char *name);    /* -1 if absent */
