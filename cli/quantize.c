@@ -584,6 +584,13 @@ static void print_summary(const qargs *q, const progress_ctx *pc, const gf_conve
                 sum->n_fallback, sum->n_fallback > 1 ? "s" : "");
 }
 
+/* A line the converter wants read before the run (even with --quiet: it says what
+ * the result is measured against). */
+static void on_notice(void *ctx, const char *text) {
+    (void)ctx;
+    fprintf(stderr, "note: %s\n", text);
+}
+
 /* Converts into the temporary output, then commits or removes it: 0 or the exit code (printed). */
 static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
     gf_err err = {0};
@@ -592,6 +599,7 @@ static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
     if (!st) {
         gf_sink sink = {gf_outfile_write, f};
         q->o.progress = on_progress;
+        q->o.notice = on_notice;
         q->o.progress_ctx = pc;
         if (!q->quiet)
             fprintf(stderr, "gguf-forge %s: %s -> %s (%s, %d threads)\n", GF_VERSION, q->model, q->out,

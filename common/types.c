@@ -74,6 +74,65 @@ void gf_dequantize_row_q8_0(const gf_block_q8_0 *x, float *y, int64_t k) {
     }
 }
 
+/* ---------------------------------------------------------------- weights already on the grid */
+
+/* A candidate scale d (a float that must be an fp16 value) and a block's 32 floats:
+ * 1 and q[] when every x = (float)q * d exactly with q in [lo, hi]. */
+static int block_on_scale(const float *x, float d, int lo, int hi, int *q) {
+    if (!(d != 0.0f) || !isfinite(d) || gf_fp16_to_fp32(gf_fp32_to_fp16(d)) != d) return 0;
+    for (int j = 0; j < GF_QK; j++) {
+        float r = x[j] / d;
+        if (!(r >= (float)lo && r <= (float)hi)) return 0;
+        int qi = round_away(r);
+        if ((float)qi * d != x[j]) return 0;
+        q[j] = qi;
+    }
+    return 1;
+}
+
+/* Blocks of x that are exactly d*(q-8) (Q4_0) or d*q (Q8_0) for an fp16 d, written
+ * with that d and those q and no second rounding.  The block's largest magnitude m
+ * fixes d = m/k for a level k; the levels are tried from the one the reference
+ * quantizer gives it (-8 for Q4_0, 127 for Q8_0) outwards, so a block written by
+ * GGML's rounding comes back to its own bytes.  Returns 1 when every block was
+ * exact (dst then holds them all), 0 at the first block that is not. */
+static int grid_blocks(const float *x, uint8_t *dst, int64_t k, int q8) {
+    int q[GF_QK];
+    for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < GF_QK; j++)
+            if (amax < fabsf(x[j])) amax = fabsf(x[j]), max = x[j];
+        float d = 0.0f;
+        int ok = amax == 0.0f;
+        if (ok) for (int j = 0; j < GF_QK; j++) q[j] = 0, ok &= x[j] == 0.0f;
+        for (int i = 0; !ok && i < (q8 ? 127 : 15); i++) {
+            int lev = q8 ? 127 - i : (i % 2 ? 7 - i / 2 : -8 + i / 2); /* Q4_0: -8, 7, -7, 6, ..., -1 */
+            d = (q8 ? amax : max) / (float)lev;
+            ok = block_on_scale(x, d, q8 ? -127 : -8, q8 ? 127 : 7, q);
+        }
+        if (!ok) return 0;
+        if (q8) {
+            gf_block_q8_0 *y = (gf_block_q8_0 *)dst + b;
+            y->d = gf_fp32_to_fp16(d);
+            for (int j = 0; j < GF_QK; j++) y->qs[j] = (int8_t)q[j];
+        } else {
+            gf_block_q4_0 *y = (gf_block_q4_0 *)dst + b;
+            y->d = gf_fp32_to_fp16(d);
+            for (int j = 0; j < GF_QK / 2; j++) y->qs[j] = (uint8_t)((q[j] + 8) | (q[j + GF_QK / 2] + 8) << 4);
+        }
+    }
+    return 1;
+}
+
+static int q4_0_from_grid(const float *x, void *dst, int64_t k) { return grid_blocks(x, dst, k, 0); }
+static int q8_0_from_grid(const float *x, void *dst, int64_t k) { return grid_blocks(x, dst, k, 1); }
+
+int gf_quantize_row_exact(gf_type type, const float *x, void *dst, int64_t k) {
+    const gf_type_traits *tt = gf_type_info(type);
+    if (!tt || !tt->from_grid || k % tt->block_size) return 0;
+    return tt->from_grid(x, dst, k);
+}
+
 /* ---------------------------------------------------------------- float rows */
 
 static void f32_to_float(const void *src, float *y, int64_t k) { memcpy(y, src, (size_t)k * sizeof(float)); }
@@ -116,10 +175,10 @@ static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
                        .to_float = f16_to_float, .from_float_ref = f16_from_float,
                        .can_matmul = 1, .vec_dot_type = GF_TYPE_F16, .file_type = 1 },
     [GF_TYPE_Q4_0] = { .name = "q4_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q4_0), .is_quantized = 1,
-                       .to_float = q4_0_to_float, .from_float_ref = q4_0_from_float,
+                       .to_float = q4_0_to_float, .from_float_ref = q4_0_from_float, .from_grid = q4_0_from_grid,
                        .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 2 },
     [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q8_0), .is_quantized = 1,
-                       .to_float = q8_0_to_float, .from_float_ref = q8_0_from_float,
+                       .to_float = q8_0_to_float, .from_float_ref = q8_0_from_float, .from_grid = q8_0_from_grid,
                        .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 7 },
     [GF_TYPE_Q4_1]   = READ_ONLY("q4_1", GF_QK, gf_block_q4_1, gf_dequantize_row_q4_1, 3),
     [GF_TYPE_Q5_0]   = READ_ONLY("q5_0", GF_QK, gf_block_q5_0, gf_dequantize_row_q5_0, 8),

@@ -140,6 +140,8 @@ _Static_assert(sizeof(gf_block_iq4_xs) == 136, "IQ4_XS block must be 136 bytes")
 /* k elements (a multiple of the block size) of one row. */
 typedef void (*gf_to_float_fn)(const void *src, float *dst, int64_t k);
 typedef void (*gf_from_float_fn)(const float *src, void *dst, int64_t k);
+/* 1 and the blocks when every block of the k floats is exactly on the type's grid, else 0. */
+typedef int (*gf_from_grid_fn)(const float *src, void *dst, int64_t k);
 
 typedef struct {
     const char *name;              /* "q4_0"                                          */
@@ -149,6 +151,8 @@ typedef struct {
     gf_to_float_fn to_float;       /* dequantize a row                                */
     gf_from_float_fn from_float_ref; /* the reference quantizer that writes files; NULL:
                                       * this version cannot write the type            */
+    gf_from_grid_fn from_grid;     /* weights already on the grid written exactly (a
+                                    * QAT checkpoint, a dequantized file); or NULL    */
     int can_matmul;                /* a weight matrix of this type may be multiplied:
                                     * the scalar kernel set has its dot               */
     gf_type vec_dot_type;          /* the activation type its dot pairs with          */
@@ -202,6 +206,10 @@ void gf_dequantize_row_iq4_xs(const void *src, float *y, int64_t k);
  * that function or a k that is not a multiple of the type's block size. */
 int gf_quantize_row(gf_type type, const float *x, void *dst, int64_t k);
 int gf_dequantize_row(gf_type type, const void *src, float *y, int64_t k);
+/* 1 when every block of the k floats is exactly representable in `type` (Q4_0:
+ * d*(q-8), Q8_0: d*q, d an fp16 value), with the blocks written to dst and no
+ * second rounding; 0 otherwise (dst then undefined), and for a type without a grid. */
+int gf_quantize_row_exact(gf_type type, const float *x, void *dst, int64_t k);
 
 /* Dequantizes k elements of tensor `name` (dequant.c) and refuses the result if an
  * element is NaN or Inf: for a block type that is a NaN or Inf fp16 scale (llama.cpp

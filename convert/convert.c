@@ -26,6 +26,7 @@
 
 #include "../calib/probe.h"
 #include "../engine/gemm.h"
+#include "../formats/gguf_source.h"
 #include "../formats/hfconfig.h"
 #include "../formats/hfload.h"
 #include "../formats/safetensors.h"
@@ -44,6 +45,8 @@ typedef struct {
                                   head (tune_head), rows under this quadratic form; or NULL */
     const gf_method_env *env;  /* what the method's hooks receive                   */
     int measure;               /* compute the weight error while quantizing     */
+    int on_grid;               /* every block is already on the type's grid: written
+                                  exactly (gf_quantize_row_exact), no method runs  */
     char note[160];
     int group; /* order in the file: embedding, blocks, output norm, output */
 } plan_entry;
@@ -57,7 +60,8 @@ typedef struct {
     const gf_convert_opts *o;
     gf_convert_summary *sum;
     gf_hfcfg hp;
-    gf_safetensors *st;        /* NULL for --vocab-only                                 */
+    gf_safetensors *st;        /* NULL for --vocab-only of a folder                     */
+    gf_gguf *src;              /* a GGUF input (its metadata is copied through), or NULL */
     gf_vocab *vocab;
     gf_gguf_writer *w;
     regex_t *rx;               /* the --tensor-type rules, compiled                     */
@@ -137,7 +141,7 @@ static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int 
             int found = 0;
             for (int j = 0; j < n && !found; j++) found = strcmp(plan[j].map.name, name) == 0;
             if (!found)
-                return gf_errf(err, GF_E_FORMAT, "%s: the safetensors have no tensor for GGUF '%s' (%s, %lld layers)", dir,
+                return gf_errf(err, GF_E_FORMAT, "%s: the model has no tensor for GGUF '%s' (%s, %lld layers)", dir,
                                name, hp->hf_arch, (long long)hp->n_layer);
         }
     }
@@ -167,7 +171,8 @@ static void measure_row(gf_type type, const float *x, const uint8_t *q, int64_t 
     *n2 = n;
 }
 
-/* The one place float rows become blocks, by the tensor's method. Rows are
+/* The one place float rows become blocks, by the tensor's method (or exactly,
+ * for a tensor already on its type's grid). Rows are
  * independent, and the error sums are combined in row order, so any thread
  * count gives the same bytes and the same numbers. err2/ref2 (n_rows doubles of
  * scratch each) receive per-row squared error and squared norm (0 unless the
@@ -176,8 +181,10 @@ static void measure_row(gf_type type, const float *x, const uint8_t *q, int64_t 
 static gf_status quantize_rows(const plan_entry *p, const float *x, uint8_t *dst, int64_t n_rows, int64_t row_len,
                                double *err2, double *ref2, gf_err *err) {
     size_t rs = gf_row_size(p->type, row_len);
-    const int tuned = p->head_h != NULL;
-    if (tuned) {
+    const int tuned = p->head_h != NULL || p->on_grid;
+    GF_FAIL_IF(p->on_grid && !gf_quantize_row_exact(p->type, x, dst, n_rows * row_len), err, GF_E_VALUE,
+               "tensor '%s': was on the %s grid when planned, is not now", p->map.name, gf_type_name(p->type));
+    if (p->head_h && !p->on_grid) {
         gf_status rc = p->method->tune_head(p->type, x, n_rows, row_len, p->head_h, p->env, dst, err);
         if (rc) {
             gf_err_prefix(err, "tensor '%s'", p->map.name);
@@ -316,28 +323,81 @@ static gf_status write_tensor(conversion *cv, const plan_entry *p, uint64_t idx,
 
 /* ---------------------------------------------------------------- metadata */
 
-static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_convert_opts *o, const char *dir,
-                            const plan_entry *plan, int n, gf_err *err) {
-    GF_TRY(gf_hfcfg_to_gguf(hp, w, err));
+/* The source's types, "q4_1 169, f32 61" (counts of tensors), into buf; returns
+ * the number of tensors of a block type. */
+static int source_types(const conversion *cv, char *buf, size_t n) {
+    int count[GF_TYPE_COUNT_] = {0}, quant = 0;
+    for (int i = 0; i < cv->n; i++) count[cv->plan[i].src->dtype]++;
+    buf[0] = 0;
+    for (int t = 0; t < GF_TYPE_COUNT_; t++) {
+        if (!count[t]) continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "%s%s %d", l ? ", " : "", gf_type_name((gf_type)t), count[t]);
+        if (gf_type_is_quantized((gf_type)t)) quant += count[t];
+    }
+    return quant;
+}
+
+/* A GGUF input's keys, copied through unchanged: the architecture's, the
+ * tokenizer's and the descriptive general.* ones; not what this run rewrites
+ * (file type, quantization version, who quantized) nor an earlier gguf-forge run's
+ * provenance, which no longer describes the file. */
+static gf_status copy_source_meta(gf_gguf_writer *w, const gf_gguf *g) {
+    static const char *const rewritten[] = {"general.file_type", "general.quantization_version",
+                                            "general.quantized_by"};
     gf_status rc = GF_OK;
-    char name[256];
-    if (o->name) {
-        snprintf(name, sizeof name, "%s", o->name);
-    } else { /* the folder's last component */
-        char tmp[PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s", dir);
-        size_t l = strlen(tmp);
-        while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-        const char *b = strrchr(tmp, '/');
-        snprintf(name, sizeof name, "%s", b ? b + 1 : tmp);
+    for (uint64_t i = 0; i < g->n_kv && !rc; i++) {
+        const char *k = g->kv[i].key.s;
+        int skip = !strncmp(k, "gguf-forge.", 11);
+        for (size_t j = 0; j < sizeof rewritten / sizeof *rewritten; j++) skip |= !strcmp(k, rewritten[j]);
+        if (!skip) rc = gf_gguf_set_kv(w, &g->kv[i]);
     }
+    return rc;
+}
+
+/* general.name: --name, the source GGUF's, or the input's last path component
+ * (".gguf" removed); NULL to keep the copied one. */
+static const char *model_name(const conversion *cv, char *buf, size_t n) {
+    if (cv->o->name) return cv->o->name;
+    if (cv->src && gf_gguf_find(cv->src, "general.name")) return NULL;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", cv->dir);
+    size_t l = strlen(tmp);
+    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+    if (cv->src && l > 5 && !strcmp(tmp + l - 5, ".gguf")) tmp[l - 5] = '\0';
+    const char *b = strrchr(tmp, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : tmp);
+    return buf;
+}
+
+/* gguf-forge.source.*: what a GGUF input was (its file, general.file_type, types). */
+static gf_status write_source_meta(const conversion *cv, gf_gguf_writer *w) {
+    char types[256];
+    source_types(cv, types, sizeof types);
+    const char *b = strrchr(cv->dir, '/');
+    gf_status rc = gf_gguf_set_str(w, "gguf-forge.source.file", b && b[1] ? b + 1 : cv->dir);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.source.types", types);
+    uint32_t ft;
+    gf_err e2;
+    if (!rc && gf_gguf_find(cv->src, "general.file_type") && !gf_gguf_get_u32(cv->src, "general.file_type", &ft, &e2))
+        rc = gf_gguf_set_u32(w, "gguf-forge.source.file_type", ft);
+    return rc;
+}
+
+static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    const gf_hfcfg *hp = &cv->hp;
+    gf_status rc = cv->src ? copy_source_meta(w, cv->src) : GF_OK;
+    if (!rc && !cv->src) GF_TRY(gf_hfcfg_to_gguf(hp, w, err));
+    char buf[256];
+    const char *name = model_name(cv, buf, sizeof buf);
     gf_type et = o->type, ot = o->type;
-    for (int i = 0; i < n; i++) {
-        if (plan[i].map.kind == GF_TK_EMBED) et = plan[i].type;
-        if (plan[i].map.kind == GF_TK_OUTPUT) ot = plan[i].type;
+    for (int i = 0; i < cv->n; i++) {
+        if (cv->plan[i].map.kind == GF_TK_EMBED) et = cv->plan[i].type;
+        if (cv->plan[i].map.kind == GF_TK_OUTPUT) ot = cv->plan[i].type;
     }
-    const char *src = n ? gf_type_info(plan[0].src->dtype)->name : "none";
-    if (!rc) rc = gf_gguf_set_str(w, "general.name", name);
+    const char *src = cv->n ? gf_type_info(cv->plan[0].src->dtype)->name : "none";
+    if (!rc && name) rc = gf_gguf_set_str(w, "general.name", name);
     if (!rc) rc = gf_gguf_set_u32(w, "general.file_type", gf_ftype_of(o->type));
     if (!rc) rc = gf_gguf_set_u32(w, "general.quantization_version", 2);
     if (!rc) rc = gf_gguf_set_str(w, "general.quantized_by", "gguf-forge " GF_VERSION);
@@ -353,6 +413,7 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_conv
     if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
     if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.source_dtype", src);
+    if (!rc && cv->src) rc = write_source_meta(cv, w);
     return rc ? gf_errf(err, rc, "out of memory writing metadata") : GF_OK;
 }
 
@@ -362,6 +423,7 @@ static gf_status write_meta(gf_gguf_writer *w, const gf_hfcfg *hp, const gf_conv
  * for the layer's matrix type, and advances the calibration activations past it. */
 static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, gf_type lt, const gf_method_env *env,
                                  const gf_convert_opts *o, gf_err *err) {
+    /* lt GF_TYPE_F32: nothing to tune (no Q4_0/Q8_0 matrix, or one already on its grid) */
     gf_awq_report awq_rep;
     gf_ar_report ar_rep;
     gf_block_report rep = {.awq = &awq_rep, .ar = &ar_rep};
@@ -399,6 +461,7 @@ static void conversion_free(conversion *cv) {
     gf_imatrix_free(cv->calib_imx);
     gf_vocab_free(cv->vocab);
     gf_st_close(cv->st);
+    gf_gguf_close(cv->src);
 }
 
 /* ---------------------------------------------------------------- step 1: plan */
@@ -433,12 +496,72 @@ static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *er
     return GF_OK;
 }
 
+/* Whether every block of p's tensor is already on its type's grid (a QAT checkpoint,
+ * a dequantized Q4_0/Q8_0 file): read a chunk at a time, stopping at the first block
+ * that is not, which for trained float weights is the first. */
+static gf_status on_grid(conversion *cv, const plan_entry *p, float *x, uint8_t *q, int *yes, gf_err *err) {
+    const gf_st_tensor *t = p->src;
+    int64_t chunk = CHUNK_FLOATS / t->row_len > 0 ? CHUNK_FLOATS / t->row_len : 1;
+    *yes = 1;
+    for (int64_t r0 = 0; r0 < t->n_rows && *yes; r0 += chunk) {
+        int64_t n = t->n_rows - r0 < chunk ? t->n_rows - r0 : chunk;
+        GF_TRY(gf_hf_read_rows(cv->st, t, &p->map, r0, n, x, err));
+        *yes = gf_quantize_row_exact(p->type, x, q, n * t->row_len);
+    }
+    return GF_OK;
+}
+
+/* Marks the matrices whose weights are on their type's grid: they are written
+ * exactly, with no second rounding, whatever the method. */
+static gf_status find_grid(conversion *cv, gf_err *err) {
+    float *x = NULL;
+    uint8_t *q = NULL;
+    gf_status rc = GF_OK;
+    for (int i = 0; i < cv->n && !rc; i++) {
+        plan_entry *p = &cv->plan[i];
+        const gf_type_traits *tt = gf_type_info(p->type);
+        if (p->src->n_dims != 2 || !tt->from_grid || p->src->row_len % tt->block_size) continue;
+        int64_t len = p->src->row_len, chunk = CHUNK_FLOATS / len > 0 ? CHUNK_FLOATS / len : 1;
+        if (!x) x = malloc((size_t)(CHUNK_FLOATS > len ? CHUNK_FLOATS : len) * sizeof *x);
+        if (!q) q = malloc((size_t)(CHUNK_FLOATS > len ? CHUNK_FLOATS : len) * sizeof *x);
+        if (!x || !q) rc = gf_errf(err, GF_E_NOMEM, "out of memory for a chunk of %lld rows", (long long)chunk);
+        if (!rc) rc = on_grid(cv, p, x, q, &p->on_grid, err);
+        if (!rc && p->on_grid) snprintf(p->note, sizeof p->note, "on grid, exact");
+    }
+    const gf_qmethod *bt = cv->o->blocks && cv->o->blocks->transform_block ? cv->o->blocks : NULL;
+    for (int i = 0; i < cv->n && bt; i++) { /* a block with such a matrix is not tuned (transformed_rows) */
+        plan_entry *p = &cv->plan[i];
+        int grid = 0;
+        for (int k = 0; k < cv->n; k++) grid |= cv->plan[k].map.layer == p->map.layer && cv->plan[k].on_grid;
+        if (grid && !p->on_grid && p->map.kind == GF_TK_LINEAR && gf_type_is_quantized(p->type))
+            snprintf(p->note, sizeof p->note, "block %d has matrices on the grid: %s does not tune it, %s rounds",
+                     p->map.layer, bt->name, p->method->name);
+    }
+    free(x);
+    free(q);
+    return rc;
+}
+
+/* A quantized GGUF input is announced: the result can only be as good as its source. */
+static void announce_source(const conversion *cv) {
+    char types[256], msg[512];
+    int quant = source_types(cv, types, sizeof types);
+    if (!quant || !cv->o->notice) return;
+    snprintf(msg, sizeof msg, "requantizing: %s holds quantized weights (%s); the reference of every figure is the "
+             "dequantized source, not the original float model", cv->dir, types);
+    cv->o->notice(cv->o->progress_ctx, msg);
+}
+
 /* Reads config.json and the safetensors headers, maps, checks and types every
  * tensor, and loads the vocabulary: bad input is refused before any output. */
 static gf_status plan(conversion *cv, gf_err *err) {
     const gf_convert_opts *o = cv->o;
-    GF_TRY(gf_hfcfg_load(cv->dir, &cv->hp, err));
-    if (!o->vocab_only) GF_TRY(gf_st_open(cv->dir, &cv->st, err));
+    if (gf_is_gguf_file(cv->dir)) {
+        GF_TRY(gf_gguf_source_open(cv->dir, &cv->src, &cv->hp, &cv->st, err));
+    } else {
+        GF_TRY(gf_hfcfg_load(cv->dir, &cv->hp, err));
+        if (!o->vocab_only) GF_TRY(gf_st_open(cv->dir, &cv->st, err));
+    }
     cv->rx = calloc((size_t)o->n_rules + 1, sizeof *cv->rx);
     GF_FAIL_IF(!cv->rx, err, GF_E_NOMEM, "out of memory");
     for (; cv->n_rx < o->n_rules; cv->n_rx++)
@@ -451,13 +574,16 @@ static gf_status plan(conversion *cv, gf_err *err) {
                               .ctx = o->progress_ctx};
     cv->co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
 
-    int64_t n_src = cv->st ? cv->st->n_tensors : 0; /* --vocab-only reads no safetensors */
+    int64_t n_src = cv->st && !o->vocab_only ? cv->st->n_tensors : 0; /* --vocab-only reads no tensors */
     cv->plan = calloc((size_t)n_src + 1, sizeof *cv->plan);
     GF_FAIL_IF(!cv->plan, err, GF_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < n_src; i++) GF_TRY(plan_tensor(cv, &cv->st->tensors[i], err));
     qsort(cv->plan, (size_t)cv->n, sizeof *cv->plan, plan_cmp);
     if (!o->vocab_only) GF_TRY(check_complete(&cv->hp, cv->plan, cv->n, cv->dir, err));
+    if (!o->vocab_only) GF_TRY(find_grid(cv, err));
+    if (cv->src) announce_source(cv);
     /* after the shapes: a config.json that disagrees with the weights fails fast */
+    if (cv->src) return gf_vocab_from_gguf(cv->src, &cv->vocab, err);
     return gf_vocab_from_hf(cv->dir, cv->hp.n_vocab, &cv->vocab, err);
 }
 
@@ -466,7 +592,7 @@ static gf_status plan(conversion *cv, gf_err *err) {
 /* a method that tunes heads chosen for the embedding or output head (--embed/--output
  * autoround) of a matrix that gets Q4_0/Q8_0 blocks */
 static int head_tuned(const plan_entry *p) {
-    return (p->map.kind == GF_TK_EMBED || p->map.kind == GF_TK_OUTPUT) && p->method->tune_head &&
+    return !p->on_grid && (p->map.kind == GF_TK_EMBED || p->map.kind == GF_TK_OUTPUT) && p->method->tune_head &&
            p->src->n_dims == 2 && (p->type == GF_TYPE_Q4_0 || p->type == GF_TYPE_Q8_0);
 }
 
@@ -577,8 +703,8 @@ static gf_status write_calib_meta(const conversion *cv) {
 static gf_status write_header(conversion *cv, gf_sink *sink, gf_err *err) {
     cv->w = gf_gguf_writer_new();
     GF_FAIL_IF(!cv->w, err, GF_E_NOMEM, "out of memory");
-    GF_TRY(write_meta(cv->w, &cv->hp, cv->o, cv->dir, cv->plan, cv->n, err));
-    GF_TRY(gf_vocab_to_gguf(cv->vocab, cv->w, err));
+    GF_TRY(write_meta(cv, cv->w, err));
+    if (!cv->src) GF_TRY(gf_vocab_to_gguf(cv->vocab, cv->w, err)); /* a GGUF's tokenizer keys were copied */
     if (cv->calib) {
         gf_status r2 = write_calib_meta(cv);
         GF_FAIL_IF(r2, err, r2, "out of memory writing metadata");
@@ -602,10 +728,15 @@ static gf_status transformed_rows(conversion *cv, int i, const float **mem, cons
     const plan_entry *p = &cv->plan[i];
     if (p->map.layer != cv->bt_layer) {
         gf_type lt = GF_TYPE_F32; /* the type of this layer's matrices (the first quantized one) */
+        int grid = 0;             /* a matrix already on its grid: the block is not tuned, so
+                                     that no scale is folded past weights written exactly */
         for (int k = cv->n - 1; k >= i; k--)
             if (cv->plan[k].map.layer == p->map.layer && cv->plan[k].map.kind == GF_TK_LINEAR &&
-                gf_type_is_quantized(cv->plan[k].type))
+                gf_type_is_quantized(cv->plan[k].type)) {
                 lt = cv->plan[k].type;
+                grid |= cv->plan[k].on_grid;
+            }
+        if (grid) lt = GF_TYPE_F32;
         GF_TRY(transform_layer(cv->calib, cv->bt, p->map.layer, lt, &cv->env, cv->o, err));
         cv->bt_layer = p->map.layer;
     }
@@ -647,7 +778,8 @@ static gf_status stream_tensor(conversion *cv, int i, gf_sink *sink, gf_err *err
     gf_convert_event ev = {.index = i + 1, .count = cv->n, .hf_name = t->name, .name = p->map.name,
                            .n_dims = t->n_dims == 1 ? 1 : 2, .ne = {t->row_len, t->n_rows, 1, 1},
                            .src_type = t->dtype, .type = p->type, .note = p->note[0] ? p->note : NULL,
-                           .nbytes = gf_gguf_tensor_nbytes_at(cv->w, (uint64_t)i), .method = p->method->name,
+                           .nbytes = gf_gguf_tensor_nbytes_at(cv->w, (uint64_t)i),
+                           .method = p->on_grid ? "exact" : p->method->name,
                            .act_rel = -1};
     double t1 = gf_time_now(), e2, r2;
     if (o->progress) o->progress(o->progress_ctx, &ev);

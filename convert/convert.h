@@ -1,7 +1,8 @@
 /*
- * convert.h - Hugging Face folder -> GGUF: the pipeline every quantization
- * method plugs into.  Reads config.json, tokenizer files and safetensors, picks
- * a block type per tensor, and streams the GGUF to a sink tensor by tensor.
+ * convert.h - Hugging Face folder or GGUF -> GGUF: the pipeline every quantization
+ * method plugs into.  Reads config.json, tokenizer files and safetensors (or a
+ * GGUF of any readable type, its metadata copied through), picks a block type per
+ * tensor, and streams the GGUF to a sink tensor by tensor.
  */
 #ifndef GF_CONVERT_H
 #define GF_CONVERT_H
@@ -73,6 +74,9 @@ typedef struct {
     int act_error;             /* and its output-activation error (act_rel) on a few
                                   calibration samples (calib/probe.h)                */
     void (*progress)(void *ctx, const gf_convert_event *ev);
+    /* a line the user should read before the run (a quantized GGUF input is
+       requantized: the reference is its dequantized weights); ctx: progress_ctx */
+    void (*notice)(void *ctx, const char *text);
     void *progress_ctx;
     volatile int *cancel;      /* checked between tensors; set by a signal handler */
 } gf_convert_opts;
@@ -92,6 +96,7 @@ gf_type gf_convert_default_embed_type(gf_type type);
 /* llama.cpp's general.file_type for a base type. */
 uint32_t gf_ftype_of(gf_type type);
 
+/* model: a Hugging Face folder, or a GGUF file (detected by its magic). */
 gf_status gf_convert(const char *model_dir, gf_sink *sink, const gf_convert_opts *o, gf_convert_summary *sum,
                      gf_err *err);
 

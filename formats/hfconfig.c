@@ -198,3 +198,116 @@ int64_t gf_permute_row(int64_t r, int64_t rows, int64_t n_heads) {
     int64_t h = r / hd, i = r % hd; /* GGUF row i of head h is pair (i/2, i%2) */
     return h * hd + (i % 2) * half + i / 2;
 }
+
+/* ---------------------------------------------------------------- from a GGUF */
+
+/* The architecture key named `name` ("attention.head_count"), or GF_HK_COUNT. */
+static gf_hkey hkey_by_name(const char *name) {
+    for (int k = 0; k < GF_HK_COUNT; k++)
+        if (!strcmp(gf_hkey_name((gf_hkey)k), name)) return (gf_hkey)k;
+    return GF_HK_COUNT;
+}
+
+/* <arch>.<key> as an integer in [1, cap] into *out; absent: *out unchanged, or an
+ * error when `required`. */
+static gf_status gguf_dim(const gf_gguf *g, const char *arch, gf_hkey key, int required, int64_t cap, int64_t *out,
+                          gf_err *err) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(key));
+    if (!required && !gf_gguf_find(g, k)) return GF_OK;
+    uint32_t v;
+    gf_status rc = gf_gguf_get_u32(g, k, &v, err);
+    if (rc) {
+        gf_err_prefix(err, "%s", g->path);
+        return rc;
+    }
+    GF_FAIL_IF(v == 0 || (int64_t)v > cap, err, GF_E_FORMAT, "%s: key '%s' = %u is out of range (1..%lld)", g->path, k,
+               v, (long long)cap);
+    *out = v;
+    return GF_OK;
+}
+
+static gf_status gguf_float(const gf_gguf *g, const char *arch, gf_hkey key, double *out, gf_err *err) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(key));
+    if (!gf_gguf_find(g, k)) return GF_OK;
+    float v;
+    gf_status rc = gf_gguf_get_f32(g, k, &v, err);
+    if (rc) {
+        gf_err_prefix(err, "%s", g->path);
+        return rc;
+    }
+    GF_FAIL_IF(!(v > 0) || !(v < 1e12f), err, GF_E_FORMAT, "%s: key '%s' = %g is out of range", g->path, k, (double)v);
+    *out = v;
+    return GF_OK;
+}
+
+/* Every <arch>.* key must be one this version reads: another one (RoPE scaling, a
+ * sliding window, experts) would change the model, so it is refused by name. */
+static gf_status known_keys(const gf_gguf *g, const char *arch, gf_err *err) {
+    size_t n = strlen(arch);
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const gf_kv *kv = &g->kv[i];
+        if (strncmp(kv->key.s, arch, n) != 0 || kv->key.s[n] != '.') continue;
+        const char *k = kv->key.s + n + 1;
+        if (hkey_by_name(k) < GF_HK_COUNT) continue;
+        if (!strcmp(k, "rope.scaling.type") && kv->type == GF_GGUF_STRING && !strcmp(kv->str.s, "none")) continue;
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%.100s' is not supported by this version (it would change "
+                       "the model)", g->path, kv->key.s);
+    }
+    return GF_OK;
+}
+
+gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err) {
+    memset(hp, 0, sizeof *hp);
+    const gf_str *as;
+    gf_status rc = gf_gguf_get_str(g, "general.architecture", &as, err);
+    if (rc) {
+        gf_err_prefix(err, "%s", g->path);
+        return rc;
+    }
+    const gf_arch_info *a = gf_arch_by_gguf_name(as->s);
+    if (!a) {
+        char known[128];
+        gf_arch_list(1, known, sizeof known);
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: architecture '%.64s' is not supported (%s are)", g->path, as->s,
+                       known);
+    }
+    const char *arch = a->gguf_name;
+    hp->info = a, hp->arch = a->id, hp->arch_name = arch;
+    snprintf(hp->hf_arch, sizeof hp->hf_arch, "%s", a->hf_classes[0]);
+    GF_TRY(known_keys(g, arch, err));
+    hp->rope_theta = 10000.0;
+    GF_TRY(gguf_dim(g, arch, GF_HK_EMBEDDING_LENGTH, 1, MAX_DIM, &hp->n_embd, err));
+    GF_TRY(gguf_dim(g, arch, GF_HK_BLOCK_COUNT, 1, 4096, &hp->n_layer, err));
+    GF_TRY(gguf_dim(g, arch, GF_HK_FEED_FORWARD_LENGTH, 1, MAX_DIM, &hp->n_ff, err));
+    GF_TRY(gguf_dim(g, arch, GF_HK_HEAD_COUNT, 1, 65536, &hp->n_head, err));
+    hp->n_head_kv = hp->n_head;
+    GF_TRY(gguf_dim(g, arch, GF_HK_HEAD_COUNT_KV, 0, 65536, &hp->n_head_kv, err));
+    GF_TRY(gguf_dim(g, arch, GF_HK_CONTEXT_LENGTH, 0, INT32_MAX, &hp->n_ctx_train, err));
+    GF_TRY(gguf_float(g, arch, GF_HK_ROPE_FREQ_BASE, &hp->rope_theta, err));
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(GF_HK_RMS_EPS));
+    GF_FAIL_IF(!gf_gguf_find(g, k), err, GF_E_FORMAT, "%s: key '%s' is missing", g->path, k);
+    GF_TRY(gguf_float(g, arch, GF_HK_RMS_EPS, &hp->rms_eps, err));
+    GF_FAIL_IF(hp->rms_eps >= 1, err, GF_E_FORMAT, "%s: key '%s' = %g is out of range (0, 1)", g->path, k, hp->rms_eps);
+    GF_FAIL_IF(hp->n_head % hp->n_head_kv, err, GF_E_FORMAT, "%s: head_count %lld is not a multiple of head_count_kv "
+               "%lld", g->path, (long long)hp->n_head, (long long)hp->n_head_kv);
+    GF_FAIL_IF(!a->explicit_head_dim && hp->n_embd % hp->n_head, err, GF_E_FORMAT, "%s: embedding_length %lld is not "
+               "a multiple of head_count %lld", g->path, (long long)hp->n_embd, (long long)hp->n_head);
+    int64_t hd = hp->n_embd / hp->n_head, v_len, rot;
+    GF_TRY(gguf_dim(g, arch, GF_HK_KEY_LENGTH, 0, MAX_DIM, &hd, err));
+    v_len = rot = hd;
+    GF_TRY(gguf_dim(g, arch, GF_HK_VALUE_LENGTH, 0, MAX_DIM, &v_len, err));
+    GF_TRY(gguf_dim(g, arch, GF_HK_ROPE_DIMENSION_COUNT, 0, MAX_DIM, &rot, err));
+    GF_FAIL_IF(!a->explicit_head_dim && hd != hp->n_embd / hp->n_head, err, GF_E_UNSUPPORTED, "%s: key_length %lld is "
+               "not embedding_length/head_count; a separate head size is not supported for %s", g->path,
+               (long long)hd, arch);
+    GF_FAIL_IF(v_len != hd || rot != hd || hd % 2, err, GF_E_UNSUPPORTED, "%s: key_length %lld, value_length %lld "
+               "and rope.dimension_count %lld must be one even head size", g->path, (long long)hd, (long long)v_len,
+               (long long)rot);
+    hp->head_dim = hd;
+    hp->attn_bias = a->attn_bias == GF_BIAS_ALWAYS;
+    hp->tie_word_embeddings = a->tied_default;
+    return GF_OK;
+}

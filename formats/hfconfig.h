@@ -35,6 +35,11 @@ typedef struct {
 
 gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err);
 gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err);
+/* The same from a GGUF's general.architecture and <arch>.* keys (a GGUF input).
+ * An <arch>.* key this version does not read is refused by name.  n_vocab,
+ * tie_word_embeddings and (for an arch whose biases are optional) attn_bias are
+ * left to the caller, who sees the tensors. */
+gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err);
 /* general.architecture and the <arch>.* keys the table lists. */
 gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err);
 

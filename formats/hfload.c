@@ -1,14 +1,15 @@
 /*
  * hfload.c - HF tensor rows in GGUF layout.  Permuted matrices are read row by
  * row (each GGUF row is one HF row); a permuted bias is read whole and its
- * elements reordered, since its "rows" are single elements.
+ * elements reordered, since its "rows" are single elements.  Tensors of a GGUF
+ * source are in GGUF layout already and read as they are.
  */
 #include "hfload.h"
 
 gf_status gf_hf_read_rows(const gf_safetensors *st, const gf_st_tensor *t, const gf_tensor_map *m, int64_t row0,
                           int64_t n, float *out, gf_err *err) {
     gf_status rc;
-    if (!m->permute_heads) return gf_st_read_rows(st, t, row0, n, out, err);
+    if (!m->permute_heads || st->gguf_layout) return gf_st_read_rows(st, t, row0, n, out, err);
     int64_t len = t->row_len;
     if (t->n_dims == 1) {
         if (row0 != 0 || n != 1) return gf_errf(err, GF_E_USAGE, "tensor '%s': a permuted bias is read whole", t->name);

@@ -308,6 +308,14 @@ done:
     return rc;
 }
 
+gf_status gf_st_index(gf_safetensors *st, gf_err *err) {
+    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, name_cmp);
+    for (int64_t i = 1; i < st->n_tensors; i++)
+        GF_FAIL_IF(strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0, err, GF_E_FORMAT,
+                   "%s: tensor '%s' appears twice", st->files[st->tensors[i].file].path, st->tensors[i].name);
+    return GF_OK;
+}
+
 gf_status gf_st_open(const char *path, gf_safetensors **out, gf_err *err) {
     *out = NULL;
     gf_safetensors *st = calloc(1, sizeof *st);
@@ -334,14 +342,7 @@ gf_status gf_st_open(const char *path, gf_safetensors **out, gf_err *err) {
     } else if ((rc = add_file(st, path, err))) {
         goto fail;
     }
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, name_cmp);
-    for (int64_t i = 1; i < st->n_tensors; i++) {
-        if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0) {
-            rc = gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' appears twice", st->files[st->tensors[i].file].path,
-                         st->tensors[i].name);
-            goto fail;
-        }
-    }
+    if ((rc = gf_st_index(st, err))) goto fail;
     *out = st;
     return GF_OK;
 fail:
@@ -375,6 +376,24 @@ const gf_st_tensor *gf_st_find(const gf_safetensors *st, const char *name) {
 
 /* ---------------------------------------------------------------- data */
 
+/* Rows of a block type (a GGUF input): their bytes, dequantized as GGML does, a NaN
+ * or Inf scale refused with the row named. */
+static gf_status read_block_rows(const gf_st_file *f, const gf_st_tensor *t, gf_reader *r, int64_t row0, int64_t n,
+                                 size_t rs, float *out, gf_err *err) {
+    uint8_t *b = malloc(rs ? rs : 1);
+    if (!b) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading a row", t->name);
+    char what[1100];
+    snprintf(what, sizeof what, "tensor '%s'", t->name);
+    gf_status rc = GF_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if ((rc = gf_reader_bytes(r, b, rs, what))) break;
+        rc = gf_dequantize_checked(t->dtype, b, out + i * t->row_len, t->row_len, t->name, err);
+        if (rc) gf_err_prefix(err, "%s: row %lld", f->path, (long long)(row0 + i));
+    }
+    free(b);
+    return rc;
+}
+
 gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64_t row0, int64_t n, float *out,
                           gf_err *err) {
     const gf_st_file *f = &st->files[t->file];
@@ -382,7 +401,7 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
         return gf_errf(err, GF_E_USAGE, "tensor '%s': rows [%lld,%lld) out of range", t->name, (long long)row0,
                        (long long)(row0 + n));
     uint64_t count = (uint64_t)n * (uint64_t)t->row_len;
-    size_t es = gf_type_info(t->dtype)->type_size;
+    size_t rs = gf_row_size(t->dtype, t->row_len);
     uint64_t bad = count; /* index of the first NaN/Inf */
     gf_status rc;
     /* a reader over the tensor's own bytes: a request can never leave them */
@@ -390,7 +409,8 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
     char what[1100];
     snprintf(what, sizeof what, "tensor '%s'", t->name);
     gf_reader_init_fd(&r, f->fd, t->offset, t->nbytes, f->path, err);
-    if ((rc = gf_reader_skip(&r, (uint64_t)row0 * (uint64_t)t->row_len * es, what))) return rc;
+    if ((rc = gf_reader_skip(&r, (uint64_t)row0 * rs, what))) return rc;
+    if (gf_type_is_quantized(t->dtype)) return read_block_rows(f, t, &r, row0, n, rs, out, err);
     if (t->dtype == GF_TYPE_F32) {
         if ((rc = gf_reader_bytes(&r, out, count * 4, what))) return rc;
         const uint32_t *u = (const uint32_t *)out;

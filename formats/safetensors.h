@@ -12,7 +12,8 @@
 
 typedef struct {
     char *name;
-    gf_type dtype;             /* GF_TYPE_F32, GF_TYPE_F16 or GF_TYPE_BF16          */
+    gf_type dtype;             /* GF_TYPE_F32, GF_TYPE_F16 or GF_TYPE_BF16; from a
+                                  GGUF, any type gf_type_can_read                    */
     uint32_t n_dims;           /* 0 (scalar) to 4                                   */
     int64_t shape[GF_ST_MAX_DIMS]; /* as in the file: shape[0] outermost          */
     int64_t row_len;           /* innermost dimension (1 for scalars)               */
@@ -33,6 +34,9 @@ typedef struct {
     int n_files;
     gf_st_tensor *tensors;     /* sorted by name                                    */
     int64_t n_tensors;
+    int gguf_layout;           /* the tensors come from a GGUF (gguf_source.h): rows are
+                                  already in GGUF order (llama q/k permuted), and dtype
+                                  may be any type with a dequantizer                   */
 } gf_safetensors;
 
 /* path: a .safetensors file, or a folder with model.safetensors or
@@ -46,10 +50,15 @@ void gf_st_close(gf_safetensors *st);
 gf_status gf_st_parse_header(gf_safetensors *st, const char *json, size_t json_len, uint64_t file_size,
                              int file, const char *name, gf_err *err);
 
+/* Sorts st's tensors by name and refuses a name given twice (gf_st_open does this;
+ * other builders of a gf_safetensors call it after adding their tensors). */
+gf_status gf_st_index(gf_safetensors *st, gf_err *err);
+
 const gf_st_tensor *gf_st_find(const gf_safetensors *st, const char *name); /* NULL if absent */
 
 /* Reads rows [row0, row0+n) of t as floats into out (n * row_len floats).
- * Rejects NaN and Inf with the tensor's name and position. */
+ * Rejects NaN and Inf with the tensor's name and position (for a block type: a
+ * NaN or Inf scale, with the row and block). */
 gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64_t row0, int64_t n,
                           float *out, gf_err *err);
 
