@@ -118,7 +118,7 @@ static gf_type pick_type(const gf_convert_opts *o, const regex_t *rx, const plan
     return t;
 }
 
-static gf_status check_shape(const plan_entry *p, const char *path, gf_err *err) {
+static gf_status check_shape(const plan_entry *p, const char *path, int gguf, gf_err *err) {
     const gf_st_tensor *t = p->src;
     int want_dims = p->map.cols ? 2 : 1;
     int ok = (int)t->n_dims == want_dims && t->shape[0] == p->map.rows && (want_dims == 1 || t->shape[1] == p->map.cols);
@@ -128,7 +128,8 @@ static gf_status check_shape(const plan_entry *p, const char *path, gf_err *err)
         snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
     if (want_dims == 2) snprintf(want, sizeof want, "%lld, %lld", (long long)p->map.rows, (long long)p->map.cols);
     else snprintf(want, sizeof want, "%lld", (long long)p->map.rows);
-    return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has shape [%s], config.json implies [%s]", path, t->name, got, want);
+    return gf_errf(err, GF_E_FORMAT, "%s: tensor '%s' has shape [%s], %s [%s]", path, gf_st_label(t), got,
+                   gguf ? "its GGUF keys imply" : "config.json implies", want);
 }
 
 static gf_status check_complete(const gf_hfcfg *hp, const plan_entry *plan, int n, const char *dir, gf_err *err) {
@@ -477,7 +478,7 @@ static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *er
         return rc;
     }
     if (p->map.kind == GF_TK_SKIP) return GF_OK;
-    GF_TRY(check_shape(p, cv->st->files[src->file].path, err));
+    GF_TRY(check_shape(p, cv->st->files[src->file].path, cv->src != NULL, err));
     p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
     gf_type want = pick_type(o, cv->rx, p);
     p->type = want;

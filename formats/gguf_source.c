@@ -56,7 +56,8 @@ static gf_status add_tensor(const gf_gguf *g, uint64_t i, const gf_hfcfg *hp, gf
     char hf[256];
     gf_tensor_hf_name(t, layer, hf, sizeof hf);
     e->name = strdup(hf);
-    GF_FAIL_IF(!e->name, err, GF_E_NOMEM, "out of memory");
+    e->gguf_name = strdup(name);
+    GF_FAIL_IF(!e->name || !e->gguf_name, err, GF_E_NOMEM, "out of memory");
     st->n_tensors++;
     e->dtype = gt->type;
     e->n_dims = gt->n_dims;

@@ -356,7 +356,7 @@ void gf_st_close(gf_safetensors *st) {
         if (st->files[i].fd >= 0) close(st->files[i].fd);
         free(st->files[i].path);
     }
-    for (int64_t i = 0; i < st->n_tensors; i++) free(st->tensors[i].name);
+    for (int64_t i = 0; i < st->n_tensors; i++) free(st->tensors[i].name), free(st->tensors[i].gguf_name);
     free(st->files);
     free(st->tensors);
     free(st);
@@ -381,13 +381,13 @@ const gf_st_tensor *gf_st_find(const gf_safetensors *st, const char *name) {
 static gf_status read_block_rows(const gf_st_file *f, const gf_st_tensor *t, gf_reader *r, int64_t row0, int64_t n,
                                  size_t rs, float *out, gf_err *err) {
     uint8_t *b = malloc(rs ? rs : 1);
-    if (!b) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading a row", t->name);
+    if (!b) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading a row", gf_st_label(t));
     char what[1100];
-    snprintf(what, sizeof what, "tensor '%s'", t->name);
+    snprintf(what, sizeof what, "tensor '%s'", gf_st_label(t));
     gf_status rc = GF_OK;
     for (int64_t i = 0; i < n && !rc; i++) {
         if ((rc = gf_reader_bytes(r, b, rs, what))) break;
-        rc = gf_dequantize_checked(t->dtype, b, out + i * t->row_len, t->row_len, t->name, err);
+        rc = gf_dequantize_checked(t->dtype, b, out + i * t->row_len, t->row_len, gf_st_label(t), err);
         if (rc) gf_err_prefix(err, "%s: row %lld", f->path, (long long)(row0 + i));
     }
     free(b);
@@ -398,7 +398,7 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
                           gf_err *err) {
     const gf_st_file *f = &st->files[t->file];
     if (row0 < 0 || n < 0 || row0 > t->n_rows || n > t->n_rows - row0)
-        return gf_errf(err, GF_E_USAGE, "tensor '%s': rows [%lld,%lld) out of range", t->name, (long long)row0,
+        return gf_errf(err, GF_E_USAGE, "tensor '%s': rows [%lld,%lld) out of range", gf_st_label(t), (long long)row0,
                        (long long)(row0 + n));
     uint64_t count = (uint64_t)n * (uint64_t)t->row_len;
     size_t rs = gf_row_size(t->dtype, t->row_len);
@@ -407,7 +407,7 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
     /* a reader over the tensor's own bytes: a request can never leave them */
     gf_reader r;
     char what[1100];
-    snprintf(what, sizeof what, "tensor '%s'", t->name);
+    snprintf(what, sizeof what, "tensor '%s'", gf_st_label(t));
     gf_reader_init_fd(&r, f->fd, t->offset, t->nbytes, f->path, err);
     if ((rc = gf_reader_skip(&r, (uint64_t)row0 * rs, what))) return rc;
     if (gf_type_is_quantized(t->dtype)) return read_block_rows(f, t, &r, row0, n, rs, out, err);
@@ -418,7 +418,7 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
             if ((u[i] & 0x7f800000u) == 0x7f800000u) { bad = i; break; }
     } else {
         uint16_t *h = malloc(count ? count * 2 : 1);
-        if (!h) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading %lld rows", t->name, (long long)n);
+        if (!h) return gf_errf(err, GF_E_NOMEM, "tensor '%s': out of memory reading %lld rows", gf_st_label(t), (long long)n);
         if ((rc = gf_reader_bytes(&r, h, count * 2, what))) {
             free(h);
             return rc;
@@ -438,7 +438,7 @@ gf_status gf_st_read_rows(const gf_safetensors *st, const gf_st_tensor *t, int64
     if (bad < count) {
         uint32_t u;
         memcpy(&u, &out[bad], 4);
-        return gf_errf(err, GF_E_VALUE, "%s: tensor '%s': %s at row %lld, column %lld", f->path, t->name,
+        return gf_errf(err, GF_E_VALUE, "%s: tensor '%s': %s at row %lld, column %lld", f->path, gf_st_label(t),
                        (u & 0x007fffffu) ? "NaN" : "Inf", (long long)(row0 + (int64_t)(bad / (uint64_t)t->row_len)),
                        (long long)(bad % (uint64_t)t->row_len));
     }

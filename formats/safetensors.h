@@ -11,7 +11,8 @@
 #define GF_ST_MAX_DIMS 4
 
 typedef struct {
-    char *name;
+    char *name;                /* the Hugging Face name                             */
+    char *gguf_name;           /* a GGUF input's own name for it, or NULL            */
     gf_type dtype;             /* GF_TYPE_F32, GF_TYPE_F16 or GF_TYPE_BF16; from a
                                   GGUF, any type gf_type_can_read                    */
     uint32_t n_dims;           /* 0 (scalar) to 4                                   */
@@ -53,6 +54,9 @@ gf_status gf_st_parse_header(gf_safetensors *st, const char *json, size_t json_l
 /* Sorts st's tensors by name and refuses a name given twice (gf_st_open does this;
  * other builders of a gf_safetensors call it after adding their tensors). */
 gf_status gf_st_index(gf_safetensors *st, gf_err *err);
+
+/* The name messages give: the one in the file (a GGUF input's GGUF name). */
+static inline const char *gf_st_label(const gf_st_tensor *t) { return t->gguf_name ? t->gguf_name : t->name; }
 
 const gf_st_tensor *gf_st_find(const gf_safetensors *st, const char *name); /* NULL if absent */
 
