@@ -38,6 +38,7 @@ static const pre_def pre_defs[] = {
      .re = {CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|" TAIL},
      .ignore_merges = 1, .add_bos = 1, .clean_spaces = 1},
     {.names = {"gpt-2", "phi-2", "roberta-bpe", "mpt", "olmo", "jais"}, .re = {GPT2}, .clean_spaces = 1},
+    {.names = {"smollm"}, .re = {"\\p{N}", GPT2}}, /* digits one by one, then GPT-2's split; spaces kept */
     {.names = {"default", ""},
      .re = {"[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}, .clean_spaces = 1},
 };
@@ -122,7 +123,7 @@ gf_status gf_tok_bpe_init(gf_tokenizer *t, const gf_vocab *v, gf_err *err) {
             if (strcmp(v->pre, pre_defs[i].names[k]) == 0) pd = &pre_defs[i];
     if (!pd)
         return gf_errf(err, GF_E_UNSUPPORTED, "vocabulary: pre-tokenizer '%.63s' is not supported (qwen2, "
-                       "llama-bpe, gpt-2, default)", v->pre);
+                       "llama-bpe, gpt-2, smollm, default)", v->pre);
     t->ignore_merges = pd->ignore_merges;
     t->add_bos = pd->add_bos;
     t->clean_spaces = pd->clean_spaces;
