@@ -158,6 +158,54 @@ static void q4_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_
 static void q8_0_to_float(const void *src, float *y, int64_t k) { gf_dequantize_row_q8_0(src, y, k); }
 static void q8_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_row_q8_0_ref(x, dst, k); }
 
+/* ---------------------------------------------------------------- activation rounding */
+
+/* What llama.cpp's CPU dots do to the activations of the types the engine widens (see
+ * act_round in types.h).  Decoding the rounded activations and summing their products with
+ * the dequantized weights in float is, in exact arithmetic, llama.cpp's integer dot times
+ * its scales (the K-quants' mins enter through Q8_K's block sums, which are exact); what
+ * is left is the order of float operations.  Not emulated: Q8_1's fp16 sum term s, which
+ * Q4_1 and Q5_1 dots use for their minimum (these get Q8_0's rounding, whose quants and
+ * scale are Q8_1's). */
+
+/* Q8_K (ggml's quantize_row_q8_K_ref): per 256, q = nearest-even(x * -127/max) capped at
+ * 127, max the element of largest magnitude (first of equals), d = 1/iscale a float. */
+static void act_round_q8_k(float *x, int64_t k) {
+    for (int64_t b = 0; b < k / GF_QK_K; b++, x += GF_QK_K) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < GF_QK_K; j++)
+            if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+        if (amax == 0.0f) {
+            for (int j = 0; j < GF_QK_K; j++) x[j] = 0.0f;
+            continue;
+        }
+        const float iscale = -127.0f / max, d = 1.0f / iscale;
+        for (int j = 0; j < GF_QK_K; j++) {
+            int q = (int)rintf(iscale * x[j]); /* ties to even, as ggml's nearest_int */
+            x[j] = d * (float)(q < 127 ? q : 127);
+        }
+    }
+}
+
+/* Q8_0 blocks, as the engine's own Q4_0/Q8_0 activations (bit-identical to llama.cpp's). */
+static void act_round_q8_0(float *x, int64_t k) {
+    gf_block_q8_0 blk;
+    for (int64_t b = 0; b < k / GF_QK; b++, x += GF_QK) {
+        gf_quantize_row_q8_0_ref(x, &blk, GF_QK);
+        gf_dequantize_row_q8_0(&blk, x, GF_QK);
+    }
+}
+
+/* BF16, rounded to nearest even (ggml's fp32 -> bf16; activations are finite). */
+static void act_round_bf16(float *x, int64_t k) {
+    for (int64_t i = 0; i < k; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+        memcpy(&x[i], &u, 4);
+    }
+}
+
 /* ---------------------------------------------------------------- the table */
 
 /* file_type: llama.cpp's LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2,
@@ -165,8 +213,9 @@ static void q8_0_from_float(const float *x, void *dst, int64_t k) { gf_quantize_
  * Q5_1 = 9, Q2_K = 10, Q3_K_M = 12, Q4_K_M = 15, Q5_K_M = 17, Q6_K = 18, IQ4_NL = 25,
  * IQ4_XS = 30 (a K type's _S/_M/_L mixes all share its block; _M is named).
  * Read-only entries (dequant.c): a GGUF input may hold them; no from_float_ref, no dot. */
-#define READ_ONLY(nm, bs, st, fn, ft) \
-    { .name = nm, .block_size = bs, .type_size = sizeof(st), .is_quantized = 1, .to_float = fn, .file_type = ft }
+#define READ_ONLY(nm, bs, st, fn, ft, ar) \
+    { .name = nm, .block_size = bs, .type_size = sizeof(st), .is_quantized = 1, .to_float = fn, .file_type = ft, \
+      .act_round = ar }
 static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
     [GF_TYPE_F32]  = { .name = "f32", .block_size = 1, .type_size = 4,
                        .to_float = f32_to_float, .from_float_ref = f32_from_float,
@@ -180,19 +229,19 @@ static const gf_type_traits type_traits[GF_TYPE_COUNT_] = {
     [GF_TYPE_Q8_0] = { .name = "q8_0", .block_size = GF_QK, .type_size = sizeof(gf_block_q8_0), .is_quantized = 1,
                        .to_float = q8_0_to_float, .from_float_ref = q8_0_from_float, .from_grid = q8_0_from_grid,
                        .can_matmul = 1, .vec_dot_type = GF_TYPE_Q8_0, .file_type = 7 },
-    [GF_TYPE_Q4_1]   = READ_ONLY("q4_1", GF_QK, gf_block_q4_1, gf_dequantize_row_q4_1, 3),
-    [GF_TYPE_Q5_0]   = READ_ONLY("q5_0", GF_QK, gf_block_q5_0, gf_dequantize_row_q5_0, 8),
-    [GF_TYPE_Q5_1]   = READ_ONLY("q5_1", GF_QK, gf_block_q5_1, gf_dequantize_row_q5_1, 9),
-    [GF_TYPE_Q2_K]   = READ_ONLY("q2_K", GF_QK_K, gf_block_q2_k, gf_dequantize_row_q2_k, 10),
-    [GF_TYPE_Q3_K]   = READ_ONLY("q3_K", GF_QK_K, gf_block_q3_k, gf_dequantize_row_q3_k, 12),
-    [GF_TYPE_Q4_K]   = READ_ONLY("q4_K", GF_QK_K, gf_block_q4_k, gf_dequantize_row_q4_k, 15),
-    [GF_TYPE_Q5_K]   = READ_ONLY("q5_K", GF_QK_K, gf_block_q5_k, gf_dequantize_row_q5_k, 17),
-    [GF_TYPE_Q6_K]   = READ_ONLY("q6_K", GF_QK_K, gf_block_q6_k, gf_dequantize_row_q6_k, 18),
-    [GF_TYPE_IQ4_NL] = READ_ONLY("iq4_nl", GF_QK, gf_block_iq4_nl, gf_dequantize_row_iq4_nl, 25),
-    [GF_TYPE_IQ4_XS] = READ_ONLY("iq4_xs", GF_QK_K, gf_block_iq4_xs, gf_dequantize_row_iq4_xs, 30),
+    [GF_TYPE_Q4_1]   = READ_ONLY("q4_1", GF_QK, gf_block_q4_1, gf_dequantize_row_q4_1, 3, act_round_q8_0),
+    [GF_TYPE_Q5_0]   = READ_ONLY("q5_0", GF_QK, gf_block_q5_0, gf_dequantize_row_q5_0, 8, act_round_q8_0),
+    [GF_TYPE_Q5_1]   = READ_ONLY("q5_1", GF_QK, gf_block_q5_1, gf_dequantize_row_q5_1, 9, act_round_q8_0),
+    [GF_TYPE_Q2_K]   = READ_ONLY("q2_K", GF_QK_K, gf_block_q2_k, gf_dequantize_row_q2_k, 10, act_round_q8_k),
+    [GF_TYPE_Q3_K]   = READ_ONLY("q3_K", GF_QK_K, gf_block_q3_k, gf_dequantize_row_q3_k, 12, act_round_q8_k),
+    [GF_TYPE_Q4_K]   = READ_ONLY("q4_K", GF_QK_K, gf_block_q4_k, gf_dequantize_row_q4_k, 15, act_round_q8_k),
+    [GF_TYPE_Q5_K]   = READ_ONLY("q5_K", GF_QK_K, gf_block_q5_k, gf_dequantize_row_q5_k, 17, act_round_q8_k),
+    [GF_TYPE_Q6_K]   = READ_ONLY("q6_K", GF_QK_K, gf_block_q6_k, gf_dequantize_row_q6_k, 18, act_round_q8_k),
+    [GF_TYPE_IQ4_NL] = READ_ONLY("iq4_nl", GF_QK, gf_block_iq4_nl, gf_dequantize_row_iq4_nl, 25, act_round_q8_0),
+    [GF_TYPE_IQ4_XS] = READ_ONLY("iq4_xs", GF_QK_K, gf_block_iq4_xs, gf_dequantize_row_iq4_xs, 30, act_round_q8_k),
     [GF_TYPE_BF16] = { .name = "bf16", .block_size = 1, .type_size = 2,
                        .to_float = bf16_to_float, /* read from safetensors and GGUF, never written */
-                       .vec_dot_type = GF_TYPE_BF16, .file_type = 32 },
+                       .vec_dot_type = GF_TYPE_BF16, .file_type = 32, .act_round = act_round_bf16 },
 };
 
 const gf_type_traits *gf_type_info(uint32_t type) {

@@ -142,6 +142,10 @@ typedef void (*gf_to_float_fn)(const void *src, float *dst, int64_t k);
 typedef void (*gf_from_float_fn)(const float *src, void *dst, int64_t k);
 /* 1 and the blocks when every block of the k floats is exactly on the type's grid, else 0. */
 typedef int (*gf_from_grid_fn)(const float *src, void *dst, int64_t k);
+/* k activations (a multiple of the weight type's block) replaced in place by what
+ * llama.cpp's CPU dot of that type sees of them: rounded to its vec_dot_type and
+ * decoded again. */
+typedef void (*gf_act_round_fn)(float *x, int64_t k);
 
 typedef struct {
     const char *name;              /* "q4_0"                                          */
@@ -157,6 +161,11 @@ typedef struct {
                                     * the scalar kernel set has its dot               */
     gf_type vec_dot_type;          /* the activation type its dot pairs with          */
     uint32_t file_type;            /* GGUF general.file_type of a model "mostly" this */
+    /* Types without a dot (the engine widens them to F32 at load): llama.cpp's activation
+     * rounding for them (Q8_K for the K-quants and IQ4_XS, Q8_0 blocks for the 32-blocks,
+     * BF16), applied before the F32 product so that it sums what llama.cpp's integer dot
+     * sums.  NULL: the activations are used as they are. */
+    gf_act_round_fn act_round;
 } gf_type_traits;
 
 /* NULL for a type id this version does not know. */

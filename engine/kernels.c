@@ -145,6 +145,7 @@ static gf_type act_type(const gf_wmat *W) { return gf_type_info(W->type)->vec_do
  * F32), then for packed Q4_0 the int32 block sums. */
 static size_t act_bytes(const gf_wmat *W, int64_t n_tok) {
     const gf_type at = act_type(W);
+    if (W->type == GF_TYPE_F32 && W->act_round) return (size_t)n_tok * (size_t)W->n_in * sizeof(float);
     return W->type == GF_TYPE_F32 || at == GF_TYPE_F32 ? 0 : (size_t)n_tok * gf_row_size(at, W->n_in);
 }
 
@@ -219,11 +220,24 @@ static void matmul_packed(const gf_wmat *W, const gf_block_q8_0 *xq, const int32
     }
 }
 
+/* The rows of X rounded as llama.cpp rounds the activations of the type W was widened from. */
+static const float *round_acts(const gf_wmat *W, const float *X, float *xr, int64_t n_tok) {
+    const int64_t n_in = W->n_in;
+    const int par = (double)n_tok * (double)n_in >= 16384.0;
+    #pragma omp parallel for schedule(static) if (par)
+    for (int64_t t = 0; t < n_tok; t++) {
+        memcpy(xr + t * n_in, X + t * n_in, (size_t)n_in * sizeof(float));
+        W->act_round(xr + t * n_in, n_in);
+    }
+    return xr;
+}
+
 gf_status gf_matmul_work(const gf_wmat *W, const float *X, float *Y, int64_t n_tok, void *work) {
     if (W->type == GF_TYPE_F32) {
         /* Every token count, decode included: the GEMM's elements do not depend
          * on M, so a token alone keeps the bits it has inside a batch.  It is at
          * least as fast as one dot per row even at n_tok = 1. */
+        if (W->act_round) X = round_acts(W, X, work, n_tok);
         return gf_gemm(W->ks, GF_GEMM_NT, n_tok, W->n_out, W->n_in, X, W->n_in, W->data, W->n_in, Y, W->n_out, 0);
     }
     /* F32 activations (a weight type whose dot takes floats) are read in place */

@@ -26,6 +26,10 @@ typedef struct {
     void *packed;        /* kernel-specific layout, owned; NULL when unused */
     gf_kernel_set ks;    /* the kernel set this matrix was prepared for */
     const struct gf_kernel_ops *ops; /* ks's kernels, with the scalar set's where ks has none */
+    /* F32 only, NULL after init: an F32 copy of a type no kernel multiplies (engine/model.c)
+     * sets its type's act_round (types.h), and the activations are rounded through it
+     * first, so the product is the one llama.cpp's dot of the original type computes. */
+    gf_act_round_fn act_round;
 } gf_wmat;
 
 /* Fails with GF_E_UNSUPPORTED naming the type if no kernel can multiply it (the
@@ -49,7 +53,8 @@ gf_status gf_matmul(const gf_wmat *W, const float *X, float *Y, int64_t n_tok);
 
 /* The same with caller-owned scratch of gf_matmul_work_size(W, n_tok) bytes
  * (64-byte aligned is best), for callers that keep one buffer per model.  F32
- * weights still go through gf_gemm, whose scratch may fail: GF_E_NOMEM. */
+ * weights still go through gf_gemm, whose scratch may fail: GF_E_NOMEM (with
+ * act_round, the rounded activations are in the caller's scratch). */
 size_t gf_matmul_work_size(const gf_wmat *W, int64_t n_tok);
 gf_status gf_matmul_work(const gf_wmat *W, const float *X, float *Y, int64_t n_tok, void *work);
 

@@ -254,6 +254,8 @@ static gf_status wrap_mat(loader *L, const char *name, const gf_gguf_tensor *t, 
     }
     if ((st = gf_wmat_init(w, type, n_in, n_out, data, L->m->ks, err)))
         gf_err_prefix(err, "%s: tensor '%s'", L->g->path, name);
+    else if (type != t->type)
+        w->act_round = gf_type_info(t->type)->act_round; /* llama.cpp's activations for t->type */
     return st;
 }
 

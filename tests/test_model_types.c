@@ -2,8 +2,10 @@
  * test_model_types.c - the engine loads every type the GGUF reader reads.  A model
  * whose matrices are all of one type no kernel multiplies (BF16, Q4_1, Q5_0, Q5_1,
  * Q2_K .. Q6_K, IQ4_NL, IQ4_XS: widened to F32 at load) gives logits bit-identical
- * to its F32 twin, the same weights dequantized here and written as F32; so does a
- * model mixing every readable type, as llama.cpp's Q4_K_M mixes Q4_K, Q6_K and F32
+ * to its F32 twin, the same weights dequantized here and written as F32 (its F32
+ * matrices rounding their activations as llama.cpp does for the original type, the
+ * act_round of the type table, itself checked against formulas written out here; without
+ * it the logits differ); so does a model mixing every readable type, as llama.cpp's Q4_K_M mixes Q4_K, Q6_K and F32
  * (its twin keeps the types a kernel multiplies); tied and untied output.  A NaN or
  * Inf fp16 scale is refused naming the tensor: in a matrix at load, in the token
  * embedding when its row is looked up.
@@ -270,6 +272,20 @@ static int n_readable;
 /* matrix i of the mixed model: every readable type in turn */
 static gf_type type_mixed(int i) { return readable[i % n_readable]; }
 
+static gf_type file_type(const tensor_set *ts, const char *name) {
+    for (int i = 0; i < ts->n; i++)
+        if (!strcmp(ts->t[i].name, name)) return ts->t[i].type;
+    CHECK(0, "no tensor %s", name);
+    return GF_TYPE_F32;
+}
+
+/* The twin's F32 matrices round their activations as the widened ones do. */
+static void copy_act_round(gf_model *twin, const gf_model *m) {
+    for (int il = 0; il < N_LAYERS; il++)
+        for (int l = 0; l < GF_LIN_COUNT; l++) twin->layers[il].lin[l].act_round = m->layers[il].lin[l].act_round;
+    twin->output.act_round = m->output.act_round;
+}
+
 /* A model of the given types against its twin: loads, widens exactly the matrices
  * no kernel multiplies, and gives the twin's logits bit for bit. */
 static void check_twin(const model_spec *sp, gf_type (*type_of)(int), const char *what) {
@@ -297,8 +313,27 @@ static void check_twin(const model_spec *sp, gf_type (*type_of)(int), const char
                 kept &= wq->type == wf->type;
             }
         CHECK(kept, "%s: matrix types differ from the twin's", what);
+        int rounds = 1; /* a widened matrix rounds its activations as its file type asks, no other does */
+        for (int il = 0; il < N_LAYERS; il++)
+            for (int l = 0; l < GF_LIN_COUNT; l++) {
+                const gf_type ft = file_type(&q, Lq.m->layers[il].name[l]);
+                rounds &= Lq.m->layers[il].lin[l].act_round ==
+                          (gf_type_can_matmul(ft) ? NULL : gf_type_info(ft)->act_round);
+            }
+        CHECK(rounds, "%s: activation rounding not the file types'", what);
+        /* without llama.cpp's activation rounding, the twin computes other logits (when a widened
+         * type has one); with it, the same bits */
+        int64_t n_plain = -1;
         float *a = logits(Lq.m, tokens, &err), *b = a ? logits(Lf.m, tokens, &err) : NULL;
+        if (a && b && want_wide) {
+            n_plain = 0;
+            for (int i = 0; i < T_TOK * N_VOCAB; i++) n_plain += a[i] != b[i];
+        }
+        free(b);
+        copy_act_round(Lf.m, Lq.m);
+        b = a ? logits(Lf.m, tokens, &err) : NULL;
         CHECK(a && b, "%s: forward: %s", what, err.msg);
+        if (n_plain >= 0) CHECK(n_plain > 0, "%s: the activation rounding changes no logit", what);
         if (a && b) {
             int64_t n_diff = 0, finite = 1;
             double md = 0;
@@ -309,9 +344,9 @@ static void check_twin(const model_spec *sp, gf_type (*type_of)(int), const char
             }
             CHECK(finite && n_diff == 0, "%s: %lld of %d logits differ from the F32 twin's (max %g)", what,
                   (long long)n_diff, T_TOK * N_VOCAB, md);
-            printf("  %-34s %2lld matrices widened, %5.1f KiB -> %6.1f KiB f32, logits %s\n", what,
-                   (long long)Lq.m->n_widened, Lq.m->widened_src_bytes / 1024.0, Lq.m->widened_bytes / 1024.0,
-                   n_diff ? "DIFFER" : "bit-identical to the twin's");
+            printf("  %-34s %2lld matrices widened, %5.1f KiB -> %6.1f KiB f32, logits %s (%lld differ unrounded)\n",
+                   what, (long long)Lq.m->n_widened, Lq.m->widened_src_bytes / 1024.0, Lq.m->widened_bytes / 1024.0,
+                   n_diff ? "DIFFER" : "bit-identical to the twin's", (long long)n_plain);
         }
         free(a);
         free(b);
@@ -382,10 +417,80 @@ static void check_bad_scales(gf_type type) {
     free_set(&q);
 }
 
+/* ---------------------------------------------------------------- activation rounding */
+
+/* Each read-only type's act_round against the rounding written out here from ggml's
+ * definitions: Q8_K (per 256: iscale = -127/max, max the first element of largest
+ * magnitude; q = nearest-even, at most 127; d = 1/iscale), Q8_0 (per 32: d = fp16(amax/127),
+ * q = round-half-away(x/d) with 1/d in float), BF16 (nearest even). */
+static void ref_q8_k(const float *x, float *y, int n) {
+    for (int b = 0; b < n; b += 256) {
+        int at = b;
+        for (int j = b; j < b + 256; j++)
+            if (fabsf(x[j]) > fabsf(x[at])) at = j;
+        const float iscale = x[at] != 0 ? -127.0f / x[at] : 0.0f;
+        for (int j = b; j < b + 256; j++) {
+            const float v = nearbyintf(iscale * x[j]);
+            y[j] = iscale != 0 ? 1.0f / iscale * fminf(v, 127.0f) : 0.0f;
+        }
+    }
+}
+static void ref_q8_0(const float *x, float *y, int n) {
+    for (int b = 0; b < n; b += 32) {
+        float amax = 0;
+        for (int j = b; j < b + 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127, id = d != 0 ? 1.0f / d : 0.0f, dh = gf_fp16_to_fp32(gf_fp32_to_fp16(d));
+        for (int j = b; j < b + 32; j++) y[j] = roundf(x[j] * id) * dh;
+    }
+}
+static void ref_bf16(const float *x, float *y, int n) {
+    for (int j = 0; j < n; j++) {
+        const double a = x[j];
+        uint32_t u;
+        memcpy(&u, &x[j], 4);
+        uint32_t lo = u & 0xffff0000u, hi = lo + 0x10000u;
+        float fl, fh;
+        memcpy(&fl, &lo, 4);
+        memcpy(&fh, &hi, 4);
+        const double dl = fabs(a - fl), dh = fabs(a - fh);
+        y[j] = dl < dh ? fl : dh < dl ? fh : (lo & 0x10000u) ? fh : fl;
+    }
+}
+
+static void test_act_round(void) {
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof *x), *got = malloc(N * sizeof *x), *want = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++) x[i] = (float)(4 * frand() - 2) * (i % 512 < 256 ? 1.0f : 1e-3f);
+    for (int i = 0; i < 256; i++) x[i] = (float)((int)(x[i] * 8)) / 8; /* ties for Q8_0 and BF16 */
+    for (int i = 256 * 3; i < 256 * 4; i++) x[i] = 0.0f;                 /* an all-zero block */
+    x[1000] = -x[1001] * 1.0f;                                             /* equal magnitudes */
+    int n_checked = 0;
+    for (int t = 0; t < GF_TYPE_COUNT_; t++) {
+        const gf_type_traits *tt = gf_type_info((uint32_t)t);
+        if (!tt || !tt->act_round) continue;
+        void (*ref)(const float *, float *, int) = tt->block_size == 256 ? ref_q8_k : tt->block_size == 32 ? ref_q8_0
+                                                                                                       : ref_bf16;
+        memcpy(got, x, N * sizeof *x);
+        tt->act_round(got, N);
+        ref(x, want, N);
+        int n_diff = 0;
+        for (int i = 0; i < N; i++) n_diff += got[i] != want[i]; /* the references make -0 where 0 * d is +0 */
+        CHECK(n_diff == 0, "%s: act_round differs from the reference at %d of %d", tt->name, n_diff, N);
+        n_checked++;
+    }
+    CHECK(n_checked == 11, "%d types round activations, expected the 11 without a kernel", n_checked);
+    printf("  act_round of %d types: equal to the references written here (%d activations each)\n", n_checked, N);
+    free(x);
+    free(got);
+    free(want);
+}
+
 int main(void) {
     char what[64];
     for (int t = 0; t < GF_TYPE_COUNT_; t++)
         if (gf_type_can_read((gf_type)t)) readable[n_readable++] = (gf_type)t;
+    printf("llama.cpp's activation rounding of the widened types:\n");
+    test_act_round();
     printf("each type no kernel multiplies, against its F32 twin (%s kernels):\n",
            gf_kernels_name(gf_kernels_detect()));
     const model_spec qwen2_tied = {.arch = "qwen2", .tied = 1}, llama = {.arch = "llama", .tied = 0};
