@@ -55,10 +55,10 @@ static gf_status add_tensor(const gf_gguf *g, uint64_t i, const gf_hfcfg *hp, gf
     gf_st_tensor *e = &st->tensors[st->n_tensors];
     char hf[256];
     gf_tensor_hf_name(t, layer, hf, sizeof hf);
+    st->n_tensors++; /* counted first, so that gf_st_close frees whichever copy succeeded */
     e->name = strdup(hf);
     e->gguf_name = strdup(name);
     GF_FAIL_IF(!e->name || !e->gguf_name, err, GF_E_NOMEM, "out of memory");
-    st->n_tensors++;
     e->dtype = gt->type;
     e->n_dims = gt->n_dims;
     e->row_len = gt->ne[0];
@@ -77,7 +77,9 @@ static gf_status from_tensors(const gf_gguf *g, gf_hfcfg *hp, gf_err *err) {
     char name[96];
     int64_t e = -1;
     if (gf_tensor_gguf_name(hp->info->top[GF_TOP_EMBD].t, -1, name, sizeof name)) e = gf_gguf_find_tensor(g, name);
-    GF_FAIL_IF(e < 0 || g->tensors[e].n_dims != 2, err, GF_E_FORMAT, "%s: no 2-D tensor '%s'", g->path, name);
+    GF_FAIL_IF(e < 0, err, GF_E_FORMAT, "%s: no tensor '%s'", g->path, name);
+    GF_FAIL_IF(g->tensors[e].n_dims != 2, err, GF_E_FORMAT, "%s: tensor '%s' has %u dimensions, a %s embedding has 2",
+               g->path, name, g->tensors[e].n_dims, hp->arch_name);
     hp->n_vocab = g->tensors[e].ne[1];
     char k[128];
     snprintf(k, sizeof k, "%s.vocab_size", hp->arch_name);

@@ -216,11 +216,7 @@ static gf_status gguf_dim(const gf_gguf *g, const char *arch, gf_hkey key, int r
     snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(key));
     if (!required && !gf_gguf_find(g, k)) return GF_OK;
     uint32_t v;
-    gf_status rc = gf_gguf_get_u32(g, k, &v, err);
-    if (rc) {
-        gf_err_prefix(err, "%s", g->path);
-        return rc;
-    }
+    GF_TRY(gf_gguf_get_u32(g, k, &v, err)); /* the getters' messages name the file */
     GF_FAIL_IF(v == 0 || (int64_t)v > cap, err, GF_E_FORMAT, "%s: key '%s' = %u is out of range (1..%lld)", g->path, k,
                v, (long long)cap);
     *out = v;
@@ -232,11 +228,7 @@ static gf_status gguf_float(const gf_gguf *g, const char *arch, gf_hkey key, dou
     snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(key));
     if (!gf_gguf_find(g, k)) return GF_OK;
     float v;
-    gf_status rc = gf_gguf_get_f32(g, k, &v, err);
-    if (rc) {
-        gf_err_prefix(err, "%s", g->path);
-        return rc;
-    }
+    GF_TRY(gf_gguf_get_f32(g, k, &v, err));
     GF_FAIL_IF(!(v > 0) || !(v < 1e12f), err, GF_E_FORMAT, "%s: key '%s' = %g is out of range", g->path, k, (double)v);
     *out = v;
     return GF_OK;
@@ -261,11 +253,7 @@ static gf_status known_keys(const gf_gguf *g, const char *arch, gf_err *err) {
 gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err) {
     memset(hp, 0, sizeof *hp);
     const gf_str *as;
-    gf_status rc = gf_gguf_get_str(g, "general.architecture", &as, err);
-    if (rc) {
-        gf_err_prefix(err, "%s", g->path);
-        return rc;
-    }
+    GF_TRY(gf_gguf_get_str(g, "general.architecture", &as, err));
     const gf_arch_info *a = gf_arch_by_gguf_name(as->s);
     if (!a) {
         char known[128];
