@@ -1130,6 +1130,220 @@ static void ppl_cases(gen *g) {
              "NaN or Inf fp16 scale");
 }
 
+/* ---------------------------------------------------------------- GGUF-input cases */
+
+/* A GGUF given to `quantize` (issue 11): base/ converted to F32 in memory, then rewritten
+ * as the good twin gguf-in-good.gguf (blk.0.ffn_down.weight Q4_0, blk.0.ffn_gate.weight
+ * F16, the rest F32: it must quantize) or with one defect. */
+typedef struct {
+    const char *drop_key;      /* key left out                                              */
+    const char *key;           /* key set (added, or its value replaced): str, or else u32  */
+    const char *str;
+    uint32_t u32;
+    const char *drop;          /* tensor left out                                           */
+    const char *extra;         /* a 1-D F32 tensor of N_EMBD elements added at the end      */
+    const char *transpose;     /* a 2-D tensor declared with ne[0] and ne[1] exchanged      */
+    const char *three_d;       /* a 2-D tensor declared [ne0, ne1, 1]                       */
+    const char *retype;        /* tensor written as retype_as, then its type id patched     */
+    gf_type retype_as;
+    uint32_t type_id;
+    const char *poison;        /* F32/F16: element (row, col) made NaN/Inf; Q4_0: the fp16  */
+    int64_t row, col;          /* scale of block col of row `row`                           */
+    int inf;                   /* Inf instead of NaN                                        */
+} gin_defect;
+
+static gf_type twin_type(const char *name) {
+    if (!strcmp(name, "blk.0.ffn_down.weight")) return GF_TYPE_Q4_0;
+    if (!strcmp(name, "blk.0.ffn_gate.weight")) return GF_TYPE_F16;
+    if (!strcmp(name, "token_embd.weight")) return GF_TYPE_Q8_0;
+    return GF_TYPE_F32;
+}
+
+/* The offset of the type id in tensor `name`'s info in the file image b (after the
+ * length-prefixed name, n_dims and the dimensions). */
+static size_t type_field(const buf *b, const char *name) {
+    const size_t n = strlen(name);
+    for (size_t i = 8; i + n + 4 <= b->len; i++) {
+        uint64_t len, ndims = 0;
+        memcpy(&len, b->p + i - 8, 8);
+        if (len != n || memcmp(b->p + i, name, n) != 0) continue;
+        memcpy(&ndims, b->p + i + n, 4);
+        return i + n + 4 + 8 * (size_t)ndims;
+    }
+    fprintf(stderr, "gen_bad: no tensor info for %s\n", name);
+    exit(1);
+}
+
+/* Tensor t of the F32 source as `type`, with the defect's poison applied. */
+static uint8_t *gin_data(const gf_gguf_tensor *t, gf_type type, const gin_defect *d, size_t *nbytes) {
+    const int64_t ne0 = t->ne[0], n = ne0 * t->ne[1];
+    float *f = malloc((size_t)n * sizeof *f);
+    if (!f) die("out of memory");
+    memcpy(f, t->data, (size_t)n * sizeof *f);
+    const int poison = d->poison && !strcmp(d->poison, t->name.s);
+    const size_t rs = gf_row_size(type, ne0);
+    *nbytes = rs * (size_t)t->ne[1];
+    uint8_t *out = malloc(*nbytes);
+    if (!out) die("out of memory");
+    if (type == GF_TYPE_F32) {
+        if (poison) f[d->row * ne0 + d->col] = d->inf ? INFINITY : NAN;
+        memcpy(out, f, *nbytes);
+    } else if (type == GF_TYPE_F16) {
+        uint16_t *h = (uint16_t *)out;
+        for (int64_t i = 0; i < n; i++) h[i] = gf_fp32_to_fp16(f[i]);
+        if (poison) h[d->row * ne0 + d->col] = d->inf ? 0x7c00 : 0x7e00;
+    } else {
+        gf_quantize_row(type, f, out, n);
+        uint16_t bad = d->inf ? 0x7c00 : 0x7e00; /* Q4_0: the block's fp16 scale d */
+        if (poison) memcpy(out + (size_t)d->row * rs + (size_t)d->col * sizeof(gf_block_q4_0) +
+                           offsetof(gf_block_q4_0, d), &bad, 2);
+    }
+    free(f);
+    return out;
+}
+
+/* The F32 source rewritten as the twin, with defect d, into out. */
+static void gin_build(const gf_gguf *src, const gin_defect *d, buf *out) {
+    gf_err err = {0};
+    gf_gguf_writer *w = gf_gguf_writer_new();
+    if (!w) die("gguf writer");
+    for (uint64_t i = 0; i < src->n_kv; i++) {
+        const char *k = src->kv[i].key.s;
+        if (!strncmp(k, "gguf-forge.", 11) || (d->drop_key && !strcmp(k, d->drop_key))) continue;
+        if (gf_gguf_set_kv(w, &src->kv[i])) die("out of memory");
+    }
+    if (d->key && (d->str ? gf_gguf_set_str(w, d->key, d->str) : gf_gguf_set_u32(w, d->key, d->u32))) die("out of memory");
+    const gf_gguf_tensor *keep[64];
+    gf_type type[64];
+    int n = 0;
+    for (uint64_t i = 0; i < src->n_tensors && n < 64; i++) {
+        const gf_gguf_tensor *t = &src->tensors[i];
+        if (d->drop && !strcmp(d->drop, t->name.s)) continue;
+        int64_t ne[3] = {t->ne[0], t->ne[1], 1};
+        uint32_t nd = t->n_dims;
+        if (d->transpose && !strcmp(d->transpose, t->name.s)) ne[0] = t->ne[1], ne[1] = t->ne[0];
+        if (d->three_d && !strcmp(d->three_d, t->name.s)) nd = 3;
+        type[n] = d->retype && !strcmp(d->retype, t->name.s) ? d->retype_as : twin_type(t->name.s);
+        if (gf_gguf_add_tensor(w, t->name.s, type[n], nd, ne, &err)) die(err.msg);
+        keep[n++] = t;
+    }
+    if (d->extra) {
+        int64_t ne[1] = {N_EMBD};
+        if (gf_gguf_add_tensor(w, d->extra, GF_TYPE_F32, 1, ne, &err)) die(err.msg);
+    }
+    gf_sink sink = {to_buf, out};
+    if (gf_gguf_write_header(w, &sink, &err)) die(err.msg);
+    for (int i = 0; i < n; i++) {
+        size_t nb;
+        uint8_t *data = gin_data(keep[i], type[i], d, &nb);
+        if (gf_gguf_write_tensor_data(w, &sink, (uint64_t)i, data, nb, &err)) die(err.msg);
+        free(data);
+    }
+    if (d->extra) {
+        float one[N_EMBD];
+        for (int i = 0; i < N_EMBD; i++) one[i] = 1.0f;
+        if (gf_gguf_write_tensor_data(w, &sink, (uint64_t)n, one, sizeof one, &err)) die(err.msg);
+    }
+    gf_gguf_writer_free(w);
+    if (d->retype) {
+        uint32_t id = d->type_id;
+        memcpy(out->p + type_field(out, d->retype), &id, 4);
+    }
+}
+
+static void gin_case(gen *g, const gf_gguf *src, const char *name, const gin_defect *d, gf_status st,
+                     const char *needle) {
+    buf b = {0};
+    char full[512];
+    gin_build(src, d, &b);
+    write_buf(g, NULL, name, &b);
+    snprintf(full, sizeof full, "%s: %s", name, needle);
+    if (st != GF_OK) manifest(g, name, "quantize", st, full, NULL);
+    buf_free(&b);
+}
+
+static void gguf_input_cases(gen *g) {
+    char dir[4096];
+    path_of(dir, sizeof dir, g, "base", NULL);
+    gf_convert_opts o = {.type = GF_TYPE_F32, .embed_type = -1, .output_type = -1};
+    gf_convert_summary sum;
+    gf_err err = {0};
+    buf f32 = {0};
+    gf_sink sink = {to_buf, &f32};
+    if (gf_convert(dir, &sink, &o, &sum, &err)) die(err.msg);
+    gf_gguf *src = NULL;
+    if (gf_gguf_parse(f32.p, f32.len, "base-f32.gguf", &src, &err)) die(err.msg);
+
+    gin_case(g, src, "gguf-in-good.gguf", &(gin_defect){0}, GF_OK, NULL);
+    /* -- types */
+    gin_case(g, src, "gguf-in-type-iq2_xxs.gguf",
+             &(gin_defect){.retype = "blk.0.ffn_up.weight", .retype_as = GF_TYPE_F32, .type_id = 16},
+             GF_E_UNSUPPORTED, "tensor 'blk.0.ffn_up.weight' has type id 16 (iq2_xxs)");
+    gin_case(g, src, "gguf-in-type-i32.gguf", /* 4 bytes an element, as F32: only the type is wrong */
+             &(gin_defect){.retype = "blk.0.ffn_up.weight", .retype_as = GF_TYPE_F32, .type_id = 26},
+             GF_E_UNSUPPORTED, "tensor 'blk.0.ffn_up.weight' has type id 26 (i32)");
+    gin_case(g, src, "gguf-in-q4_0-row-not-whole-blocks.gguf", /* 16 halves = 32 bytes, declared Q4_0 */
+             &(gin_defect){.retype = "blk.0.attn_k.bias", .retype_as = GF_TYPE_F16, .type_id = GF_TYPE_Q4_0},
+             GF_E_FORMAT, "tensor 'blk.0.attn_k.bias': row of 16 elements is not a multiple of the q4_0 block size 32");
+    /* -- values */
+    gin_case(g, src, "gguf-in-q4_0-nan-scale.gguf",
+             &(gin_defect){.poison = "blk.0.ffn_down.weight", .row = 5, .col = 1}, GF_E_FORMAT,
+             "row 5: tensor 'blk.0.ffn_down.weight' (q4_0): element 32 is NaN: block 1 has a NaN or Inf fp16 scale");
+    gin_case(g, src, "gguf-in-q4_0-inf-scale.gguf",
+             &(gin_defect){.poison = "blk.0.ffn_down.weight", .row = 31, .col = 0, .inf = 1}, GF_E_FORMAT,
+             "row 31: tensor 'blk.0.ffn_down.weight' (q4_0): element 0 is Inf: block 0 has a NaN or Inf fp16 scale");
+    gin_case(g, src, "gguf-in-f16-inf.gguf", &(gin_defect){.poison = "blk.0.ffn_gate.weight", .row = 7, .col = 9, .inf = 1},
+             GF_E_VALUE, "tensor 'blk.0.ffn_gate.weight': Inf at row 7, column 9");
+    gin_case(g, src, "gguf-in-f32-nan.gguf", &(gin_defect){.poison = "output_norm.weight", .col = 3}, GF_E_VALUE,
+             "tensor 'output_norm.weight': NaN at row 0, column 3");
+    /* -- keys */
+    gin_case(g, src, "gguf-in-rope-scaling-yarn.gguf", &(gin_defect){.key = "qwen2.rope.scaling.type", .str = "yarn"},
+             GF_E_UNSUPPORTED, "key 'qwen2.rope.scaling.type' is not supported");
+    gin_case(g, src, "gguf-in-expert-count.gguf", &(gin_defect){.key = "qwen2.expert_count", .u32 = 8},
+             GF_E_UNSUPPORTED, "key 'qwen2.expert_count' is not supported");
+    gin_case(g, src, "gguf-in-architecture-unknown.gguf", &(gin_defect){.key = "general.architecture", .str = "mamba"},
+             GF_E_UNSUPPORTED, "architecture 'mamba' is not supported");
+    gin_case(g, src, "gguf-in-architecture-missing.gguf", &(gin_defect){.drop_key = "general.architecture"},
+             GF_E_FORMAT, "key 'general.architecture' is missing");
+    gin_case(g, src, "gguf-in-rms-eps-missing.gguf", &(gin_defect){.drop_key = "qwen2.attention.layer_norm_rms_epsilon"},
+             GF_E_FORMAT, "key 'qwen2.attention.layer_norm_rms_epsilon' is missing");
+    gin_case(g, src, "gguf-in-block-count-string.gguf", &(gin_defect){.key = "qwen2.block_count", .str = "2"},
+             GF_E_FORMAT, "key 'qwen2.block_count' has type str, expected an integer");
+    gin_case(g, src, "gguf-in-vocab-size-mismatch.gguf", &(gin_defect){.key = "qwen2.vocab_size", .u32 = N_TOKENS + 1},
+             GF_E_FORMAT, "key 'qwen2.vocab_size' = 300 but 'token_embd.weight' has 299 rows");
+    /* -- tensors against the architecture and the keys */
+    gin_case(g, src, "gguf-in-unexpected-tensor.gguf", &(gin_defect){.extra = "blk.0.attn_q_norm.weight"},
+             GF_E_UNSUPPORTED, "tensor 'blk.0.attn_q_norm.weight' is not part of a qwen2 model");
+    gin_case(g, src, "gguf-in-layer-past-block-count.gguf", &(gin_defect){.key = "qwen2.block_count", .u32 = 1},
+             GF_E_UNSUPPORTED, "tensor 'blk.1.attn_k.bias' is not part of a qwen2 model");
+    gin_case(g, src, "gguf-in-missing-tensor.gguf", &(gin_defect){.drop = "blk.1.ffn_up.weight"}, GF_E_FORMAT,
+             "the model has no tensor for GGUF 'blk.1.ffn_up.weight'");
+    gin_case(g, src, "gguf-in-shape-vs-keys.gguf", &(gin_defect){.transpose = "blk.1.attn_k.weight"}, GF_E_FORMAT,
+             "tensor 'blk.1.attn_k.weight' has shape [32, 16], its GGUF keys imply [16, 32]");
+    gin_case(g, src, "gguf-in-tensor-3d.gguf", &(gin_defect){.three_d = "token_embd.weight"}, GF_E_FORMAT,
+             "tensor 'token_embd.weight' has 3 dimensions, a qwen2 embedding has 2");
+    gin_case(g, src, "gguf-in-no-embedding.gguf", &(gin_defect){.drop = "token_embd.weight"}, GF_E_FORMAT,
+             "no tensor 'token_embd.weight'");
+    gf_gguf_close(src);
+    buf_free(&f32);
+}
+
+/* Files of the inspect and ppl cases that `quantize` must refuse for the same defect. */
+static void gguf_quantize_lines(gen *g) {
+    manifest(g, "gguf-tensor-type-iq2_xxs.gguf", "quantize", GF_E_UNSUPPORTED,
+             "gguf-tensor-type-iq2_xxs.gguf: tensor 'output.weight' has type id 16 (iq2_xxs)", NULL);
+    manifest(g, "gguf-row-not-whole-blocks.gguf", "quantize", GF_E_FORMAT,
+             "gguf-row-not-whole-blocks.gguf: tensor 'output.weight': row of 48 elements", NULL);
+    manifest(g, "gguf-data-past-end.gguf", "quantize", GF_E_FORMAT, "gguf-data-past-end.gguf: tensor 'output.weight' data",
+             NULL);
+    manifest(g, "ppl-q4_k-nan-scale.gguf", "quantize", GF_E_FORMAT,
+             "ppl-q4_k-nan-scale.gguf: row 10: tensor 'blk.0.ffn_down.weight' (q4_K): element 0 is NaN: block 0 has a "
+             "NaN or Inf fp16 scale", NULL);
+    manifest(g, "ppl-q6_k-inf-scale.gguf", "quantize", GF_E_FORMAT,
+             "ppl-q6_k-inf-scale.gguf: row 10: tensor 'blk.0.ffn_down.weight' (q6_K): element 0 is Inf: block 0 has a "
+             "NaN or Inf fp16 scale", NULL);
+}
+
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
@@ -1175,6 +1389,8 @@ int main(int argc, char **argv) {
     quantize_cases(&g);
     gguf_cases(&g);
     ppl_cases(&g);
+    gguf_input_cases(&g);
+    gguf_quantize_lines(&g);
     write_buf(&g, NULL, "MANIFEST.tsv", &g.manifest);
     printf("gen_bad: %d cases in %s\n", g.n_cases, g.out);
     buf_free(&g.manifest);
