@@ -11,8 +11,9 @@
  * good GGUF (gguf-good.gguf) and one GGUF per inspect case; MANIFEST.tsv with, per case, the command,
  * exit code, error class (gf_status_name) and a substring of the message naming the file and the
  * tensor or key; ppl-good.gguf, a tiny llama model the engine loads, and one GGUF per ppl case (a K-quant
- * matrix with a NaN or Inf fp16 scale, which the engine refuses at load).  It checks nothing itself:
- * tests/test_bad_inputs.sh runs the cases.
+ * matrix with a NaN or Inf fp16 scale, which the engine refuses at load); gguf-in-good.gguf, base/ as a mixed-type
+ * GGUF (Q4_0, Q8_0, F16, F32) that must quantize, and one GGUF per GGUF-input case (quantize).  It checks nothing
+ * itself: tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
 #include <math.h>
