@@ -19,9 +19,11 @@ for t in $targets; do
         "$src" "$@" -o "$out/$t" -lcjson -lpcre2-8 -lm
     mkdir -p "$out/$t.corpus" "$out/$t.artifacts"
     cp fuzz/corpus/$t/* "$out/$t.corpus/" 2>/dev/null || true
+    maxlen=65536
+    case $t in fuzz_gguf_source) maxlen=131072 ;; esac # its seeds are whole models of up to 81 KB
     echo "== $t: $secs s${FUZZ_RUNS:+ or $FUZZ_RUNS executions}"
     if ! OMP_NUM_THREADS=1 "$out/$t" "$out/$t.corpus" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
-         -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
+         -rss_limit_mb=2048 -max_len=$maxlen -timeout=10 \
          -artifact_prefix="$out/$t.artifacts/" -print_final_stats=1 >"$out/$t.log" 2>&1; then
         echo "   FAILED: see $out/$t.log and $out/$t.artifacts/"; status=1
     fi
