@@ -9,6 +9,8 @@
  *     wiki.test.raw with GF_PPL_FULL=1;
  *   - reference-outputs/ppl/qwen2-tiny-nlp-valid-20chunks.txt: the first 20
  *     chunks of nlp-valid.txt for qwen2-tiny F32, Q8_0, Q4_0 (default);
+ *   - reference-outputs/ppl/qwen2-tiny-kquants-20chunks.txt: the same 20 chunks for
+ *     llama.cpp's Q4_K_M and Q6_K files in reference-outputs/kquants (widened at load);
  *   - ../shared/oracle/qwen2-tiny-f32.ppl.txt: whole nlp-valid.txt and
  *     wiki.test.raw for F32, Q8_0, Q4_0, Q4_0-imatrix, checked with GF_PPL_FULL=1
  *     (about 7 million token evaluations: many minutes, so not in every make
@@ -24,6 +26,7 @@
 
 #define N_CHUNKS 20
 #define REF_20 "reference-outputs/ppl/qwen2-tiny-nlp-valid-20chunks.txt"
+#define REF_KQ "reference-outputs/ppl/qwen2-tiny-kquants-20chunks.txt"
 
 /* Tolerances, relative unless said: a small margin over the differences from
  * llama.cpp measured on x86-64 (avx2 kernels) by make test's checks (first 20
@@ -36,6 +39,12 @@
 #define TOL_PPL_ERR 2e-4         /* the ± of a PPL: 1.6e-6 (qwen2-tiny), 5.1e-5 (stories)   */
 #define TOL_KLD_REL 0.02         /* mean KLD: Q8_0 6.7e-3 (at the print resolution), Q4_0 5.8e-4 */
 #define TOL_TOP_ABS 0.003        /* same-top-1 share, absolute: Q8_0 0.158 pp, Q4_0 0.039 pp */
+/* llama.cpp's Q4_K_M and Q6_K files (widened to F32 here with Q8_K-rounded activations, integer
+ * dots there), 20 chunks: measured PPL 6.1e-5 (Q4_K_M), 2.3e-4 (Q6_K); KLD 3.7e-4, 6.6e-3; top-1
+ * 0.24 pp, 0.12 pp.  Issue 11's target for PPL is 0.5 %. */
+#define TOL_PPL_KQ 5e-4
+#define TOL_KLD_KQ 0.02
+#define TOL_TOP_KQ 0.004
 #define TOL_PPL_SELF 1e-7        /* PPL of a quantized file alone vs from the KLD sums: 1.3e-8 */
 /* Mean PPL(base) of a KLD run vs the F32 figure: the base logits are coded to 16
  * bits, as in llama.cpp's logits file.  Whole nlp-valid.txt: 2.0e-5 (48.799914 vs
@@ -87,6 +96,18 @@ static int load_same_text(loaded *L, const loaded *text_of, const char *model_re
     L->ids = NULL;
     if (!check_shared_path(mp, sizeof mp, model_rel)) return 0;
     CHECK(gf_model_open(mp, gf_kernels_detect(), &L->m, &err) == GF_OK, "%s", err.msg);
+    L->ids = malloc(L->n_ids * sizeof *L->ids);
+    if (L->ids) memcpy(L->ids, text_of->ids, L->n_ids * sizeof *L->ids);
+    return L->m && L->ids;
+}
+
+/* The same with a model file in this repository (path relative to its root). */
+static int load_repo_model(loaded *L, const loaded *text_of, const char *path) {
+    gf_err err = {0};
+    *L = *text_of;
+    L->m = NULL;
+    L->ids = NULL;
+    CHECK(gf_model_open(path, gf_kernels_detect(), &L->m, &err) == GF_OK, "%s", err.msg);
     L->ids = malloc(L->n_ids * sizeof *L->ids);
     if (L->ids) memcpy(L->ids, text_of->ids, L->n_ids * sizeof *L->ids);
     return L->m && L->ids;
@@ -167,7 +188,7 @@ static const ref_row *find_ref(const ref_file *rf, const char *text, const char 
 }
 
 /* Worst differences seen, printed at the end (what the tolerances are set from). */
-static double worst_f32, worst_q, worst_err, worst_kld, worst_top;
+static double worst_f32, worst_q, worst_err, worst_kld, worst_top, worst_kq;
 
 /* One model's report against one reference line. */
 static void compare(const char *what, const gf_ppl_report *r, const ref_row *ref, int vs_base) {
@@ -302,6 +323,44 @@ static void test_llama_cpp(void) {
     test_qwen2_tiny(&rf, "wiki.test.raw", -1);
 }
 
+/* ---------------------------------------------------------------- llama.cpp's K-quant files */
+
+/* llama-quantize's Q4_K_M and Q6_K files of qwen2-tiny (in this repository, with how they were made):
+ * the engine widens their K-quant matrices to F32 at load, llama.cpp dots them with activations
+ * rounded to Q8_K blocks, so the figures differ by that rounding (README). */
+static void test_kquants(void) {
+    ref_file rf;
+    loaded f32, q;
+    gf_ppl_report r;
+    char what[128], model[256];
+    if (!read_refs(&rf, REF_KQ)) return;
+    if (!load(&f32, "oracle/qwen2-tiny-f32.f32.gguf", "data/nlp-valid.txt")) return;
+    for (int i = 0; i < rf.n; i++) {
+        const ref_row *ref = &rf.row[i];
+        if (strcmp(ref->text, "nlp-valid.txt") || !strcmp(ref->type, "f32")) continue;
+        snprintf(model, sizeof model, "reference-outputs/kquants/qwen2-tiny-f32.%s.gguf", ref->type);
+        snprintf(what, sizeof what, "qwen2-tiny %s (llama-quantize)", ref->type);
+        if (!load_repo_model(&q, &f32, model)) continue;
+        CHECK(q.m->n_widened > 0, "%s: no matrix widened", model);
+        if (evaluate(&q, f32.m, N_CHUNKS, &r)) {
+            const double d = rel(r.ppl_q, ref->ppl);
+            worst_kq = fmax(worst_kq, d);
+            printf("  %-36s PPL %.6f  llama.cpp %.6f  (%.1e)", what, r.ppl_q, ref->ppl, d);
+            CHECK(d < TOL_PPL_KQ, "%s: PPL %.6f vs %.6f (%.2e > %.0e)", what, r.ppl_q, ref->ppl, d, TOL_PPL_KQ);
+            if (!isnan(ref->kld)) {
+                const double dk = rel(r.kld, ref->kld), dt = fabs(r.same_top - ref->top);
+                printf("  KLD %.6f (%.6f, %.1e)  top-1 %.3f %% (%.3f %%)", r.kld, ref->kld, dk, 100 * r.same_top,
+                       100 * ref->top);
+                CHECK(dk < TOL_KLD_KQ, "%s: KLD %.6f vs %.6f (%.2e)", what, r.kld, ref->kld, dk);
+                CHECK(dt < TOL_TOP_KQ, "%s: same top-1 %.5f vs %.5f", what, r.same_top, ref->top);
+            }
+            printf("\n");
+        }
+        unload(&q);
+    }
+    unload(&f32);
+}
+
 /* ---------------------------------------------------------------- windowing */
 
 /* Recomputes 2 windows of stories260K plainly from gf_forward logits: BOS in
@@ -356,7 +415,8 @@ int main(void) {
     test_windows_by_hand();
     test_self_and_errors();
     test_llama_cpp();
-    printf("  worst relative differences: PPL f32 %.2e, quantized %.2e, +/- %.2e, KLD %.2e; top-1 %.3f pp\n",
-           worst_f32, worst_q, worst_err, worst_kld, 100 * worst_top);
+    test_kquants();
+    printf("  worst relative differences: PPL f32 %.2e, quantized %.2e, K-quant files %.2e, +/- %.2e, KLD %.2e; "
+           "top-1 %.3f pp\n", worst_f32, worst_q, worst_kq, worst_err, worst_kld, 100 * worst_top);
     return check_done("test_ppl");
 }
