@@ -7,7 +7,9 @@
 # `gguf-forge ppl -c 512 --kld-base F32 --chunks N` on ../shared/data/wiki.test.raw.
 # Files of other tools (llama-quantize's, REAL_EXTRA="name=path ...") get the same rows.
 # Usage: bench/real_model.sh SOURCE.gguf [OUT_DIR]; REAL_CHUNKS (default 40),
-# REAL_METHODS, REAL_RECIPE (AutoRound, default light), BENCH_THREADS.  Numbers only.
+# REAL_METHODS, REAL_RECIPE (AutoRound, default light), REAL_CALIB (imatrix/AWQ calibration,
+# default 32 samples x 256 tokens: the 128 x 512 default is ~15 min of float forward on 2 cores),
+# REAL_TYPES (default "q4_0 q8_0"; "none" measures only REAL_EXTRA), BENCH_THREADS.  Numbers only.
 set -e
 BUILD=${BUILD:-build}
 G=$BUILD/gguf-forge
@@ -23,12 +25,13 @@ TEXT=$SHARED/data/wiki.test.raw
 mkdir -p "$OUT"
 METHODS=${REAL_METHODS:-"minmax omse imatrix awq autoround"}
 RECIPE=${REAL_RECIPE:-light}
+CALIB_SIZE=${REAL_CALIB:-"--nsamples 32 --seqlen 256"}
 args_of() { # method -> quantize arguments (heads: the method's own choice unless said)
     case $1 in
         minmax) echo "--blocks minmax" ;;
         omse) echo "--blocks omse --embed omse" ;;
-        imatrix) echo "--blocks imatrix --embed imatrix --calib $CAL" ;;
-        awq) echo "--blocks awq --calib $CAL" ;;
+        imatrix) echo "--blocks imatrix --embed imatrix --calib $CAL $CALIB_SIZE" ;;
+        awq) echo "--blocks awq --calib $CAL $CALIB_SIZE" ;;
         autoround) echo "--blocks autoround --embed omse --calib $CAL --recipe $RECIPE" ;;
     esac
 }
@@ -51,6 +54,7 @@ echo "|---|---|---|---|---|---|"
 "$G" ppl "$base" -f "$TEXT" -c 512 -t $T --chunks $CHUNKS >"$OUT/ppl.log" 2>&1 || true
 echo "| F32 (dequantized source) | $(( $(stat -c %s "$base") / 1000000 )) | $(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' "$OUT/ppl.log") | 0 | 100 | - |"
 for type in ${REAL_TYPES:-q4_0 q8_0}; do
+    [ $type = none ] && continue
     for layout in pure default; do
         [ $type = q8_0 ] && [ $layout = default ] && continue # q8_0's default layout is --pure
         for m in $METHODS; do
