@@ -18,7 +18,7 @@ ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
 COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c
-FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/gguf_source.c
+FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/lora.c formats/gguf_source.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c
 CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c

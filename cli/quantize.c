@@ -4,6 +4,7 @@
  * The work is convert/convert.c; this file parses, prints, and owns the output
  * file's lifecycle (temporary file, removed on error and on SIGINT/SIGTERM).
  */
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "cli.h"
 
 #define MAX_RULES 64
+#define MAX_LORA 16
 
 static void help(FILE *f) {
     char types[256];
@@ -41,6 +43,10 @@ static void help(FILE *f) {
             "  --embed METHOD             ... of the token embedding (default minmax)\n"
             "  --output METHOD            ... of the output/lm_head of untied models (default minmax)\n"
             "  --imatrix FILE             importance matrix written by llama-imatrix (.dat), for method imatrix\n"
+            "  --lora DIR                 merge a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)\n"
+            "                             into the weights before quantizing: W + s*B*A, s = lora_alpha/r (rsLoRA:\n"
+            "                             /sqrt(r)); repeatable, applied in order\n"
+            "  --lora-scale X             multiplies s of the --lora before it (default 1)\n"
             "  --calib FILE               calibration text for activation-aware methods (default: a built-in\n"
             "                             65 KB English text); --nsamples N (128) windows of --seqlen N (512)\n"
             "                             tokens, picked with --seed N (0)\n"
@@ -293,6 +299,8 @@ typedef struct {
     gf_type_rule rules[MAX_RULES];
     char *rule_buf[MAX_RULES];
     int n_rules;
+    gf_lora_spec lora[MAX_LORA];
+    int n_lora;
     gf_convert_opts o;
 } qargs;
 
@@ -310,6 +318,25 @@ static int opt_list(qargs *q, const char *opt, const char *v) {
 }
 static int opt_out(qargs *q, const char *opt, const char *v) { return q->out = v, 0; }
 static int opt_imatrix(qargs *q, const char *opt, const char *v) { return q->imatrix_path = v, 0; }
+static int opt_lora(qargs *q, const char *opt, const char *v) {
+    if (q->n_lora == MAX_LORA) {
+        fprintf(stderr, "gguf-forge quantize: at most %d --lora adapters\n", MAX_LORA);
+        return -1;
+    }
+    q->lora[q->n_lora++] = (gf_lora_spec){.dir = v, .scale = 1.0};
+    q->o.lora = q->lora, q->o.n_lora = q->n_lora;
+    return 0;
+}
+static int opt_lora_scale(qargs *q, const char *opt, const char *v) {
+    char *end;
+    double x = strtod(v, &end);
+    if (!q->n_lora || *end || !*v || !isfinite(x)) {
+        fprintf(stderr, "gguf-forge quantize: --lora-scale wants a finite number after a --lora, got '%s'\n", v);
+        return -1;
+    }
+    q->lora[q->n_lora - 1].scale = x;
+    return 0;
+}
 static int opt_calib(qargs *q, const char *opt, const char *v) { return q->calib_path = v, 0; }
 static int opt_recipe(qargs *q, const char *opt, const char *v) { return q->recipe = v, 0; }
 static int opt_report(qargs *q, const char *opt, const char *v) { return q->report_path = v, 0; }
@@ -414,6 +441,8 @@ static const struct {
     {"--embed", NULL, 1, opt_embed},
     {"--output", NULL, 1, opt_output},
     {"--imatrix", NULL, 1, opt_imatrix},
+    {"--lora", NULL, 1, opt_lora},
+    {"--lora-scale", NULL, 1, opt_lora_scale},
     {"--calib", NULL, 1, opt_calib},
     {"--nsamples", NULL, 1, opt_nsamples},
     {"--seqlen", NULL, 1, opt_seqlen},

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "../calib/probe.h"
+#include "../formats/lora.h"
 #include "../engine/gemm.h"
 #include "../formats/gguf_source.h"
 #include "../formats/hfconfig.h"
@@ -61,6 +62,7 @@ typedef struct {
     gf_convert_summary *sum;
     gf_hfcfg hp;
     gf_safetensors *st;        /* NULL for --vocab-only of a folder                     */
+    gf_lora lora;              /* the --lora adapters, merged as st's rows are read     */
     gf_gguf *src;              /* a GGUF input (its metadata is copied through), or NULL */
     gf_vocab *vocab;
     gf_gguf_writer *w;
@@ -385,6 +387,29 @@ static gf_status write_source_meta(const conversion *cv, gf_gguf_writer *w) {
     return rc;
 }
 
+/* gguf-forge.lora.*: each merged adapter, in the order applied. */
+static gf_status write_lora_meta(const gf_lora *l, gf_gguf_writer *w) {
+    gf_status rc = l->n ? gf_gguf_set_u32(w, "gguf-forge.lora.count", (uint32_t)l->n) : GF_OK;
+    for (int i = 0; i < l->n && !rc; i++) {
+        const gf_lora_adapter *ad = &l->ad[i];
+        char k[64], hash[32];
+        snprintf(hash, sizeof hash, "fnv1a64:%016llx", (unsigned long long)ad->hash);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.file", i);
+        rc = gf_gguf_set_str(w, k, ad->path);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.hash", i);
+        if (!rc) rc = gf_gguf_set_str(w, k, hash);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.rank", i);
+        if (!rc) rc = gf_gguf_set_u32(w, k, (uint32_t)ad->rank);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.alpha", i);
+        if (!rc) rc = gf_gguf_set_f32(w, k, (float)ad->alpha);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.scale", i);
+        if (!rc) rc = gf_gguf_set_f32(w, k, (float)ad->user_scale);
+        snprintf(k, sizeof k, "gguf-forge.lora.%d.rslora", i);
+        if (!rc) rc = gf_gguf_set_bool(w, k, ad->rslora);
+    }
+    return rc;
+}
+
 static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err) {
     const gf_convert_opts *o = cv->o;
     const gf_hfcfg *hp = &cv->hp;
@@ -414,6 +439,7 @@ static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err
     if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
     if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.source_dtype", src);
+    if (!rc) rc = write_lora_meta(&cv->lora, w);
     if (!rc && cv->src) rc = write_source_meta(cv, w);
     return rc ? gf_errf(err, rc, "out of memory writing metadata") : GF_OK;
 }
@@ -462,6 +488,7 @@ static void conversion_free(conversion *cv) {
     gf_imatrix_free(cv->calib_imx);
     gf_vocab_free(cv->vocab);
     gf_st_close(cv->st);
+    gf_lora_free(&cv->lora);
     gf_gguf_close(cv->src);
 }
 
@@ -575,6 +602,10 @@ static gf_status plan(conversion *cv, gf_err *err) {
                               .ctx = o->progress_ctx};
     cv->co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
 
+    for (int i = 0; i < o->n_lora && cv->st && !o->vocab_only; i++) {
+        GF_TRY(gf_lora_add(&cv->lora, o->lora[i].dir, o->lora[i].scale, &cv->hp, cv->st, err));
+        cv->st->lora = &cv->lora;
+    }
     int64_t n_src = cv->st && !o->vocab_only ? cv->st->n_tensors : 0; /* --vocab-only reads no tensors */
     cv->plan = calloc((size_t)n_src + 1, sizeof *cv->plan);
     GF_FAIL_IF(!cv->plan, err, GF_E_NOMEM, "out of memory");

@@ -48,6 +48,12 @@ typedef struct gf_block_event {
     double seconds;
 } gf_block_event;
 
+/* A PEFT LoRA adapter to merge before quantizing (formats/lora.h). */
+typedef struct {
+    const char *dir;           /* adapter_config.json + adapter_model.safetensors */
+    double scale;              /* --lora-scale: multiplies alpha / r              */
+} gf_lora_spec;
+
 typedef struct {
     gf_type type;              /* linear weights of the blocks                    */
     int embed_type;            /* token embedding; -1: default for `type`         */
@@ -61,6 +67,8 @@ typedef struct {
     const gf_qmethod *output;  /* method for output (lm_head); NULL: minmax        */
     const gf_imatrix *imatrix; /* per-channel importance (mean x^2), or NULL       */
     const char *imatrix_name;  /* where it came from, recorded in the GGUF         */
+    const gf_lora_spec *lora;  /* adapters merged into the weights, in order (n_lora) */
+    int n_lora;
     const gf_calib_opts *calib;/* samples for activation-aware methods when there is
                                   no imatrix (text NULL: the built-in text)        */
     void (*calib_progress)(void *ctx, int layer, int n_layers);

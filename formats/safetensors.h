@@ -38,6 +38,8 @@ typedef struct {
     int gguf_layout;           /* the tensors come from a GGUF (gguf_source.h): rows are
                                   already in GGUF order (llama q/k permuted), and dtype
                                   may be any type with a dequantizer                   */
+    const struct gf_lora *lora; /* adapters gf_hf_read_rows merges into the rows (lora.h),
+                                  or NULL; owned by whoever set it                     */
 } gf_safetensors;
 
 /* path: a .safetensors file, or a folder with model.safetensors or
