@@ -55,11 +55,18 @@ static gf_status read_config(gf_lora_adapter *ad, const char *path, const gf_saf
     GF_TRY_GOTO(gf_json_get_bool_or(c, "use_rslora", 0, path, &ad->rslora, err));
     GF_TRY_GOTO(gf_json_get_bool_or(c, "use_dora", 0, path, &dora, err));
     GF_TRY_GOTO(gf_json_get_bool_or(c, "fan_in_fan_out", 0, path, &fifo, err));
+    static const char *refused_flags[] = {"lora_bias", "use_qalora"};
+    for (size_t i = 0; i < sizeof refused_flags / sizeof *refused_flags; i++) {
+        int on = 0;
+        GF_TRY_GOTO(gf_json_get_bool_or(c, refused_flags[i], 0, path, &on, err));
+        GF_FAIL_GOTO_IF(on, err, GF_E_UNSUPPORTED, "%s: key '%s' is true: not supported", path, refused_flags[i]);
+    }
     GF_FAIL_GOTO_IF(dora, err, GF_E_UNSUPPORTED, "%s: key 'use_dora': DoRA adapters are not merged (their magnitude "
                     "vector renormalizes each column); merge it with PEFT first", path);
     GF_FAIL_GOTO_IF(fifo, err, GF_E_UNSUPPORTED, "%s: key 'fan_in_fan_out' is true: that is for Conv1D weights "
                     "(GPT-2), which no architecture here has", path);
-    static const char *refused[] = {"modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform"};
+    static const char *refused[] = {"modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform",
+                                    "layer_replication", "target_parameters", "trainable_token_indices"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         GF_FAIL_GOTO_IF(!empty_or_null(gf_json_get(c, refused[i])), err, GF_E_UNSUPPORTED,
                         "%s: key '%s' is set: not supported (a merge that ignored it would be wrong)", path, refused[i]);
@@ -106,11 +113,13 @@ static gf_status load_pair(gf_lora_adapter *ad, const gf_safetensors *st, const 
     GF_FAIL_IF(w->n_dims != 2 || (m.kind != GF_TK_LINEAR && m.kind != GF_TK_OUTPUT), err, GF_E_UNSUPPORTED,
                "%s: adapter key '%s': '%s' is not a linear weight (embedding LoRA is not merged)", f, ta->name, target);
     GF_FAIL_IF(ta->n_dims != 2 || ta->shape[0] != ad->rank || ta->shape[1] != w->row_len, err, GF_E_VALUE,
-               "%s: adapter key '%s': shape must be [%lld, %lld] (r, in of '%s')", f, ta->name, (long long)ad->rank,
-               (long long)w->row_len, target);
+               "%s: adapter key '%s': shape must be [%lld, %lld] (r, in of '%s'), not [%lld, %lld]", f, ta->name,
+               (long long)ad->rank, (long long)w->row_len, target, (long long)ta->shape[0],
+               (long long)(ta->n_dims > 1 ? ta->shape[1] : 0));
     GF_FAIL_IF(tb->n_dims != 2 || tb->shape[0] != w->n_rows || tb->shape[1] != ad->rank, err, GF_E_VALUE,
-               "%s: adapter key '%s': shape must be [%lld, %lld] (out of '%s', r)", f, bname, (long long)w->n_rows,
-               (long long)ad->rank, target);
+               "%s: adapter key '%s': shape must be [%lld, %lld] (out of '%s', r), not [%lld, %lld]", f, bname,
+               (long long)w->n_rows, (long long)ad->rank, target, (long long)tb->shape[0],
+               (long long)(tb->n_dims > 1 ? tb->shape[1] : 0));
     gf_lora_pair *p = &ad->pairs[ad->n_pairs];
     *p = (gf_lora_pair){.target = strdup(target), .r = ad->rank, .in = w->row_len, .out = w->n_rows};
     p->a = malloc((size_t)(p->r * p->in) * sizeof *p->a);

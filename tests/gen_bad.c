@@ -3,7 +3,7 @@
  * gguf-forge must reject with a clear message, a clean exit code and no output left behind.
  *
  *   gen_bad OUT_DIR                        write the suite (same bytes on every run: fixed seeds)
- *   gen_bad --classify quantize|inspect|ppl P  print "<gf_status_name>\t<message>" for one case
+ *   gen_bad --classify quantize|lora|inspect|ppl P  print "<gf_status_name>\t<message>" for one case
  *
  * The suite: base/ and base-sharded/, a good tiny Qwen2 model folder (hidden 32, 2 layers, 4 heads /
  * 2 KV heads, FFN 64, a 299-token byte-level BPE tokenizer, BF16 weights), which must quantize; one
@@ -12,7 +12,9 @@
  * exit code, error class (gf_status_name) and a substring of the message naming the file and the
  * tensor or key; ppl-good.gguf, a tiny llama model the engine loads, and one GGUF per ppl case (a K-quant
  * matrix with a NaN or Inf fp16 scale, which the engine refuses at load); gguf-in-good.gguf, base/ as a mixed-type
- * GGUF (Q4_0, Q8_0, F16, F32) that must quantize, and one GGUF per GGUF-input case (quantize).  It checks nothing
+ * GGUF (Q4_0, Q8_0, F16, F32) that must quantize, and one GGUF per GGUF-input case (quantize); lora-good/, a PEFT
+ * LoRA adapter folder for base/ that must merge, and one adapter folder per LoRA case (quantize base --lora CASE,
+ * issue 16).  It checks nothing
  * itself: tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
@@ -1345,6 +1347,92 @@ static void gguf_quantize_lines(gen *g) {
              "NaN or Inf fp16 scale", NULL);
 }
 
+/* ---------------------------------------------------------------- LoRA adapter cases */
+
+/* What a LoRA case changes in the good adapter (lora-good: r 4, alpha 8, q_proj and down_proj of both layers). */
+typedef enum {
+    L_OK, L_SHAPE, L_NO_MODULE, L_NO_BASE_TENSOR, L_DORA, L_DORA_MAGNITUDE, L_EMBEDDING, L_EMBED_TARGET, L_SAVED,
+    L_NAN, L_INF, L_MISSING_B, L_NO_CONFIG, L_FAN_IN_FAN_OUT,
+} lora_defect;
+
+#define L_RANK 4
+
+static void lora_pair(st_model *m, const char *module, int64_t out, int64_t in, uint64_t *seed) {
+    char nm[96];
+    snprintf(nm, sizeof nm, "base_model.model.%s.lora_A.weight", module);
+    add_tensor(m, nm, L_RANK, in, 0, 0.1f, seed);
+    snprintf(nm, sizeof nm, "base_model.model.%s.lora_B.weight", module);
+    add_tensor(m, nm, out, L_RANK, 0, 0.1f, seed);
+}
+
+/* A PEFT adapter folder for the base model (lora --lora CASE), with defect d. */
+static void lora_build(gen *g, const char *name, lora_defect d) {
+    st_model m = {0};
+    buf b = {0};
+    uint64_t seed = SEED ^ 0x10ull;
+    make_dir(g, name);
+    for (int l = 0; l < N_LAYER; l++) {
+        char mod[96];
+        snprintf(mod, sizeof mod, "model.layers.%d.self_attn.q_proj", l);
+        lora_pair(&m, mod, N_HEAD * HEAD_DIM, d == L_SHAPE && l == 1 ? N_EMBD + 1 : N_EMBD, &seed);
+        snprintf(mod, sizeof mod, "model.layers.%d.mlp.down_proj", l);
+        lora_pair(&m, mod, N_EMBD, N_FF, &seed);
+    }
+    if (d == L_NO_BASE_TENSOR) lora_pair(&m, "model.layers.5.self_attn.q_proj", N_HEAD * HEAD_DIM, N_EMBD, &seed);
+    if (d == L_DORA_MAGNITUDE)
+        add_tensor(&m, "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", N_HEAD * HEAD_DIM, 0, 1,
+                   0.1f, &seed);
+    if (d == L_EMBEDDING) add_tensor(&m, "base_model.model.model.embed_tokens.lora_embedding_A", L_RANK, N_TOKENS, 0,
+                                     0.1f, &seed);
+    if (d == L_EMBED_TARGET) lora_pair(&m, "model.embed_tokens", N_TOKENS, N_EMBD, &seed);
+    if (d == L_NAN) ((uint16_t *)find(&m, "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight")->data)[9] = 0x7fc0;
+    if (d == L_INF) ((uint16_t *)find(&m, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight")->data)[3] = 0x7f80;
+    if (d == L_MISSING_B) drop(&m, "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight");
+    st_serialize(&m, &b);
+    write_buf(g, name, "adapter_model.safetensors", &b);
+    buf_free(&b);
+    model_free(&m);
+    if (d == L_NO_CONFIG) return;
+    putf(&b, "{\n  \"peft_type\": \"LORA\",\n  \"r\": %d,\n  \"lora_alpha\": 8,\n  \"target_modules\": [\"q_proj\", "
+             "\"down_proj\"%s],\n  \"use_rslora\": false,\n  \"use_dora\": %s,\n  \"fan_in_fan_out\": %s,\n"
+             "  \"modules_to_save\": %s,\n  \"bias\": \"none\"\n}\n",
+         L_RANK, d == L_NO_MODULE ? ", \"c_attn\"" : "", d == L_DORA ? "true" : "false",
+         d == L_FAN_IN_FAN_OUT ? "true" : "false", d == L_SAVED ? "[\"embed_tokens\", \"lm_head\"]" : "null");
+    write_buf(g, name, "adapter_config.json", &b);
+    buf_free(&b);
+}
+
+static void lora_case(gen *g, const char *name, lora_defect d, gf_status st, const char *needle) {
+    lora_build(g, name, d);
+    manifest(g, name, "lora", st, needle, "quantize base --lora CASE");
+}
+
+static void lora_cases(gen *g) {
+    lora_build(g, "lora-good", L_OK); /* must merge: every case fails for its own defect */
+    lora_case(g, "lora-shape-mismatch", L_SHAPE, GF_E_VALUE,
+              "adapter key 'base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight': shape must be [4, 32]");
+    lora_case(g, "lora-target-module-missing", L_NO_MODULE, GF_E_UNSUPPORTED,
+              "adapter_config.json: key 'target_modules': the base model has no module 'c_attn'");
+    lora_case(g, "lora-base-tensor-missing", L_NO_BASE_TENSOR, GF_E_UNSUPPORTED,
+              "the base model has no tensor 'model.layers.5.self_attn.q_proj.weight'");
+    lora_case(g, "lora-use-dora", L_DORA, GF_E_UNSUPPORTED, "adapter_config.json: key 'use_dora'");
+    lora_case(g, "lora-dora-magnitude", L_DORA_MAGNITUDE, GF_E_UNSUPPORTED,
+              "adapter key 'base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector' is not a PEFT");
+    lora_case(g, "lora-embedding", L_EMBEDDING, GF_E_UNSUPPORTED,
+              "adapter key 'base_model.model.model.embed_tokens.lora_embedding_A' is not a PEFT");
+    lora_case(g, "lora-embed-target", L_EMBED_TARGET, GF_E_UNSUPPORTED,
+              "'model.embed_tokens.weight' is not a linear weight");
+    lora_case(g, "lora-modules-to-save", L_SAVED, GF_E_UNSUPPORTED, "adapter_config.json: key 'modules_to_save'");
+    lora_case(g, "lora-fan-in-fan-out", L_FAN_IN_FAN_OUT, GF_E_UNSUPPORTED, "adapter_config.json: key 'fan_in_fan_out'");
+    lora_case(g, "lora-nan", L_NAN, GF_E_VALUE,
+              "adapter_model.safetensors: tensor 'base_model.model.model.layers.1.mlp.down_proj.lora_B.weight': NaN");
+    lora_case(g, "lora-inf", L_INF, GF_E_VALUE,
+              "adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': Inf");
+    lora_case(g, "lora-missing-lora-b", L_MISSING_B, GF_E_FORMAT,
+              "adapter key 'base_model.model.model.layers.1.mlp.down_proj.lora_A.weight': no matching");
+    lora_case(g, "lora-no-config", L_NO_CONFIG, GF_E_IO, "adapter_config.json: cannot open");
+}
+
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
@@ -1362,12 +1450,21 @@ static int classify(const char *kind, const char *path) {
         gf_sink sink = {discard, NULL};
         gf_convert_summary sum;
         st = gf_convert(path, &sink, &o, &sum, &err);
+    } else if (strcmp(kind, "lora") == 0) { /* path: an adapter folder beside base/ */
+        char base[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(base, sizeof base, "%.*sbase", slash ? (int)(slash - path + 1) : 0, path);
+        gf_lora_spec l = {path, 1.0};
+        gf_convert_opts o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1, .lora = &l, .n_lora = 1};
+        gf_sink sink = {discard, NULL};
+        gf_convert_summary sum;
+        st = gf_convert(base, &sink, &o, &sum, &err);
     } else if (strcmp(kind, "ppl") == 0) { /* the engine's load, which `ppl` does first */
         gf_model *m = NULL;
         st = gf_model_open(path, gf_kernels_detect(), &m, &err);
         gf_model_free(m);
     } else {
-        fprintf(stderr, "gen_bad: --classify wants quantize, inspect or ppl, not '%s'\n", kind);
+        fprintf(stderr, "gen_bad: --classify wants quantize, lora, inspect or ppl, not '%s'\n", kind);
         return 1;
     }
     printf("%s\t%s\n", gf_status_name(st), st ? err.msg : "");
@@ -1379,7 +1476,7 @@ static int classify(const char *kind, const char *path) {
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--classify") == 0) return classify(argv[2], argv[3]);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|inspect|ppl PATH\n");
+        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|lora|inspect|ppl PATH\n");
         return 1;
     }
     gen g = {.out = argv[1]};
@@ -1392,6 +1489,7 @@ int main(int argc, char **argv) {
     ppl_cases(&g);
     gguf_input_cases(&g);
     gguf_quantize_lines(&g);
+    lora_cases(&g);
     write_buf(&g, NULL, "MANIFEST.tsv", &g.manifest);
     printf("gen_bad: %d cases in %s\n", g.n_cases, g.out);
     buf_free(&g.manifest);

@@ -4,7 +4,7 @@
 # no crash: no signal exit, no timeout), a message naming the case's file and the tensor or
 # key at fault, the error class the manifest gives (asked of the library through
 # gen_bad --classify), and nothing left in the output folder.  The good base models must
-# quantize, the good GGUF inspect and the good ppl model load in the engine, so that every
+# quantize, the good LoRA adapter merge, the good GGUF inspect and the good ppl model load in the engine, so that every
 # case fails for its own defect; and
 # gen_bad must remake the suite byte for byte.
 # A case whose note column starts with "BUG" is a known bug: it still runs and its
@@ -40,6 +40,9 @@ for m in base base-sharded gguf-in-good.gguf; do # the last: a mixed-type GGUF i
     [ "$(ls -A "$T/o")" = "out.gguf" ] && ok || bad "$m: output folder holds '$(ls -A "$T/o")'"
     rm -f "$T/o/out.gguf"
 done
+timeout 20 "$G" quantize "$S/base" --lora "$S/lora-good" -o "$T/o/out.gguf" -q >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && ok || bad "lora-good: the good adapter does not merge (exit $rc): $(tail -n 2 "$T/err")"
+rm -f "$T/o/out.gguf"
 timeout 20 "$G" inspect "$S/gguf-good.gguf" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && ok || bad "gguf-good.gguf does not inspect (exit $rc): $(tail -n 2 "$T/err")"
 if [ -x "$GEN" ]; then # ppl-good.gguf has no tokenizer: the engine's load is what the ppl cases break
@@ -60,6 +63,8 @@ while IFS="$tab" read -r name kind code class needle note; do
     rm -rf "$T/o"; mkdir -p "$T/o"
     if [ "$kind" = quantize ]; then
         timeout 20 "$G" quantize "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
+    elif [ "$kind" = lora ]; then # an adapter folder for base/ (issue 16)
+        timeout 20 "$G" quantize "$S/base" --lora "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = ppl ]; then # any text: the model is refused before it is read
         timeout 20 "$G" ppl "$p" -f "$S/MANIFEST.tsv" >"$T/out" 2>"$T/err"; rc=$?
     else
