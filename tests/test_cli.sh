@@ -31,6 +31,9 @@ expect 1 "unknown option" -- "$G" quantize $M -o "$T/o/out.gguf" --bogus
 expect 1 "is missing" -- "$G" quantize $M
 expect 1 "the output file is -o" -- "$G" quantize $M --output "$T/o/out.gguf"
 expect 1 "AWQ rescales decoder blocks only" -- "$G" quantize $M -o "$T/o/out.gguf" --embed awq
+expect 1 "after a --lora" -- "$G" quantize $M -o "$T/o/out.gguf" --lora-scale 0.5
+expect 1 "finite number" -- "$G" quantize $M -o "$T/o/out.gguf" --lora "$T" --lora-scale nan
+expect 2 "$T/no-adapter/adapter_config.json" -- "$G" quantize $M -o "$T/o/out.gguf" --lora "$T/no-adapter"
 no_leftovers "usage errors"
 
 # success, then the existing file is kept without --force
