@@ -748,6 +748,12 @@ static gf_status write_header(conversion *cv, gf_sink *sink, gf_err *err) {
         GF_TRY(gf_gguf_add_tensor(cv->w, cv->plan[i].map.name, cv->plan[i].type, t->n_dims == 1 ? 1 : 2, ne, err));
         if (t->row_len > cv->max_row) cv->max_row = t->row_len;
     }
+    if (cv->hp.n_rope_freqs && !cv->o->vocab_only) { /* made from config.json: after the source's tensors */
+        char name[64];
+        int64_t ne[2] = {cv->hp.n_rope_freqs, 1};
+        gf_tensor_gguf_name(gf_rope_freqs_tensor(), -1, name, sizeof name);
+        GF_TRY(gf_gguf_add_tensor(cv->w, name, GF_TYPE_F32, 1, ne, err));
+    }
     return gf_gguf_write_header(cv->w, sink, err);
 }
 
@@ -848,6 +854,9 @@ static gf_status stream(conversion *cv, gf_sink *sink, gf_err *err) {
     GF_FAIL_IF(!cv->buf || !cv->qbuf || !cv->scratch || (cv->probe && !cv->act_tmp), err, GF_E_NOMEM,
                "out of memory for a %lld-float buffer", (long long)cap);
     for (int i = 0; i < cv->n; i++) GF_TRY(stream_tensor(cv, i, sink, err));
+    if (cv->hp.n_rope_freqs && !cv->o->vocab_only)
+        GF_TRY(gf_gguf_write_tensor_data(cv->w, sink, (uint64_t)cv->n, cv->hp.rope_freqs,
+                                         (size_t)cv->hp.n_rope_freqs * sizeof(float), err));
     return GF_OK;
 }
 

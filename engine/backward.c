@@ -42,20 +42,6 @@ static void swiglu_par(float *out, const float *gate, const float *up, int64_t n
 
 /* ---------------------------------------------------------------- RoPE */
 
-void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base) {
-    const int64_t half = n_rot / 2;
-    /* as gf_state_init: repeated multiplication, like GGML's rope cache */
-    const float theta_scale = powf(base, -2.0f / (float)n_rot);
-    for (int64_t p = 0; p < n_pos; p++) {
-        float theta = (float)p;
-        for (int64_t i = 0; i < half; i++) {
-            cos_tab[p * half + i] = cosf(theta);
-            sin_tab[p * half + i] = sinf(theta);
-            theta *= theta_scale;
-        }
-    }
-}
-
 void gf_rope_backward(float *dx, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                       gf_rope_kind kind, const float *cos_tab, const float *sin_tab) {
     const int64_t half = n_rot / 2;
@@ -300,7 +286,7 @@ gf_status gf_block_tape_init(gf_block_tape *tp, const gf_hparams *hp, int64_t n_
     tp->n_seq = n_seq;
     tp->n_tok = n_tok;
     tp->hp = *hp;
-    gf_rope_tables(tp->rope_cos, tp->rope_sin, n_tok, hp->n_rot, hp->rope_base);
+    gf_rope_tables(tp->rope_cos, tp->rope_sin, n_tok, hp->n_rot, hp->rope_base, hp->rope_freqs);
     return GF_OK;
 }
 
@@ -317,7 +303,7 @@ static void check_shapes(const gf_hparams *hp, const gf_block_tape *tp) {
     (void)tp;
     assert(tp->arena && hp->dim == tp->hp.dim && hp->n_ff == tp->hp.n_ff && hp->n_heads == tp->hp.n_heads &&
            hp->n_kv_heads == tp->hp.n_kv_heads && hp->head_dim == tp->hp.head_dim && hp->n_rot == tp->hp.n_rot &&
-           hp->rope == tp->hp.rope && hp->rope_base == tp->hp.rope_base);
+           hp->rope == tp->hp.rope && hp->rope_base == tp->hp.rope_base && hp->rope_freqs == tp->hp.rope_freqs);
 }
 
 static void rope_seqs(float *x, const gf_hparams *hp, int64_t n_heads, const gf_block_tape *tp, int backward) {

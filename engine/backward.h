@@ -23,10 +23,6 @@
 
 /* ---------------------------------------------------------------- layers */
 
-/* cos/sin (n_pos, n_rot/2) of the RoPE angles, bit-identical to the tables of
- * gf_state_init (angle p * base^(-2i/n_rot) by repeated float multiplication). */
-void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base);
-
 /* In place: dx (T, n_heads*Dh) holding dL/d(rope(x)) becomes dL/dx, the inverse
  * rotation of gf_rope_forward with the same arguments. */
 void gf_rope_backward(float *dx, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,

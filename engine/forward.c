@@ -70,18 +70,23 @@ gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n
                        (long long)n_ctx);
     }
 
-    /* The angle of pair i at position p is p * base^(-2i/n_rot), built by
-     * repeated float multiplication as GGML's rope cache does. */
-    const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
-    for (size_t p = 0; p < P; p++) {
+    gf_rope_tables(s->rope_cos, s->rope_sin, (int64_t)P, hp->n_rot, hp->rope_base, hp->rope_freqs);
+    return GF_OK;
+}
+
+void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base,
+                    const float *freq_factors) {
+    const int64_t half = n_rot / 2;
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    for (int64_t p = 0; p < n_pos; p++) {
         float theta = (float)p;
-        for (size_t i = 0; i < half; i++) {
-            s->rope_cos[p * half + i] = cosf(theta);
-            s->rope_sin[p * half + i] = sinf(theta);
+        for (int64_t i = 0; i < half; i++) {
+            const float t = freq_factors ? theta / freq_factors[i] : theta;
+            cos_tab[p * half + i] = cosf(t);
+            sin_tab[p * half + i] = sinf(t);
             theta *= theta_scale;
         }
     }
-    return GF_OK;
 }
 
 void gf_state_free(gf_state *s) {

@@ -67,6 +67,13 @@ void gf_state_free(gf_state *s);
 
 /* ---------------------------------------------------------------- layers */
 
+/* cos/sin (n_pos, n_rot/2) of the RoPE angles, the tables of gf_state_init and of
+ * the backward pass: angle p * base^(-2i/n_rot) by repeated float multiplication
+ * (GGML's rope cache), divided by freq_factors[i] when given (rope_freqs.weight,
+ * as GGML's rope with freq_factors). */
+void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base,
+                    const float *freq_factors);
+
 /* Rotates the first n_rot dims of every head of x (T, n_heads*Dh) in place,
  * token t by the angles of position pos0 + t from the tables cos/sin (P, n_rot/2). */
 void gf_rope_forward(float *x, int64_t n_tok, int64_t pos0, int64_t n_heads, int64_t head_dim, int64_t n_rot,

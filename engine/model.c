@@ -281,7 +281,7 @@ static size_t vec_floats(const gf_arch_info *a, const gf_arch_dims *d, int64_t n
     for (int i = 0; i < a->n_block; i++)
         if (a->block[i].t->kind == GF_TK_NORM || a->block[i].t->kind == GF_TK_BIAS)
             per_layer += (size_t)gf_arch_dim(d, a->block[i].t->rows);
-    return (size_t)d->n_embd + (size_t)n_layers * per_layer;
+    return (size_t)d->n_embd + (a->rope_freqs ? (size_t)d->head_dim / 2 : 0) + (size_t)n_layers * per_layer;
 }
 
 /* token_embd (its rows are the vocabulary), output_norm, and output or the tied embedding. */
@@ -314,6 +314,15 @@ static gf_status load_top(loader *L, const gf_arch_info *a, gf_model *m, gf_err 
     m->embd_row_bytes = gf_row_size(te->type, D);
 
     if ((st = load_vec(L, m->top_name[GF_TOP_OUTPUT_NORM], 0, D, &m->output_norm, err))) return st;
+    if (a->rope_freqs) {
+        char rf[32];
+        gf_tensor_gguf_name(gf_rope_freqs_tensor(), -1, rf, sizeof rf);
+        if ((st = load_vec(L, rf, 1, hp->n_rot / 2, &hp->rope_freqs, err))) return st;
+        for (int64_t i = 0; hp->rope_freqs && i < hp->n_rot / 2; i++)
+            if (!(hp->rope_freqs[i] > 0))
+                return gf_errf(err, GF_E_VALUE, "%s: tensor '%s' element %lld is %g; RoPE frequency factors must be "
+                               "positive", g->path, rf, (long long)i, (double)hp->rope_freqs[i]);
+    }
     m->output_name = out;
     if (gf_gguf_find_tensor(g, out) >= 0) return load_mat(L, out, D, hp->n_vocab, &m->output, err);
     m->tied_output = 1;

@@ -31,6 +31,8 @@ typedef struct {
     float rope_base;      /* rope.freq_base, 10000 when absent                   */
     float rms_eps;        /* attention.layer_norm_rms_epsilon                    */
     gf_rope_kind rope;    /* the arch table's: NEOX for qwen2, NORM for llama    */
+    const float *rope_freqs; /* (n_rot/2) rope_freqs.weight: pair i's angle is divided
+                                by it (llama3 scaling), or NULL                   */
 } gf_hparams;
 
 /* A decoder block; which of its tensors exist is the architecture table's (arch.h). */

@@ -21,7 +21,7 @@ enum {
     T_EMBD, T_OUTPUT_NORM, T_OUTPUT,
     T_ATTN_NORM, T_Q, T_K, T_V, T_O, T_FFN_NORM, T_GATE, T_UP, T_DOWN,
     T_Q_BIAS, T_K_BIAS, T_V_BIAS, T_O_BIAS, T_GATE_BIAS, T_UP_BIAS, T_DOWN_BIAS,
-    T_ROPE_INV_FREQ, T_COUNT
+    T_ROPE_INV_FREQ, T_ROPE_FREQS, T_COUNT
 };
 
 /* Every tensor some architecture has.  Shapes are HF (rows, cols): a matrix is
@@ -61,6 +61,8 @@ static const gf_tensor_name names[T_COUNT] = {
                      GF_DIM_NONE, GF_DIM_NONE, GF_WHEN_MLP_BIAS},
 
     [T_ROPE_INV_FREQ] = {"model.layers.%d.self_attn.rotary_emb.inv_freq", NULL, GF_TK_SKIP, -1},
+    /* no HF tensor: the converter computes it from rope_scaling (hfconfig.c) */
+    [T_ROPE_FREQS] = {"", "rope_freqs", GF_TK_ROPE_FREQS, -1, GF_DIM_NONE},
 };
 
 #define REQ(t) {&names[t], 1}
@@ -97,9 +99,10 @@ static const gf_lin_source prenorm_inputs[GF_LIN_COUNT] = {
 
 static const gf_arch_info archs[GF_ARCH_COUNT] = {
     [GF_ARCH_LLAMA] = {
-        .id = GF_ARCH_LLAMA, .gguf_name = "llama", .hf_classes = {"LlamaForCausalLM"},
+        .id = GF_ARCH_LLAMA, .gguf_name = "llama", .hf_classes = {"LlamaForCausalLM", "MistralForCausalLM"},
         .top = TOP, .block = llama_block, .n_block = N_OF(llama_block), .input = prenorm_inputs,
-        .norm = GF_NORMK_RMS, .rope = GF_ROPE_NORM, .permute_qk = 1, .partial_rope = 1, .attn_bias = GF_BIAS_BY_CONFIG,
+        .norm = GF_NORMK_RMS, .rope = GF_ROPE_NORM, .permute_qk = 1, .partial_rope = 1, .rope_freqs = 1,
+        .attn_bias = GF_BIAS_BY_CONFIG,
         .sliding_window_key = "sliding_window",
         KEYS(GF_HK_VOCAB_SIZE, GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT,
              GF_HK_FEED_FORWARD_LENGTH, GF_HK_ROPE_DIMENSION_COUNT, GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV,
@@ -244,6 +247,8 @@ const gf_tensor_name *gf_top_tensor(gf_top which) {
                                           [GF_TOP_OUTPUT] = T_OUTPUT};
     return (unsigned)which < GF_TOP_COUNT ? &names[row[which]] : NULL;
 }
+
+const gf_tensor_name *gf_rope_freqs_tensor(void) { return &names[T_ROPE_FREQS]; }
 
 const gf_arch_tensor *gf_arch_block_tensor(const gf_arch_info *a, gf_tensor_kind kind, int slot) {
     for (int i = 0; i < a->n_block; i++)

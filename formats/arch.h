@@ -47,6 +47,8 @@ typedef enum {
     GF_TK_NORM,        /* 1-D norm weights                                   */
     GF_TK_BIAS,        /* 1-D biases of a block matrix                       */
     GF_TK_LINEAR,      /* 2-D weights of the decoder blocks                  */
+    GF_TK_ROPE_FREQS,  /* rope_freqs: no HF tensor, made from config.json's
+                          rope_scaling (F32, n_rot/2 divisors of the angles) */
 } gf_tensor_kind;
 
 /* A dimension in config terms. */
@@ -123,7 +125,8 @@ typedef struct {
     gf_rope_kind rope;
     int permute_qk;                 /* q/k rows reordered for GF_ROPE_NORM (llama)          */
     int partial_rope;               /* rope.dimension_count may be below head_dim           */
-    int rope_freqs;                 /* reads rope frequency factors (none does yet)         */
+    int rope_freqs;                 /* may have rope_freqs.weight (gf_rope_freqs_tensor): pair
+                                       i's angle is divided by its value i (llama3 scaling) */
     int qk_norm;                    /* per-head RMSNorm of q and k before RoPE, weights in
                                        GF_NORM_Q/GF_NORM_K of shape [head_dim] (none yet)   */
     gf_bias_rule attn_bias;
@@ -167,6 +170,8 @@ const gf_tensor_name *gf_tensor_by_gguf_name(const char *name, int *layer);
 /* The tensors outside the blocks (the same for every architecture). */
 const gf_tensor_name *gf_top_tensor(gf_top which);
 
+/* rope_freqs.weight, the optional tensor of an arch with the rope_freqs feature. */
+const gf_tensor_name *gf_rope_freqs_tensor(void);
 /* The block tensor of arch a with this kind and slot, or NULL. */
 const gf_arch_tensor *gf_arch_block_tensor(const gf_arch_info *a, gf_tensor_kind kind, int slot);
 

@@ -36,6 +36,24 @@ static int arch_has(const gf_arch_info *a, const gf_tensor_name *t, int layer) {
     return 0;
 }
 
+/* rope_freqs.weight (llama3 RoPE scaling, as llama.cpp's converter writes it: F32,
+ * head_dim/2 positive values) into hp, which writes it again. */
+static gf_status rope_freqs_of(const gf_gguf *g, const gf_gguf_tensor *gt, gf_hfcfg *hp, gf_err *err) {
+    const int64_t n = hp->head_dim / 2;
+    GF_FAIL_IF(!hp->info->rope_freqs, err, GF_E_UNSUPPORTED, "%s: tensor '%s' is not part of a %s model this "
+               "version converts", g->path, gt->name.s, hp->arch_name);
+    GF_FAIL_IF(gt->type != GF_TYPE_F32 || gt->n_dims != 1 || gt->ne[0] != n || n > GF_ROPE_FREQS_MAX, err,
+               GF_E_FORMAT, "%s: tensor '%s' must be F32 of %lld values (head size / 2)", g->path, gt->name.s,
+               (long long)n);
+    memcpy(hp->rope_freqs, gt->data, (size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        GF_FAIL_IF(!(hp->rope_freqs[i] > 0 && hp->rope_freqs[i] < 1e30f), err, GF_E_VALUE, "%s: tensor '%s' element "
+                   "%lld is %g; RoPE frequency factors must be positive and finite", g->path, gt->name.s,
+                   (long long)i, (double)hp->rope_freqs[i]);
+    hp->n_rope_freqs = (int)n;
+    return GF_OK;
+}
+
 /* GGUF tensor i as entry st->tensors[st->n_tensors]. */
 static gf_status add_tensor(const gf_gguf *g, uint64_t i, const gf_hfcfg *hp, gf_safetensors *st, gf_err *err) {
     const gf_gguf_tensor *gt = &g->tensors[i];
@@ -113,6 +131,11 @@ gf_status gf_gguf_source_open(const char *path, gf_gguf **g, gf_hfcfg *hp, gf_sa
     st->files[0].fd = open(path, O_RDONLY | O_CLOEXEC);
     GF_FAIL_IF(st->files[0].fd < 0, err, GF_E_IO, "%s: %s", path, strerror(errno));
     st->files[0].size = (*g)->map_size;
-    for (uint64_t i = 0; i < (*g)->n_tensors; i++) GF_TRY(add_tensor(*g, i, hp, st, err));
+    int layer;
+    for (uint64_t i = 0; i < (*g)->n_tensors; i++) {
+        const gf_gguf_tensor *gt = &(*g)->tensors[i];
+        if (gf_tensor_by_gguf_name(gt->name.s, &layer) == gf_rope_freqs_tensor()) GF_TRY(rope_freqs_of(*g, gt, hp, err));
+        else GF_TRY(add_tensor(*g, i, hp, st, err));
+    }
     return gf_st_index(st, err);
 }

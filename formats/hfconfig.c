@@ -8,8 +8,10 @@
 #include "hfconfig.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "json.h"
 
@@ -52,6 +54,62 @@ static gf_status head_size(const cJSON *c, const char *name, const gf_arch_info 
     return GF_OK;
 }
 
+/* rope_scaling {rope_type (or type): llama3, factor, low_freq_factor,
+ * high_freq_factor, original_max_position_embeddings} as the divisor of each
+ * pair's angle, computed as llama.cpp's converter (LlamaModel.generate_extra_tensors)
+ * does with torch: the frequencies and the smooth blend in float32, the defaults
+ * 8, 1, 4, 8192.  Every other type is refused, naming the key. */
+static gf_status rope_scaling(const cJSON *c, const char *name, const gf_arch_info *a, gf_hfcfg *hp, gf_err *err) {
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs)) return GF_OK;
+    const char *type = cJSON_IsObject(rs) ? str_or_null(rs, "rope_type") : NULL;
+    if (cJSON_IsObject(rs) && !type) type = str_or_null(rs, "type");
+    if (!type || strcasecmp(type, "llama3") != 0 || !a->rope_freqs)
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' (type '%.40s') is not supported for %s; only "
+                       "llama3 RoPE scaling of a llama model is", name, type ? type : "?", a->gguf_name);
+    char sub[320];
+    snprintf(sub, sizeof sub, "%s: rope_scaling", name);
+    double factor, low, high, old;
+    gf_status rc;
+    if ((rc = gf_json_get_num_or(rs, "factor", 1, 8.0, sub, &factor, err)) ||
+        (rc = gf_json_get_num_or(rs, "low_freq_factor", 1, 1.0, sub, &low, err)) ||
+        (rc = gf_json_get_num_or(rs, "high_freq_factor", 1, 4.0, sub, &high, err)) ||
+        (rc = gf_json_get_num_or(rs, "original_max_position_embeddings", 1, 8192.0, sub, &old, err)))
+        return rc;
+    if (!(factor > 0) || !(low > 0) || !(high > low) || !(old >= 1))
+        return gf_errf(err, GF_E_FORMAT, "%s: key 'rope_scaling' needs factor > 0, 0 < low_freq_factor < "
+                       "high_freq_factor and original_max_position_embeddings >= 1", name);
+    if (hp->head_dim / 2 > GF_ROPE_FREQS_MAX)
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' with head size %lld: at most %d is supported",
+                       name, (long long)hp->head_dim, 2 * GF_ROPE_FREQS_MAX);
+    const float low_wl = (float)(old / low), high_wl = (float)(old / high);
+    hp->n_rope_freqs = (int)(hp->head_dim / 2);
+    for (int i = 0; i < hp->n_rope_freqs; i++) {
+        float freq = 1.0f / powf((float)hp->rope_theta, (float)(2 * i) / (float)hp->head_dim);
+        float wavelen = (float)(2.0 * M_PI) / freq, ff;
+        if (wavelen < high_wl) ff = 1.0f;
+        else if (wavelen > low_wl) ff = (float)factor;
+        else {
+            float smooth = ((float)old / wavelen - (float)low) / (float)(high - low);
+            ff = 1.0f / ((1.0f - smooth) / (float)factor + smooth);
+        }
+        hp->rope_freqs[i] = ff;
+    }
+    return GF_OK;
+}
+
+/* A sliding window at least as long as the context is no window (Mistral-7B-v0.3
+ * writes null; llama.cpp's converter ignores the key for a llama model). */
+static gf_status sliding_window(const cJSON *c, const char *name, const gf_arch_info *a, const gf_hfcfg *hp,
+                                gf_err *err) {
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(c, a->sliding_window_key);
+    if (!is_set(c, a->sliding_window_key) || (cJSON_IsNumber(sw) && sw->valuedouble >= (double)hp->n_ctx_train))
+        return GF_OK;
+    return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' enables sliding-window attention (shorter than "
+                   "max_position_embeddings %lld), which is not supported", name, a->sliding_window_key,
+                   (long long)hp->n_ctx_train);
+}
+
 static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf_err *err) {
     memset(hp, 0, sizeof *hp);
     gf_status rc;
@@ -72,12 +130,7 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     hp->arch = a->id;
     hp->arch_name = a->gguf_name;
 
-    /* features this version would convert wrongly */
-    if (is_set(c, "rope_scaling"))
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' is set; RoPE scaling is not supported yet", name);
-    if (is_set(c, a->sliding_window_key))
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' enables sliding-window attention, which is not supported",
-                       name, a->sliding_window_key);
+    /* features this version would convert wrongly (rope_scaling and sliding windows below) */
     static const char *moe_keys[] = {"num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok"};
     for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
         if (is_set(c, moe_keys[i]))
@@ -102,6 +155,7 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     if ((rc = head_size(c, name, a, hp, err))) return rc;
     if (!(hp->rope_theta > 0) || !(hp->rms_eps > 0))
         return gf_errf(err, GF_E_FORMAT, "%s: rope_theta and rms_norm_eps must be positive", name);
+    if ((rc = sliding_window(c, name, a, hp, err)) || (rc = rope_scaling(c, name, a, hp, err))) return rc;
     if (a->attn_bias == GF_BIAS_ALWAYS) hp->attn_bias = 1;
     else if ((rc = gf_json_get_bool_or(c, "attention_bias", 0, name, &hp->attn_bias, err))) return rc;
     return GF_OK;

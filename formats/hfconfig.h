@@ -2,9 +2,10 @@
  * hfconfig.h - a Hugging Face model's config.json as GGUF architecture metadata,
  * and the mapping of its tensor names and shapes to GGUF's.
  *
- * Supports the architectures of formats/arch.h (LlamaForCausalLM, Qwen2ForCausalLM).
- * Anything this version would convert wrongly (RoPE scaling, an active sliding
- * window, a head_dim other than hidden/heads, mixture of experts, another
+ * Supports the architectures of formats/arch.h (LlamaForCausalLM, MistralForCausalLM,
+ * Qwen2ForCausalLM).  rope_scaling of type llama3 becomes rope_freqs (as
+ * llama.cpp's converter computes it).  Anything this version would convert
+ * wrongly (another RoPE scaling, an active sliding window, a head_dim other than hidden/heads, mixture of experts, another
  * activation) is refused with the key named, never written silently wrong.
  */
 #ifndef GF_HFCONFIG_H
@@ -13,6 +14,8 @@
 #include "../common/gf.h"
 #include "arch.h"
 #include "gguf.h"
+
+#define GF_ROPE_FREQS_MAX 512 /* head_dim up to 1024 with rope_freqs */
 
 typedef struct {
     gf_arch arch;
@@ -31,6 +34,8 @@ typedef struct {
     double rms_eps;
     int tie_word_embeddings; /* 1 or 0 (the model class's default when absent) */
     int attn_bias;           /* q/k/v (and o for llama) carry biases           */
+    int n_rope_freqs;        /* head_dim/2 with llama3 RoPE scaling, else 0    */
+    float rope_freqs[GF_ROPE_FREQS_MAX]; /* rope_freqs.weight: pair i's angle is divided by it */
 } gf_hfcfg;
 
 gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err);

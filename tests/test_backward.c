@@ -111,13 +111,15 @@ static void ref_rmsnorm(double *o, const double *x, const double *w, int64_t T, 
     }
 }
 
-/* In place, token t at position pos0 + t; angles in double. */
+/* In place, token t at position pos0 + t; angles in double, pair i's divided by
+ * ff[i] when given (rope_freqs). */
 static void ref_rope(double *x, int64_t T, int64_t pos0, int64_t H, int64_t hd, int64_t n_rot, double base,
-                     int neox) {
+                     int neox, const float *ff) {
     for (int64_t t = 0; t < T; t++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t i = 0; i < n_rot / 2; i++) {
-                const double th = (double)(pos0 + t) * pow(base, -2.0 * (double)i / (double)n_rot);
+                const double th = (double)(pos0 + t) * pow(base, -2.0 * (double)i / (double)n_rot) /
+                                  (ff ? (double)ff[i] : 1.0);
                 double *v = x + (t * H + h) * hd;
                 double *a = &v[neox ? i : 2 * i], *b = &v[neox ? i + n_rot / 2 : 2 * i + 1];
                 const double x0 = *a, x1 = *b;
@@ -179,9 +181,10 @@ static void ref_block_forward(const ref_block *rb, const double *x, double *y) {
     ref_linear(k, rb->w[GF_LIN_K], rb->bias[GF_LIN_K], xn, BT, D, Dkv);
     ref_linear(v, rb->w[GF_LIN_V], rb->bias[GF_LIN_V], xn, BT, D, Dkv);
     for (int64_t b = 0; b < rb->B; b++) {
-        ref_rope(q + b * rb->T * Dq, rb->T, 0, hp->n_heads, hd, hp->n_rot, hp->rope_base, hp->rope == GF_ROPE_NEOX);
+        ref_rope(q + b * rb->T * Dq, rb->T, 0, hp->n_heads, hd, hp->n_rot, hp->rope_base, hp->rope == GF_ROPE_NEOX,
+                 hp->rope_freqs);
         ref_rope(k + b * rb->T * Dkv, rb->T, 0, hp->n_kv_heads, hd, hp->n_rot, hp->rope_base,
-                 hp->rope == GF_ROPE_NEOX);
+                 hp->rope == GF_ROPE_NEOX, hp->rope_freqs);
     }
     ref_attention(att, q, k, v, rb->B, rb->T, hp->n_heads, hp->n_kv_heads, hd);
     ref_linear(x1, rb->w[GF_LIN_O], rb->bias[GF_LIN_O], att, BT, Dq, D);
@@ -297,7 +300,7 @@ static void engine_forward(const fblock *fb, const float *x, float *y, int64_t B
     /* the RoPE tables must be the engine's, bit for bit */
     const int64_t half = fb->hp.n_rot / 2;
     float *c = falloc(T * half), *sn = falloc(T * half);
-    gf_rope_tables(c, sn, T, fb->hp.n_rot, fb->hp.rope_base);
+    gf_rope_tables(c, sn, T, fb->hp.n_rot, fb->hp.rope_base, fb->hp.rope_freqs);
     CHECK(memcmp(c, s.rope_cos, (size_t)(T * half) * sizeof(float)) == 0 &&
           memcmp(sn, s.rope_sin, (size_t)(T * half) * sizeof(float)) == 0, "RoPE tables differ from the engine's");
     free(c), free(sn);
@@ -372,11 +375,12 @@ static void test_rmsnorm_grad(void) {
     free(x), free(w), free(r), free(dx), free(xd), free(wd), free(rd), free(o), free(a), free(nm);
 }
 
-static void test_rope_grad(gf_rope_kind kind, int64_t n_rot) {
+/* ff: RoPE frequency factors (n_rot/2 divisors of the angles, rope_freqs) or NULL */
+static void test_rope_grad(gf_rope_kind kind, int64_t n_rot, const float *ff) {
     const int64_t T = 5, pos0 = 3, H = 3, hd = 12, n = T * H * hd;
     const float base = 10000.0f;
     float *c = falloc((pos0 + T) * hd / 2), *s = falloc((pos0 + T) * hd / 2);
-    gf_rope_tables(c, s, pos0 + T, n_rot, base);
+    gf_rope_tables(c, s, pos0 + T, n_rot, base, ff);
     float *x = rand_f(n, 1.0, 0.0), *r = rand_f(n, 1.0, 0.0), *g = malloc((size_t)n * sizeof *g);
     memcpy(g, r, (size_t)n * sizeof *g);
     gf_rope_backward(g, T, pos0, H, hd, n_rot, kind, c, s);
@@ -386,17 +390,17 @@ static void test_rope_grad(gf_rope_kind kind, int64_t n_rot) {
     gf_rope_forward(y, T, pos0, H, hd, n_rot, kind, c, s);
     double *xd = to_d(x, n), *rd = to_d(r, n), *o = dalloc(n), *a = dalloc(n), *nm = dalloc(n);
     memcpy(o, xd, (size_t)n * sizeof *o);
-    ref_rope(o, T, pos0, H, hd, n_rot, base, kind == GF_ROPE_NEOX);
+    ref_rope(o, T, pos0, H, hd, n_rot, base, kind == GF_ROPE_NEOX, ff);
     double fe = 0;
     for (int64_t i = 0; i < n; i++) fe = fmax(fe, fabs(y[i] - o[i]));
     for (int64_t i = 0; i < n; i++) {
         a[i] = g[i];
         CENTRAL_DIFF(xd, i, (memcpy(o, xd, (size_t)n * sizeof *o),
-                             ref_rope(o, T, pos0, H, hd, n_rot, base, kind == GF_ROPE_NEOX), dot_d(o, rd, n)), nm[i]);
+                             ref_rope(o, T, pos0, H, hd, n_rot, base, kind == GF_ROPE_NEOX, ff), dot_d(o, rd, n)), nm[i]);
     }
     const double e = grad_err(a, nm, n);
-    printf("  rope backward (%s, n_rot %lld of %lld): max relative error %.3g (forward %.3g)\n",
-           kind == GF_ROPE_NEOX ? "neox" : "norm", (long long)n_rot, (long long)hd, e, fe);
+    printf("  rope backward (%s, n_rot %lld of %lld%s): max relative error %.3g (forward %.3g)\n",
+           kind == GF_ROPE_NEOX ? "neox" : "norm", (long long)n_rot, (long long)hd, ff ? ", rope_freqs" : "", e, fe);
     CHECK(e <= TOL_GRAD_LAYER, "rope: %g", e);
     CHECK(fe <= TOL_VS_REF, "rope forward: %g", fe);
     free(c), free(s), free(x), free(r), free(g), free(y), free(xd), free(rd), free(o), free(a), free(nm);
@@ -520,9 +524,10 @@ static void test_mse(void) {
 /* ---------------------------------------------------------------- 2b. the block by finite differences */
 
 static void test_block_grad(const char *name, gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F, int biases,
-                            int64_t B, int64_t T) {
+                            int64_t B, int64_t T, const float *ff) {
     gf_err err = {0};
     gf_hparams hp = make_hp(arch, D, H, Hk, F);
+    hp.rope_freqs = ff;
     fblock fb;
     fblock_init(&fb, &hp, biases);
     const int64_t n = B * T * D;
@@ -725,19 +730,25 @@ int main(int argc, char **argv) {
 
     printf("2. gradients against central differences of a double reference\n");
     test_rmsnorm_grad();
-    test_rope_grad(GF_ROPE_NEOX, 12);
-    test_rope_grad(GF_ROPE_NORM, 12);
-    test_rope_grad(GF_ROPE_NEOX, 8);
-    test_rope_grad(GF_ROPE_NORM, 8);
+    /* divisors of the angles as llama3 scaling makes them: 1, blends, the factor */
+    static const float ff6[6] = {1.0f, 1.0f, 1.7f, 5.3f, 32.0f, 32.0f};
+    test_rope_grad(GF_ROPE_NEOX, 12, NULL);
+    test_rope_grad(GF_ROPE_NORM, 12, NULL);
+    test_rope_grad(GF_ROPE_NEOX, 8, NULL);
+    test_rope_grad(GF_ROPE_NORM, 8, NULL);
+    test_rope_grad(GF_ROPE_NORM, 12, ff6);
+    test_rope_grad(GF_ROPE_NEOX, 8, ff6);
     test_attention_grad(4, 2);
     test_attention_grad(3, 3);
     test_attention_grad(4, 1);
     test_swiglu_grad();
     test_linear_grad();
     test_mse();
-    test_block_grad("qwen2", GF_ARCH_QWEN2, 48, 4, 2, 80, 1, 2, 6);
-    test_block_grad("llama", GF_ARCH_LLAMA, 48, 4, 4, 80, 0, 2, 6);
-    test_block_grad("qwen2 all biases, MQA", GF_ARCH_QWEN2, 32, 4, 1, 40, 2, 2, 5);
+    test_block_grad("qwen2", GF_ARCH_QWEN2, 48, 4, 2, 80, 1, 2, 6, NULL);
+    test_block_grad("llama", GF_ARCH_LLAMA, 48, 4, 4, 80, 0, 2, 6, NULL);
+    test_block_grad("qwen2 all biases, MQA", GF_ARCH_QWEN2, 32, 4, 1, 40, 2, 2, 5, NULL);
+    static const float ff6b[6] = {1.0f, 1.3f, 2.9f, 8.0f, 31.0f, 32.0f}; /* head 12: 6 pairs */
+    test_block_grad("llama, rope_freqs", GF_ARCH_LLAMA, 48, 4, 2, 80, 0, 2, 6, ff6b);
 
     printf("3. threads and bad shapes\n");
     test_threads();
