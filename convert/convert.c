@@ -871,7 +871,7 @@ gf_status gf_convert(const char *dir, gf_sink *sink, const gf_convert_opts *o, g
     if (!rc) rc = write_header(&cv, sink, err);
     if (!rc && !o->vocab_only) rc = stream(&cv, sink, err);
     if (!rc) { /* report */
-        sum->n_tensors = o->vocab_only ? 0 : cv.n;
+        sum->n_tensors = o->vocab_only ? 0 : cv.n + (cv.hp.n_rope_freqs > 0);
         sum->out_bytes = gf_gguf_writer_total_size(cv.w);
         sum->seconds = gf_time_now() - t0;
     }

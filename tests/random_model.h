@@ -1,7 +1,8 @@
 /*
  * random_model.h - writes a small random-weight Hugging Face model folder for
  * tests: config.json for a llama or qwen2 shape, the tokenizer shipped with the
- * demo model (models/qwen2-tiny, so the folder needs nothing outside the repo),
+ * demo model (models/qwen2-tiny, so the folder needs nothing outside the repo;
+ * or a config.json given whole, which must agree with the shape),
  * and F32 safetensors, single or as two shards with an index.  Test code only.
  */
 #ifndef GF_RANDOM_MODEL_H
@@ -19,6 +20,7 @@ typedef struct {
     int embd, heads, kv_heads, ff, layers;
     int tied;         /* no lm_head.weight */
     uint64_t seed;
+    const char *config; /* config.json written as given (a real model's, shrunk), or NULL */
 } rm_spec;
 
 typedef struct {
@@ -38,7 +40,7 @@ static inline int rm_write(const char *dir, const rm_spec *sp, rt *ts, int *n_ts
              sp->qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM", sp->embd, sp->ff, sp->layers, sp->heads, sp->kv_heads,
              R_VOCAB, sp->tied ? "true" : "false");
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (stw_write_text(path, cfg)) return -1;
+    if (stw_write_text(path, sp->config ? sp->config : cfg)) return -1;
     static const char *tok_files[] = {"tokenizer.json", "tokenizer_config.json"};
     for (int i = 0; i < 2; i++) {
         char src[256], *text = NULL;

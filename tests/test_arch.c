@@ -128,7 +128,14 @@ static void test_entries(void) {
     }
     char list[256];
     gf_arch_list(0, list, sizeof list);
-    CHECK(!strcmp(list, "LlamaForCausalLM, Qwen2ForCausalLM"), "class list: %s", list);
+    CHECK(!strcmp(list, "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"), "class list: %s", list);
+    CHECK(gf_arch_by_hf_class("MistralForCausalLM") == gf_arch_get(GF_ARCH_LLAMA), "Mistral is llama");
+    int layer = 0;
+    CHECK(gf_tensor_by_gguf_name("rope_freqs.weight", &layer) == gf_rope_freqs_tensor() && layer == -1 &&
+              gf_rope_freqs_tensor()->kind == GF_TK_ROPE_FREQS,
+          "rope_freqs.weight: the generated tensor outside the blocks");
+    CHECK(gf_arch_get(GF_ARCH_LLAMA)->rope_freqs && !gf_arch_get(GF_ARCH_QWEN2)->rope_freqs,
+          "rope_freqs: a llama feature");
     gf_arch_list(1, list, sizeof list);
     CHECK(!strcmp(list, "llama, qwen2"), "GGUF list: %s", list);
     CHECK(gf_arch_by_hf_class("Qwen3ForCausalLM") == NULL && gf_arch_by_gguf_name("qwen3") == NULL, "qwen3 unknown");

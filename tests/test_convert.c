@@ -310,11 +310,11 @@ static void expect_config_refusal(const char *dir, const char *from, const char 
 static void test_refusals(const char *tmp) {
     char d[512];
     snprintf(d, sizeof d, "%s/untied", tmp);
-    expect_config_refusal(d, "LlamaForCausalLM", "MistralForCausalLM", GF_E_UNSUPPORTED, "MistralForCausalLM");
+    expect_config_refusal(d, "LlamaForCausalLM", "GemmaForCausalLM", GF_E_UNSUPPORTED, "GemmaForCausalLM");
     expect_config_refusal(d, "\"rope_scaling\":null", "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2}", GF_E_UNSUPPORTED, "rope_scaling");
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"head_dim\":32", GF_E_UNSUPPORTED, "head_dim");
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"num_local_experts\":8", GF_E_UNSUPPORTED, "num_local_experts");
-    expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"sliding_window\":4096", GF_E_UNSUPPORTED, "sliding_window");
+    expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"sliding_window\":128", GF_E_UNSUPPORTED, "sliding_window"); /* < context 256 */
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"gelu\"", GF_E_UNSUPPORTED, "hidden_act");
     expect_config_refusal(d, "\"num_hidden_layers\":2", "\"num_hidden_layers\":3", GF_E_FORMAT, "blk.2.");
     expect_config_refusal(d, "\"intermediate_size\":96", "\"intermediate_size\":64", GF_E_FORMAT, "mlp.down_proj.weight");
