@@ -792,6 +792,17 @@ static void quantize_cases(gen *g) {
     cfg_set(&c, "rope_scaling", "{\"type\": \"yarn\", \"factor\": 4.0}");
     cfg_case(g, "cfg-rope-scaling", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling'", NULL);
     cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2.0}");
+    cfg_case(g, "cfg-rope-scaling-linear", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling' (type 'linear')", NULL);
+    cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 32.0}"); /* llama3 is llama's */
+    cfg_case(g, "cfg-rope-scaling-llama3-qwen2", &c, GF_E_UNSUPPORTED,
+             "config.json: key 'rope_scaling' (type 'llama3') is not supported for qwen2", NULL);
+    cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "architectures", "[\"MistralForCausalLM\"]");
+    cfg_set(&c, "sliding_window", "256");
+    cfg_case(g, "cfg-mistral-sliding-window", &c, GF_E_UNSUPPORTED, "config.json: key 'sliding_window' enables", NULL);
+    cfg_base(&c, N_TOKENS);
     cfg_set(&c, "architectures", "[\"Qwen3ForCausalLM\"]");
     cfg_case(g, "cfg-unknown-architecture", &c, GF_E_UNSUPPORTED, "config.json: architecture 'Qwen3ForCausalLM'", NULL);
     cfg_base(&c, N_TOKENS);
