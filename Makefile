@@ -32,7 +32,7 @@ GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
 GEMM_X86_SRC = engine/gemm_avx2.c
 GEMM_ARM_SRC = engine/gemm_neon.c
 ENGINE_SRC   = engine/model.c engine/norm.c engine/forward.c engine/ppl.c engine/backward.c
-CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/report.c cli/bench.c
+CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/report.c cli/report_svg.c cli/bench.c
 
 ifeq ($(ARCH),x86_64)
 KERNELS_SRC += $(KERNELS_X86_SRC)

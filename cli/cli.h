@@ -44,4 +44,19 @@ int gf_cmd_bench(int argc, char **argv);
 int gf_report_kind(const char *name, int *layer);
 const char *gf_report_kind_name(int k);
 
+/* The report's bar chart (report_svg.c): groups 0..n_blocks-1 are the blocks,
+ * n_blocks is token_embd, n_blocks+1 the head; v is (n_blocks+2, GF_REPORT_KINDS),
+ * NAN where a tensor is absent.  ratio: v = a/b, drawn on a log scale around 1.
+ * Writes path.tmp and renames it, so a failure leaves no half-written file. */
+#define GF_REPORT_MAX_BLOCKS 1024
+#define REPORT_SVG_CHAR_W 0.7 /* estimated text width per character, em: wider than sans-serif's average */
+typedef struct {
+    const char *title, *ylabel, *xlabel;
+    int n_blocks;
+    const double *v;          /* (n_blocks+2, GF_REPORT_KINDS) plotted value */
+    const double *a, *b;      /* ratio charts: the two errors, same shape; else NULL */
+    int ratio;
+} gf_report_chart;
+gf_status gf_report_svg(const char *path, const gf_report_chart *c, gf_err *err);
+
 #endif /* GF_CLI_H */

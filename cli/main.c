@@ -22,7 +22,7 @@ static const command commands[] = {
     {"ppl", gf_cmd_ppl, "ppl MODEL.gguf -f TEXT [-c 512] [--kld-base BASE.gguf]    perplexity and KL divergence (bundled engine)"},
     {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
     {"bench", gf_cmd_bench, "bench MODEL.gguf [-p 512] [-n 128] [-r 3] [-t N]           engine speed as llama-bench measures it"},
-    {"report", gf_cmd_report, "report REPORT.json [--svg FILE]                         per-tensor error table (quantize --report)"},
+    {"report", gf_cmd_report, "report REPORT.json [--vs OTHER.json] [--svg FILE]       per-tensor error table (quantize --report)"},
 };
 
 static void usage(FILE *f) {

@@ -1,8 +1,9 @@
 /*
- * report.c - `gguf-forge report REPORT.json [--svg FILE]`: reads the per-tensor
- * report that `quantize --report` writes, prints it as a table with per-kind
- * averages, and optionally draws per-layer relative-error bars as an SVG (one
- * bar per matrix of each block) for a quick look at where the error sits.
+ * report.c - `gguf-forge report REPORT.json [--vs OTHER.json] [--svg FILE]`:
+ * reads the per-tensor report that `quantize --report` writes, prints it as a
+ * table with per-kind averages, or with --vs compares it with a report of the
+ * same model (A/B per tensor, mean A/B per kind); the chart's data comes from
+ * here, its layout from report_svg.c.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,13 +15,15 @@
 #include "cli.h"
 
 static void help(FILE *f) {
-    fprintf(f, "usage: gguf-forge report REPORT.json [--svg FILE]\n\n"
+    fprintf(f, "usage: gguf-forge report REPORT.json [--svg FILE]\n"
+               "       gguf-forge report A.json --vs B.json [--svg FILE]\n\n"
                "Prints the per-tensor report written by 'gguf-forge quantize --report' (type, method, weight\n"
                "relative error, output relative error on calibration tokens when measured) and the mean per kind\n"
-               "of matrix; --svg draws the relative error of every block's matrices as bars.\n");
+               "of matrix; --svg draws the relative error of every block's matrices, the embedding and the head as bars.\n"
+               "--vs compares two reports of the same model: both errors and A/B per tensor, the mean A/B per kind,\n"
+               "and with --svg the ratios as bars on a log scale (output errors when both reports have them).\n");
 }
 
-static const char *colors[] = {"#4e79a7", "#a0cbe8", "#f28e2b", "#e15759", "#59a14f", "#8cd17d", "#b07aa1"};
 #define N_STEMS GF_LIN_COUNT /* kinds 0..6: the block matrices; 7: token_embd; 8: output */
 
 int gf_report_kind(const char *name, int *layer) {
@@ -40,89 +43,163 @@ const char *gf_report_kind_name(int k) {
     return "?";
 }
 
-/* a block matrix: its kind (0 .. N_STEMS-1) and layer, or -1 */
-static int layer_and_stem(const char *name, int *layer) {
-    int k = gf_report_kind(name, layer);
-    return k < N_STEMS ? k : -1;
+/* the error a chart plots: the output-activation error when the report has it, else the weight error */
+static int has_output_error(const cJSON *tensors) {
+    for (const cJSON *t = tensors->child; t; t = t->next)
+        if (cJSON_IsNumber(cJSON_GetObjectItem(t, "output_rel_error"))) return 1;
+    return 0;
 }
 
-/* bars of the output-activation error when the report has it, else of the weight error */
-static int write_svg(const char *path, const cJSON *tensors, gf_err *err) {
-    int n_layers = 0;
-    double vmax = 0;
-    const char *field = "weight_rel_error", *what = "weight";
-    for (const cJSON *t = tensors->child; t; t = t->next)
-        if (cJSON_IsNumber(cJSON_GetObjectItem(t, "output_rel_error"))) field = "output_rel_error", what = "output-activation";
+/* a report's errors of `field` as a chart grid (n_blocks+2, GF_REPORT_KINDS), NAN where absent */
+static gf_status load_grid(const char *path, const cJSON *tensors, const char *field, double **grid, int *n_blocks,
+                           gf_err *err) {
+    int nb = 0;
+    *grid = NULL;
     for (const cJSON *t = tensors->child; t; t = t->next) {
-        int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
+        int layer, k = gf_report_kind(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
+        if (k < 0 || k >= N_STEMS || !cJSON_IsNumber(cJSON_GetObjectItem(t, field))) continue;
+        if (layer >= GF_REPORT_MAX_BLOCKS)
+            return gf_errf(err, GF_E_FORMAT, "%s: block %d: more than %d blocks", path, layer, GF_REPORT_MAX_BLOCKS);
+        nb = layer + 1 > nb ? layer + 1 : nb;
+    }
+    if (!nb) return gf_errf(err, GF_E_FORMAT, "%s: no block matrices with a %s in the report", path, field);
+    double *g = malloc(sizeof *g * (size_t)(nb + 2) * GF_REPORT_KINDS);
+    if (!g) return gf_errf(err, GF_E_NOMEM, "out of memory");
+    for (int i = 0; i < (nb + 2) * GF_REPORT_KINDS; i++) g[i] = NAN;
+    for (const cJSON *t = tensors->child; t; t = t->next) {
+        int layer, k = gf_report_kind(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
         const cJSON *e = cJSON_GetObjectItem(t, field);
         if (k < 0 || !cJSON_IsNumber(e)) continue;
-        n_layers = layer + 1 > n_layers ? layer + 1 : n_layers;
-        vmax = e->valuedouble > vmax ? e->valuedouble : vmax;
+        int grp = k < N_STEMS ? layer : k == N_STEMS ? nb : nb + 1;
+        g[grp * GF_REPORT_KINDS + k] = e->valuedouble;
     }
-    if (!n_layers || vmax <= 0) return gf_errf(err, GF_E_FORMAT, "no block matrices with errors in the report");
-    const int bw = 8, gap = 14, h = 300, left = 60, top = 30;
-    int width = left + n_layers * (N_STEMS * bw + gap) + 20;
-    FILE *f = fopen(path, "w");
-    if (!f) return gf_errf(err, GF_E_IO, "%s: cannot write", path);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
-            width, h + top + 70);
-    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%d\" y=\"18\">%s relative error per block (max %.3g)</text>\n", left, what, vmax);
-    for (int i = 0; i <= 4; i++) {
-        double v = vmax * i / 4;
-        int y = top + h - (int)(h * i / 4);
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", left, width - 10, y, y);
-        fprintf(f, "<text x=\"4\" y=\"%d\">%.3g</text>\n", y + 4, v);
-    }
-    for (const cJSON *t = tensors->child; t; t = t->next) {
-        int layer, k = layer_and_stem(cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "", &layer);
-        const cJSON *e = cJSON_GetObjectItem(t, field);
-        if (k < 0 || !cJSON_IsNumber(e)) continue;
-        int bh = (int)lround(h * e->valuedouble / vmax), x = left + layer * (N_STEMS * bw + gap) + k * bw;
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s %.4g</title></rect>\n", x,
-                top + h - bh, bw - 1, bh, colors[k], cJSON_GetObjectItem(t, "name")->valuestring, e->valuedouble);
-    }
-    for (int l = 0; l < n_layers; l++)
-        fprintf(f, "<text x=\"%d\" y=\"%d\">%d</text>\n", left + l * (N_STEMS * bw + gap) + N_STEMS * bw / 2 - 4,
-                top + h + 14, l);
-    for (int k = 0; k < N_STEMS; k++)
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
-                left + k * 90, top + h + 34, colors[k], left + k * 90 + 14, top + h + 43, gf_report_kind_name(k));
-    fprintf(f, "</svg>\n");
-    if (fclose(f) != 0) return gf_errf(err, GF_E_IO, "%s: write failed", path);
+    *grid = g;
+    *n_blocks = nb;
     return GF_OK;
 }
 
-int gf_cmd_report(int argc, char **argv) {
-    const char *path = NULL, *svg = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            help(stdout);
-            return GF_EXIT_OK;
-        } else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
-            svg = argv[++i];
-        } else if (argv[i][0] != '-' && !path) {
-            path = argv[i];
-        } else {
-            help(stderr);
-            return GF_EXIT_USAGE;
+static const char *field_label(int output) {
+    return output ? "output relative error ||X(W-Q)^T|| / ||XW^T|| on calibration tokens (no unit)"
+                  : "weight relative error ||W-Q|| / ||W|| (Frobenius norms, no unit)";
+}
+
+#define XLABEL "block (layer index); embd = token_embd, head = output"
+
+static gf_status write_svg(const char *path, const char *report, const cJSON *tensors, gf_err *err) {
+    int out = has_output_error(tensors), nb;
+    double *g;
+    gf_status st = load_grid(report, tensors, out ? "output_rel_error" : "weight_rel_error", &g, &nb, err);
+    if (st) return st;
+    char title[1200], ylabel[300];
+    snprintf(title, sizeof title, "%s: %s per block and kind of matrix", report, out ? "output error" : "weight error");
+    snprintf(ylabel, sizeof ylabel, "y: %s", field_label(out));
+    gf_report_chart c = {.title = title, .ylabel = ylabel, .xlabel = XLABEL, .n_blocks = nb, .v = g};
+    st = gf_report_svg(path, &c, err);
+    free(g);
+    return st;
+}
+
+static gf_status load_report(const char *path, cJSON **root, const cJSON **tensors, gf_err *err) {
+    gf_status st = gf_json_load(path, (size_t)64 << 20, root, err);
+    *tensors = st ? NULL : cJSON_GetObjectItem(*root, "tensors");
+    if (!st && !cJSON_IsArray(*tensors))
+        st = gf_errf(err, GF_E_FORMAT, "%s: no 'tensors' array: not a gguf-forge report", path);
+    return st;
+}
+
+static void fmt_shape(char *buf, size_t n, const cJSON *sh) {
+    char *s = cJSON_PrintUnformatted(sh);
+    snprintf(buf, n, "%s", s ? s : "none");
+    free(s);
+}
+
+/* both reports list the same tensors with the same shapes (the same model, or one of its shape) */
+static gf_status check_same_model(const char *pa, const cJSON *ta, const char *pb, const cJSON *tb, gf_err *err) {
+    int na = cJSON_GetArraySize(ta), nb = cJSON_GetArraySize(tb);
+    for (const cJSON *a = ta->child; a; a = a->next) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(a, "name")) ?: "?";
+        const cJSON *b = NULL;
+        for (b = tb->child; b; b = b->next)
+            if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(b, "name")) ?: "", name)) break;
+        if (!b)
+            return gf_errf(err, GF_E_VALUE, "%s and %s are reports of different models: tensor '%s' is in %s, not in %s",
+                           pa, pb, name, pa, pb);
+        const cJSON *sa = cJSON_GetObjectItem(a, "shape"), *sb = cJSON_GetObjectItem(b, "shape");
+        if (!sa || !sb || !cJSON_Compare(sa, sb, 1)) {
+            char s1[64], s2[64];
+            fmt_shape(s1, sizeof s1, sa);
+            fmt_shape(s2, sizeof s2, sb);
+            return gf_errf(err, GF_E_VALUE, "%s and %s are reports of different model shapes: tensor '%s' is %s in %s, %s in %s",
+                           pa, pb, name, s1, pa, s2, pb);
         }
     }
-    if (!path) {
-        help(stderr);
-        return GF_EXIT_USAGE;
-    }
+    if (na != nb)
+        return gf_errf(err, GF_E_VALUE, "%s and %s are reports of different models: %d tensors against %d", pa, pb, na, nb);
+    return GF_OK;
+}
+
+/* `report A --vs B`: per tensor both errors and A/B, the mean ratio per kind, the ratio chart */
+static int cmd_vs(const char *pa, const cJSON *ta, const char *pb, const char *svg) {
     gf_err err = {0};
-    cJSON *root = NULL;
-    gf_status st = gf_json_load(path, (size_t)64 << 20, &root, &err);
-    const cJSON *tensors = st ? NULL : cJSON_GetObjectItem(root, "tensors");
-    if (!st && !cJSON_IsArray(tensors)) st = gf_errf(&err, GF_E_FORMAT, "%s: no 'tensors' array: not a gguf-forge report", path);
-    if (st) {
-        fprintf(stderr, "gguf-forge report: %s\n", err.msg);
-        cJSON_Delete(root);
-        return gf_exit_code(st);
+    cJSON *rb = NULL;
+    const cJSON *tb;
+    double *ga = NULL, *gb = NULL, *gr = NULL;
+    int na = 0, nbl = 0, rc = GF_EXIT_OK;
+    gf_status st = load_report(pb, &rb, &tb, &err);
+    if (!st) st = check_same_model(pa, ta, pb, tb, &err);
+    int out = !st && has_output_error(ta) && has_output_error(tb);
+    const char *field = out ? "output_rel_error" : "weight_rel_error";
+    if (!st) st = load_grid(pa, ta, field, &ga, &na, &err);
+    if (!st) st = load_grid(pb, tb, field, &gb, &nbl, &err);
+    if (!st && na != nbl) st = gf_errf(&err, GF_E_VALUE, "%s has %s in %d blocks, %s in %d", pa, field, na, pb, nbl);
+    if (st) goto fail;
+    printf("A = %s, B = %s: %s\n\n  %-28s %12s %12s %9s\n", pa, pb, field_label(out), "tensor", "A", "B", "A/B");
+    double sum[GF_REPORT_KINDS] = {0};
+    int cnt[GF_REPORT_KINDS] = {0};
+    for (const cJSON *t = ta->child; t; t = t->next) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")) ?: "";
+        int layer, k = gf_report_kind(name, &layer);
+        if (k < 0) continue;
+        int grp = k < N_STEMS ? layer : k == N_STEMS ? na : na + 1, i = grp * GF_REPORT_KINDS + k;
+        if (!isfinite(ga[i]) || !isfinite(gb[i])) continue;
+        char r[32] = "-";
+        if (gb[i] > 0) {
+            snprintf(r, sizeof r, "%.4f", ga[i] / gb[i]);
+            sum[k] += ga[i] / gb[i], cnt[k]++;
+        }
+        printf("  %-28s %12.4g %12.4g %9s\n", name, ga[i], gb[i], r);
     }
+    printf("\n  mean A/B per kind (below 1: A has the smaller error)\n");
+    for (int k = 0; k < GF_REPORT_KINDS; k++)
+        if (cnt[k]) printf("  %-12s %9.4f  over %d tensors\n", gf_report_kind_name(k), sum[k] / cnt[k], cnt[k]);
+    if (svg) {
+        int n = (na + 2) * GF_REPORT_KINDS;
+        if (!(gr = malloc(sizeof *gr * (size_t)n))) {
+            st = gf_errf(&err, GF_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < n; i++) gr[i] = isfinite(ga[i]) && isfinite(gb[i]) && gb[i] > 0 ? ga[i] / gb[i] : NAN;
+        char title[2400], ylabel[400];
+        snprintf(title, sizeof title, "A = %s vs B = %s: error ratio A/B per block and kind of matrix", pa, pb);
+        snprintf(ylabel, sizeof ylabel, "y: A/B of the %s, log scale; below 1: A is better", field_label(out));
+        gf_report_chart c = {.title = title, .ylabel = ylabel, .xlabel = XLABEL, .n_blocks = na, .v = gr,
+                             .a = ga, .b = gb, .ratio = 1};
+        if ((st = gf_report_svg(svg, &c, &err))) goto fail;
+        printf("wrote %s\n", svg);
+    }
+    goto done;
+fail:
+    fprintf(stderr, "gguf-forge report: %s\n", err.msg);
+    rc = gf_exit_code(st);
+done:
+    free(ga), free(gb), free(gr);
+    cJSON_Delete(rb);
+    return rc;
+}
+/* one report: the table, the means per kind, the block methods, the chart */
+static int print_report(const char *path, const cJSON *root, const cJSON *tensors, const char *svg) {
+    gf_err err = {0};
+    gf_status st;
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(root, "model"));
     printf("%s: %s, type %s, methods blocks=%s embed=%s\n", path, model ? model : "?",
            cJSON_GetStringValue(cJSON_GetObjectItem(root, "type")) ?: "?",
@@ -186,13 +263,48 @@ int gf_cmd_report(int argc, char **argv) {
     }
     int rc = GF_EXIT_OK;
     if (svg) {
-        if ((st = write_svg(svg, tensors, &err))) {
+        if ((st = write_svg(svg, path, tensors, &err))) {
             fprintf(stderr, "gguf-forge report: %s\n", err.msg);
             rc = gf_exit_code(st);
         } else {
             printf("wrote %s\n", svg);
         }
     }
+    return rc;
+}
+
+int gf_cmd_report(int argc, char **argv) {
+    const char *path = NULL, *svg = NULL, *vs = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            help(stdout);
+            return GF_EXIT_OK;
+        } else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
+            svg = argv[++i];
+        } else if (!strcmp(argv[i], "--vs") && i + 1 < argc) {
+            vs = argv[++i];
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            help(stderr);
+            return GF_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        help(stderr);
+        return GF_EXIT_USAGE;
+    }
+    gf_err err = {0};
+    cJSON *root = NULL;
+    const cJSON *tensors;
+    gf_status st = load_report(path, &root, &tensors, &err);
+    if (st) {
+        fprintf(stderr, "gguf-forge report: %s\n", err.msg);
+        cJSON_Delete(root);
+        return gf_exit_code(st);
+    }
+    int rc = vs ? cmd_vs(path, tensors, vs, svg) : print_report(path, root, tensors, svg);
     cJSON_Delete(root);
     return rc;
 }
+
