@@ -130,18 +130,9 @@ typedef struct {
 
 static double legend_entry_w(int k) { return SWATCH + 4 + text_w(gf_report_kind_name(k)) + 14; }
 
-static void make_layout(const gf_report_chart *c, const scale *s, layout *L) {
+/* x of every group's first bar from bw and gap; returns the plot's right end */
+static double place_groups(const gf_report_chart *c, layout *L) {
     int nb = c->n_blocks;
-    L->bw = nb <= 8 ? 8 : nb <= 32 ? 4 : 2;
-    L->gap = nb <= 32 ? 8 : 4;
-    double tick_w = 0;
-    for (int i = 0; i < s->n_ticks; i++) {
-        char t[32];
-        snprintf(t, sizeof t, "%.3g", s->ticks[i]);
-        tick_w = text_w(t) > tick_w ? text_w(t) : tick_w;
-    }
-    L->left = M + tick_w + 6;
-    L->top = M + 3 * (FS + 6);                 /* title and y-axis label above the plot */
     double block_w = GF_LIN_COUNT * L->bw + L->gap, x = L->left + L->gap / 2;
     char last[16];
     snprintf(last, sizeof last, "%d", nb - 1);
@@ -161,12 +152,35 @@ static void make_layout(const gf_report_chart *c, const scale *s, layout *L) {
             x += w;
         }
     }
+    return x;
+}
+
+static void make_layout(const gf_report_chart *c, const scale *s, layout *L) {
+    int nb = c->n_blocks;
+    L->bw = nb <= 8 ? 8 : nb <= 32 ? 4 : 2;
+    L->gap = nb <= 32 ? 8 : 4;
+    double tick_w = 0;
+    for (int i = 0; i < s->n_ticks; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "%.3g", s->ticks[i]);
+        tick_w = text_w(t) > tick_w ? text_w(t) : tick_w;
+    }
+    L->left = M + tick_w + 6;
+    L->top = M + 3 * (FS + 6);                 /* title and y-axis label above the plot */
+    double x = place_groups(c, L);
     double need = x + M;
     need = fmax(need, 2 * M + text_w(c->title));
     need = fmax(need, 2 * M + text_w(c->ylabel));
     need = fmax(need, 2 * M + text_w(c->xlabel));
     need = fmax(need, 2 * M + legend_entry_w(GF_REPORT_KINDS - 1));
     L->width = ceil(fmax(need, 400));
+    /* a plot narrower than its title: wider bars and gaps (up to 12 px) fill the picture */
+    double avail = L->width - M - L->left, used = x - L->left;
+    if (used < avail && L->bw < 12) {
+        double f = fmin(avail / used, 12 / L->bw);
+        L->bw = floor(L->bw * f * 2) / 2, L->gap = floor(L->gap * f * 2) / 2;
+        place_groups(c, L);
+    }
     for (int i = 0; i < (nb + 2) * GF_REPORT_KINDS; i++)
         if (isfinite(c->v[i])) L->present[i % GF_REPORT_KINDS] = 1;
     /* the legend wraps at the width */
