@@ -245,17 +245,22 @@ static int same_tensors(const gf_gguf *a, const gf_gguf *b, char *first, size_t 
 
 static const gf_convert_opts F32 = {.type = GF_TYPE_F32, .embed_type = -1, .output_type = -1, .name = "lora"};
 
+/* Opens the base folder's tensors and config; a failure is a failed check. */
+static int open_base(const char *dir, gf_safetensors **base, gf_hfcfg *hp, gf_err *err) {
+    if (!gf_st_open(dir, base, err) && !gf_hfcfg_load(dir, hp, err)) return 1;
+    CHECK(0, "%s", err->msg);
+    gf_st_close(*base);
+    *base = NULL;
+    return 0;
+}
+
 /* qwen2-tiny: one adapter on every linear weight, then a second (rsLoRA, --lora-scale 0.5) on top. */
 static void test_qwen2_tiny(const char *tmp) {
     const char *dir = "models/qwen2-tiny";
     gf_safetensors *base = NULL;
     gf_hfcfg hp;
     gf_err err = {0};
-    if (gf_st_open(dir, &base, &err) || gf_hfcfg_load(dir, &hp, &err)) {
-        CHECK(0, "%s", err.msg);
-        gf_st_close(base);
-        return;
-    }
+    if (!open_base(dir, &base, &hp, &err)) return;
     static adapter ads[2];
     char d1[600], d2[600], dm[600];
     snprintf(d1, sizeof d1, "%s/qwen-a1", tmp);
@@ -336,11 +341,7 @@ static void test_llama_permuted(const char *tmp) {
     gf_safetensors *base = NULL;
     gf_hfcfg hp;
     gf_err err = {0};
-    if (gf_st_open(dir, &base, &err) || gf_hfcfg_load(dir, &hp, &err)) {
-        CHECK(0, "%s", err.msg);
-        gf_st_close(base);
-        return;
-    }
+    if (!open_base(dir, &base, &hp, &err)) return;
     static adapter ad;
     CHECK(!write_adapter(ad_dir, base, "q_proj,k_proj,o_proj,lm_head", NULL, ALPHA / RANK, 9, &ad), "adapter");
     gf_lora_spec l = {ad_dir, 1.0};
