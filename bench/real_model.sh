@@ -9,7 +9,8 @@
 # Usage: bench/real_model.sh SOURCE.gguf [OUT_DIR]; REAL_CHUNKS (default 40),
 # REAL_METHODS, REAL_RECIPE (AutoRound, default light), REAL_CALIB (imatrix/AWQ calibration,
 # default 32 samples x 256 tokens: the 128 x 512 default is ~15 min of float forward on 2 cores),
-# REAL_TYPES (default "q4_0 q8_0"; "none" measures only REAL_EXTRA), BENCH_THREADS.  Numbers only.
+# REAL_TYPES (default "q4_0 q8_0"; "none" measures only REAL_EXTRA), REAL_LAYOUTS (default
+# "pure default"), BENCH_THREADS.  Numbers only.
 set -e
 BUILD=${BUILD:-build}
 G=$BUILD/gguf-forge
@@ -55,7 +56,7 @@ echo "|---|---|---|---|---|---|"
 echo "| F32 (dequantized source) | $(( $(stat -c %s "$base") / 1000000 )) | $(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' "$OUT/ppl.log") | 0 | 100 | - |"
 for type in ${REAL_TYPES:-q4_0 q8_0}; do
     [ $type = none ] && continue
-    for layout in pure default; do
+    for layout in ${REAL_LAYOUTS:-pure default}; do
         [ $type = q8_0 ] && [ $layout = default ] && continue # q8_0's default layout is --pure
         for m in $METHODS; do
             f=$OUT/$name-$type-$layout-$m.gguf
