@@ -54,6 +54,7 @@ static void shell_hparams(const gf_hfcfg *cfg, gf_hparams *hp) {
     hp->rms_eps = (float)cfg->rms_eps;
     hp->rope = cfg->info->rope;
     hp->rope_freqs = cfg->n_rope_freqs ? cfg->rope_freqs : NULL;
+    hp->rope_scaling = cfg->rope_scaling;
 }
 
 gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,

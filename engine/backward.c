@@ -286,7 +286,7 @@ gf_status gf_block_tape_init(gf_block_tape *tp, const gf_hparams *hp, int64_t n_
     tp->n_seq = n_seq;
     tp->n_tok = n_tok;
     tp->hp = *hp;
-    gf_rope_tables(tp->rope_cos, tp->rope_sin, n_tok, hp->n_rot, hp->rope_base, hp->rope_freqs);
+    gf_rope_tables(tp->rope_cos, tp->rope_sin, n_tok, hp);
     return GF_OK;
 }
 
@@ -303,7 +303,9 @@ static void check_shapes(const gf_hparams *hp, const gf_block_tape *tp) {
     (void)tp;
     assert(tp->arena && hp->dim == tp->hp.dim && hp->n_ff == tp->hp.n_ff && hp->n_heads == tp->hp.n_heads &&
            hp->n_kv_heads == tp->hp.n_kv_heads && hp->head_dim == tp->hp.head_dim && hp->n_rot == tp->hp.n_rot &&
-           hp->rope == tp->hp.rope && hp->rope_base == tp->hp.rope_base && hp->rope_freqs == tp->hp.rope_freqs);
+           hp->rope == tp->hp.rope && hp->rope_base == tp->hp.rope_base && hp->rope_freqs == tp->hp.rope_freqs &&
+           hp->rope_scaling.kind == tp->hp.rope_scaling.kind &&
+           hp->rope_scaling.factor == tp->hp.rope_scaling.factor && hp->n_ctx_train == tp->hp.n_ctx_train);
 }
 
 static void rope_seqs(float *x, const gf_hparams *hp, int64_t n_heads, const gf_block_tape *tp, int backward) {

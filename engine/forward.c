@@ -70,20 +70,47 @@ gf_status gf_state_init(gf_state *s, const gf_model *m, int64_t n_ctx, int64_t n
                        (long long)n_ctx);
     }
 
-    gf_rope_tables(s->rope_cos, s->rope_sin, (int64_t)P, hp->n_rot, hp->rope_base, hp->rope_freqs);
+    gf_rope_tables(s->rope_cos, s->rope_sin, (int64_t)P, hp);
     return GF_OK;
 }
 
-void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base,
-                    const float *freq_factors) {
-    const int64_t half = n_rot / 2;
-    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+/* GGML's yarn correction dims: the pairs below dims[0] keep their angles, those past
+ * dims[1] are interpolated, with a linear ramp between (ggml_rope_yarn_corr_dims, in
+ * float as there, beta_fast 32 and beta_slow 1 as llama.cpp's defaults). */
+static void yarn_corr_dims(int64_t n_rot, int64_t n_ctx_orig, float base, float dims[2]) {
+    const float beta[2] = {32.0f, 1.0f};
+    for (int j = 0; j < 2; j++) {
+        float d = (float)n_rot * logf((float)n_ctx_orig / (beta[j] * 2 * (float)M_PI)) / (2 * logf(base));
+        dims[j] = j == 0 ? floorf(d) : ceilf(d);
+    }
+    dims[0] = fmaxf(0.0f, dims[0]);
+    dims[1] = fminf((float)(n_rot - 1), dims[1]);
+}
+
+void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, const gf_hparams *hp) {
+    const int64_t n_rot = hp->n_rot, half = n_rot / 2;
+    const float theta_scale = powf(hp->rope_base, -2.0f / (float)n_rot);
+    const float *ff = hp->rope_freqs;
+    const gf_rope_scaling *rs = &hp->rope_scaling;
+    float freq_scale = 1.0f, mscale = 1.0f, dims[2] = {0, 0};
+    int yarn = rs->kind == GF_ROPE_SCALING_YARN;
+    if (rs->kind != GF_ROPE_SCALING_NONE) freq_scale = 1.0f / rs->factor, mscale = rs->attn_factor;
+    if (yarn) {
+        yarn_corr_dims(n_rot, rs->n_ctx_orig ? rs->n_ctx_orig : hp->n_ctx_train, hp->rope_base, dims);
+        mscale *= 1.0f + 0.1f * logf(1.0f / freq_scale);
+    }
     for (int64_t p = 0; p < n_pos; p++) {
         float theta = (float)p;
         for (int64_t i = 0; i < half; i++) {
-            const float t = freq_factors ? theta / freq_factors[i] : theta;
-            cos_tab[p * half + i] = cosf(t);
-            sin_tab[p * half + i] = sinf(t);
+            const float extrap = ff ? theta / ff[i] : theta;
+            float t = freq_scale * extrap;
+            if (yarn) { /* GGML's ramp: 1 for the fast pairs (original angle), 0 for the slow */
+                const float y = ((float)i - dims[0]) / fmaxf(0.001f, dims[1] - dims[0]);
+                const float mix = 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+                t = t * (1.0f - mix) + extrap * mix;
+            }
+            cos_tab[p * half + i] = cosf(t) * mscale;
+            sin_tab[p * half + i] = sinf(t) * mscale;
             theta *= theta_scale;
         }
     }

@@ -67,12 +67,14 @@ void gf_state_free(gf_state *s);
 
 /* ---------------------------------------------------------------- layers */
 
-/* cos/sin (n_pos, n_rot/2) of the RoPE angles, the tables of gf_state_init and of
- * the backward pass: angle p * base^(-2i/n_rot) by repeated float multiplication
- * (GGML's rope cache), divided by freq_factors[i] when given (rope_freqs.weight,
- * as GGML's rope with freq_factors). */
-void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, int64_t n_rot, float base,
-                    const float *freq_factors);
+/* cos/sin (n_pos, n_rot/2) of hp's RoPE angles, the tables of gf_state_init and of
+ * the backward pass, as GGML's rope cache makes them: angle p * base^(-2i/n_rot) by
+ * repeated float multiplication, divided by rope_freqs[i] when given (llama3), then
+ * hp->rope_scaling's: linear divides by factor; yarn blends the divided and the
+ * original angle by GGML's ramp and multiplies cos and sin by
+ * attn_factor * (1 + 0.1 ln factor).  Reads n_rot, rope_base, rope_freqs,
+ * rope_scaling and n_ctx_train (yarn without original_context_length). */
+void gf_rope_tables(float *cos_tab, float *sin_tab, int64_t n_pos, const gf_hparams *hp);
 
 /* Rotates the first n_rot dims of every head of x (T, n_heads*Dh) in place,
  * token t by the angles of position pos0 + t from the tables cos/sin (P, n_rot/2). */

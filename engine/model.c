@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "../common/types.h"
+#include "../formats/hfconfig.h"
 
 /* Sanity caps on hyperparameters from an untrusted file: far above any real
  * model, low enough that products of them cannot overflow int64. */
@@ -114,6 +115,7 @@ static gf_status read_hparams(const gf_gguf *g, gf_hparams *hp, gf_err *err) {
         if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f))
             return gf_errf(err, GF_E_FORMAT, "%s: key '%s' = %g is out of range", g->path, k, hp->rope_base);
     }
+    if ((st = gf_rope_scaling_read(g, arch, &hp->rope_scaling, err))) return st;
     return head_shape(g, a, hp, err);
 }
 

@@ -33,6 +33,7 @@ typedef struct {
     gf_rope_kind rope;    /* the arch table's: NEOX for qwen2, NORM for llama    */
     const float *rope_freqs; /* (n_rot/2) rope_freqs.weight: pair i's angle is divided
                                 by it (llama3 scaling), or NULL                   */
+    gf_rope_scaling rope_scaling; /* rope.scaling.*: linear or yarn, or kind NONE     */
 } gf_hparams;
 
 /* A decoder block; which of its tensors exist is the architecture table's (arch.h). */

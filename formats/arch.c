@@ -134,7 +134,23 @@ static const struct {
     [GF_HK_RMS_EPS] = {"attention.layer_norm_rms_epsilon", 1},
     [GF_HK_KEY_LENGTH] = {"attention.key_length"},
     [GF_HK_VALUE_LENGTH] = {"attention.value_length"},
+    [GF_HK_ROPE_SCALING_FACTOR] = {"rope.scaling.factor", 1},
+    [GF_HK_ROPE_SCALING_ORIG_CTX] = {"rope.scaling.original_context_length"},
+    [GF_HK_ROPE_SCALING_ATTN_FACTOR] = {"rope.scaling.attn_factor", 1},
 };
+
+static const char *const rope_scaling_names[GF_ROPE_SCALING_COUNT] = {
+    [GF_ROPE_SCALING_NONE] = "none", [GF_ROPE_SCALING_LINEAR] = "linear", [GF_ROPE_SCALING_YARN] = "yarn"};
+
+const char *gf_rope_scaling_name(gf_rope_scaling_kind k) {
+    return (unsigned)k < GF_ROPE_SCALING_COUNT ? rope_scaling_names[k] : "?";
+}
+
+gf_rope_scaling_kind gf_rope_scaling_by_name(const char *name) {
+    int k = 0;
+    while (k < GF_ROPE_SCALING_COUNT && strcmp(rope_scaling_names[k], name)) k++;
+    return (gf_rope_scaling_kind)k;
+}
 
 /* ---------------------------------------------------------------- lookups */
 

@@ -101,8 +101,30 @@ typedef struct {
 typedef enum {
     GF_HK_VOCAB_SIZE, GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT, GF_HK_FEED_FORWARD_LENGTH,
     GF_HK_ROPE_DIMENSION_COUNT, GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV, GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS,
-    GF_HK_KEY_LENGTH, GF_HK_VALUE_LENGTH, GF_HK_COUNT
+    GF_HK_KEY_LENGTH, GF_HK_VALUE_LENGTH,
+    /* written only with RoPE scaling (gf_rope_scaling below) */
+    GF_HK_ROPE_SCALING_FACTOR, GF_HK_ROPE_SCALING_ORIG_CTX, GF_HK_ROPE_SCALING_ATTN_FACTOR, GF_HK_COUNT
 } gf_hkey;
+
+/* RoPE scaling written as keys, as llama.cpp applies it (linear: every angle divided
+ * by factor; yarn: angles blended between interpolated and original by GGML's ramp
+ * over the correction dims of original_context_length, cos and sin times
+ * attn_factor * (1 + 0.1 ln factor)).  llama3 scaling is not here: it is the
+ * rope_freqs tensor.  The type key is a string, <arch>.rope.scaling.type. */
+typedef enum { GF_ROPE_SCALING_NONE, GF_ROPE_SCALING_LINEAR, GF_ROPE_SCALING_YARN, GF_ROPE_SCALING_COUNT } gf_rope_scaling_kind;
+#define GF_ROPE_SCALING_TYPE_KEY "rope.scaling.type"
+
+typedef struct {
+    gf_rope_scaling_kind kind;
+    float factor;       /* rope.scaling.factor (> 0); 1 with no scaling                 */
+    int64_t n_ctx_orig; /* rope.scaling.original_context_length (yarn); 0: context_length */
+    float attn_factor;  /* rope.scaling.attn_factor, 1 when absent                      */
+} gf_rope_scaling;
+
+/* "none", "linear", "yarn"; gf_rope_scaling_by_name gives GF_ROPE_SCALING_COUNT for
+ * another name. */
+const char *gf_rope_scaling_name(gf_rope_scaling_kind k);
+gf_rope_scaling_kind gf_rope_scaling_by_name(const char *name);
 
 /* Biases of q/k/v/o: always there, or as config.json's attention_bias says. */
 typedef enum { GF_BIAS_ALWAYS, GF_BIAS_BY_CONFIG } gf_bias_rule;

@@ -54,21 +54,11 @@ static gf_status head_size(const cJSON *c, const char *name, const gf_arch_info 
     return GF_OK;
 }
 
-/* rope_scaling {rope_type (or type): llama3, factor, low_freq_factor,
- * high_freq_factor, original_max_position_embeddings} as the divisor of each
- * pair's angle, computed as llama.cpp's converter (LlamaModel.generate_extra_tensors)
- * does with torch: the frequencies and the smooth blend in float32, the defaults
- * 8, 1, 4, 8192.  Every other type is refused, naming the key. */
-static gf_status rope_scaling(const cJSON *c, const char *name, const gf_arch_info *a, gf_hfcfg *hp, gf_err *err) {
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
-    if (!rs || cJSON_IsNull(rs)) return GF_OK;
-    const char *type = cJSON_IsObject(rs) ? str_or_null(rs, "rope_type") : NULL;
-    if (cJSON_IsObject(rs) && !type) type = str_or_null(rs, "type");
-    if (!type || strcasecmp(type, "llama3") != 0 || !a->rope_freqs)
-        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling' (type '%.40s') is not supported for %s; only "
-                       "llama3 RoPE scaling of a llama model is", name, type ? type : "?", a->gguf_name);
-    char sub[320];
-    snprintf(sub, sizeof sub, "%s: rope_scaling", name);
+/* llama3 {factor, low_freq_factor, high_freq_factor, original_max_position_embeddings}:
+ * the divisor of each pair's angle, rope_freqs, computed as llama.cpp's converter
+ * (LlamaModel.generate_extra_tensors) does with torch: the frequencies and the smooth
+ * blend in float32, the defaults 8, 1, 4, 8192. */
+static gf_status llama3_freqs(const cJSON *rs, const char *name, const char *sub, gf_hfcfg *hp, gf_err *err) {
     double factor, low, high, old;
     gf_status rc;
     if ((rc = gf_json_get_num_or(rs, "factor", 1, 8.0, sub, &factor, err)) ||
@@ -96,6 +86,73 @@ static gf_status rope_scaling(const cJSON *c, const char *name, const gf_arch_in
         hp->rope_freqs[i] = ff;
     }
     return GF_OK;
+}
+
+/* linear {factor} and yarn {factor, original_max_position_embeddings} become the
+ * rope.scaling.* keys llama.cpp reads (its converter writes linear only for llama and
+ * yarn only for qwen2; here either, for every architecture).  llama.cpp applies yarn
+ * with GGML's beta_fast 32, beta_slow 1 and magnitude 1 + 0.1 ln(factor), which are
+ * transformers' defaults: another value of those settings would give other angles,
+ * so it is refused by name. */
+static gf_status scaling_keys(const cJSON *rs, gf_rope_scaling_kind kind, const char *name, const char *sub,
+                              gf_hfcfg *hp, gf_err *err) {
+    double factor, orig = 0, v;
+    gf_status rc;
+    if ((rc = gf_json_get_num_or(rs, "factor", 0, 0, sub, &factor, err))) return rc;
+    if (!(factor > 0) || !(factor < 1e6))
+        return gf_errf(err, GF_E_FORMAT, "%s: key 'rope_scaling.factor' = %g must be positive", name, factor);
+    if (kind == GF_ROPE_SCALING_YARN) {
+        static const struct { const char *key; double want; } fixed[] = {{"beta_fast", 32}, {"beta_slow", 1}};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+            if ((rc = gf_json_get_num_or(rs, fixed[i].key, 1, fixed[i].want, sub, &v, err))) return rc;
+            if (v != fixed[i].want)
+                return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling.%s' = %g is not supported (llama.cpp "
+                               "uses %g)", name, fixed[i].key, v, fixed[i].want);
+        }
+        const double mag = 1.0 + 0.1 * log(factor);
+        if ((rc = gf_json_get_num_or(rs, "attention_factor", 1, mag, sub, &v, err))) return rc;
+        if (fabs(v - mag) > 1e-6 * mag || is_set(rs, "mscale") || is_set(rs, "mscale_all_dim"))
+            return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling.%s' is not supported (llama.cpp scales "
+                           "yarn by 1 + 0.1 ln(factor))", name, fabs(v - mag) > 1e-6 * mag ? "attention_factor" :
+                           is_set(rs, "mscale") ? "mscale" : "mscale_all_dim");
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(rs, "truncate");
+        if (cJSON_IsFalse(tr))
+            return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'rope_scaling.truncate' = false is not supported", name);
+        if ((rc = gf_json_get_num_or(rs, "original_max_position_embeddings", 1, 0, sub, &orig, err))) return rc;
+        if (!(orig >= 0) || orig > INT32_MAX || orig != floor(orig))
+            return gf_errf(err, GF_E_FORMAT, "%s: key 'rope_scaling.original_max_position_embeddings' = %g is out "
+                           "of range", name, orig);
+    }
+    hp->rope_scaling = (gf_rope_scaling){.kind = kind, .factor = (float)factor, .n_ctx_orig = (int64_t)orig,
+                                         .attn_factor = 1.0f};
+    return GF_OK;
+}
+
+/* rope_scaling {rope_type (or type): llama3 | linear | yarn, ...}; transformers 5
+ * writes the same object as rope_parameters, with rope_theta inside and rope_type
+ * "default" for none.  Every other type is refused, naming the key. */
+static gf_status rope_scaling(const cJSON *c, const char *name, const gf_arch_info *a, gf_hfcfg *hp, gf_err *err) {
+    const char *key = "rope_parameters";
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, key);
+    if (!rs || cJSON_IsNull(rs)) rs = cJSON_GetObjectItemCaseSensitive(c, key = "rope_scaling");
+    hp->rope_scaling = (gf_rope_scaling){.kind = GF_ROPE_SCALING_NONE, .factor = 1.0f, .attn_factor = 1.0f};
+    if (!rs || cJSON_IsNull(rs)) return GF_OK;
+    char sub[320];
+    snprintf(sub, sizeof sub, "%s: %s", name, key);
+    gf_status rc;
+    if (cJSON_IsObject(rs) && cJSON_GetObjectItemCaseSensitive(rs, "rope_theta")) {
+        if ((rc = gf_json_get_num_or(rs, "rope_theta", 0, 0, sub, &hp->rope_theta, err))) return rc;
+        if (!(hp->rope_theta > 0))
+            return gf_errf(err, GF_E_FORMAT, "%s: key '%s.rope_theta' must be positive", name, key);
+    }
+    const char *type = cJSON_IsObject(rs) ? str_or_null(rs, "rope_type") : NULL;
+    if (cJSON_IsObject(rs) && !type) type = str_or_null(rs, "type");
+    if (type && !strcasecmp(type, "default")) return GF_OK;
+    if (type && !strcasecmp(type, "llama3") && a->rope_freqs) return llama3_freqs(rs, name, sub, hp, err);
+    gf_rope_scaling_kind k = type ? gf_rope_scaling_by_name(type) : GF_ROPE_SCALING_COUNT;
+    if (k == GF_ROPE_SCALING_LINEAR || k == GF_ROPE_SCALING_YARN) return scaling_keys(rs, k, name, sub, hp, err);
+    return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' (type '%.40s') is not supported for %s; linear, yarn%s "
+                   "are", name, key, type ? type : "?", a->gguf_name, a->rope_freqs ? " and llama3" : "");
 }
 
 /* A sliding window at least as long as the context is no window (Mistral-7B-v0.3
@@ -208,6 +265,17 @@ gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err) {
         double v = key_value(hp, a->keys[i]);
         rc = gf_hkey_is_float(a->keys[i]) ? gf_gguf_set_f32(w, k, (float)v) : gf_gguf_set_u32(w, k, (uint32_t)v);
     }
+    const gf_rope_scaling *rs = &hp->rope_scaling; /* in llama.cpp's converter's order */
+    if (!rc && rs->kind != GF_ROPE_SCALING_NONE) {
+        snprintf(k, sizeof k, "%s.%s", a->gguf_name, GF_ROPE_SCALING_TYPE_KEY);
+        rc = gf_gguf_set_str(w, k, gf_rope_scaling_name(rs->kind));
+        snprintf(k, sizeof k, "%s.%s", a->gguf_name, gf_hkey_name(GF_HK_ROPE_SCALING_FACTOR));
+        if (!rc) rc = gf_gguf_set_f32(w, k, rs->factor);
+        snprintf(k, sizeof k, "%s.%s", a->gguf_name, gf_hkey_name(GF_HK_ROPE_SCALING_ORIG_CTX));
+        if (!rc && rs->n_ctx_orig) rc = gf_gguf_set_u32(w, k, (uint32_t)rs->n_ctx_orig);
+        snprintf(k, sizeof k, "%s.%s", a->gguf_name, gf_hkey_name(GF_HK_ROPE_SCALING_ATTN_FACTOR));
+        if (!rc && rs->attn_factor != 1.0f) rc = gf_gguf_set_f32(w, k, rs->attn_factor);
+    }
     return rc ? gf_errf(err, rc, "out of memory writing architecture keys") : GF_OK;
 }
 
@@ -297,10 +365,33 @@ static gf_status known_keys(const gf_gguf *g, const char *arch, gf_err *err) {
         if (strncmp(kv->key.s, arch, n) != 0 || kv->key.s[n] != '.') continue;
         const char *k = kv->key.s + n + 1;
         if (hkey_by_name(k) < GF_HK_COUNT) continue;
-        if (!strcmp(k, "rope.scaling.type") && kv->type == GF_GGUF_STRING && !strcmp(kv->str.s, "none")) continue;
+        if (!strcmp(k, GF_ROPE_SCALING_TYPE_KEY)) continue; /* checked by gf_rope_scaling_read */
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%.100s' is not supported by this version (it would change "
                        "the model)", g->path, kv->key.s);
     }
+    return GF_OK;
+}
+
+gf_status gf_rope_scaling_read(const gf_gguf *g, const char *arch, gf_rope_scaling *rs, gf_err *err) {
+    char k[128];
+    *rs = (gf_rope_scaling){.kind = GF_ROPE_SCALING_LINEAR, .factor = 0, .attn_factor = 1.0f};
+    snprintf(k, sizeof k, "%s.%s", arch, GF_ROPE_SCALING_TYPE_KEY);
+    if (gf_gguf_find(g, k)) {
+        const gf_str *t;
+        GF_TRY(gf_gguf_get_str(g, k, &t, err));
+        rs->kind = gf_rope_scaling_by_name(t->s);
+        GF_FAIL_IF(rs->kind == GF_ROPE_SCALING_COUNT, err, GF_E_UNSUPPORTED, "%s: key '%s' = '%.40s' is not "
+                   "supported (none, linear and yarn are)", g->path, k, t->s);
+    }
+    double v = 0;
+    GF_TRY(gguf_float(g, arch, GF_HK_ROPE_SCALING_FACTOR, &v, err));
+    rs->factor = (float)v;
+    v = 1;
+    GF_TRY(gguf_float(g, arch, GF_HK_ROPE_SCALING_ATTN_FACTOR, &v, err));
+    rs->attn_factor = (float)v;
+    GF_TRY(gguf_dim(g, arch, GF_HK_ROPE_SCALING_ORIG_CTX, 0, INT32_MAX, &rs->n_ctx_orig, err));
+    /* llama.cpp: no factor (or 0) scales nothing, whatever the type says */
+    if (rs->factor == 0 || rs->kind == GF_ROPE_SCALING_NONE) rs->kind = GF_ROPE_SCALING_NONE, rs->factor = 1.0f;
     return GF_OK;
 }
 
@@ -328,6 +419,7 @@ gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err) {
     GF_TRY(gguf_dim(g, arch, GF_HK_HEAD_COUNT_KV, 0, 65536, &hp->n_head_kv, err));
     GF_TRY(gguf_dim(g, arch, GF_HK_CONTEXT_LENGTH, 0, INT32_MAX, &hp->n_ctx_train, err));
     GF_TRY(gguf_float(g, arch, GF_HK_ROPE_FREQ_BASE, &hp->rope_theta, err));
+    GF_TRY(gf_rope_scaling_read(g, arch, &hp->rope_scaling, err));
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, gf_hkey_name(GF_HK_RMS_EPS));
     GF_FAIL_IF(!gf_gguf_find(g, k), err, GF_E_FORMAT, "%s: key '%s' is missing", g->path, k);

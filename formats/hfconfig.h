@@ -4,8 +4,9 @@
  *
  * Supports the architectures of formats/arch.h (LlamaForCausalLM, MistralForCausalLM,
  * Qwen2ForCausalLM).  rope_scaling of type llama3 becomes rope_freqs (as
- * llama.cpp's converter computes it).  Anything this version would convert
- * wrongly (another RoPE scaling, an active sliding window, a head_dim other than hidden/heads, mixture of experts, another
+ * llama.cpp's converter computes it), linear and yarn the rope.scaling.* keys
+ * (rope_parameters, transformers 5's spelling, likewise).  Anything this version would
+ * convert wrongly (another RoPE scaling, an active sliding window, a head_dim other than hidden/heads, mixture of experts, another
  * activation) is refused with the key named, never written silently wrong.
  */
 #ifndef GF_HFCONFIG_H
@@ -36,6 +37,7 @@ typedef struct {
     int attn_bias;           /* q/k/v (and o for llama) carry biases           */
     int n_rope_freqs;        /* head_dim/2 with llama3 RoPE scaling, else 0    */
     float rope_freqs[GF_ROPE_FREQS_MAX]; /* rope_freqs.weight: pair i's angle is divided by it */
+    gf_rope_scaling rope_scaling; /* linear or yarn rope_scaling: rope.scaling.* keys */
 } gf_hfcfg;
 
 gf_status gf_hfcfg_from_json(const char *text, size_t len, const char *name, gf_hfcfg *hp, gf_err *err);
@@ -45,7 +47,11 @@ gf_status gf_hfcfg_load(const char *model_dir, gf_hfcfg *hp, gf_err *err);
  * tie_word_embeddings and (for an arch whose biases are optional) attn_bias are
  * left to the caller, who sees the tensors. */
 gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err);
-/* general.architecture and the <arch>.* keys the table lists. */
+/* <arch>.rope.scaling.{type,factor,original_context_length,attn_factor} as llama.cpp
+ * reads them: a factor without a type is linear, no factor (or 0) or type "none" is
+ * no scaling; another type is refused by name. */
+gf_status gf_rope_scaling_read(const gf_gguf *g, const char *arch, gf_rope_scaling *rs, gf_err *err);
+/* general.architecture, the <arch>.* keys the table lists and the RoPE scaling keys. */
 gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err);
 
 /* What a Hugging Face tensor becomes in GGUF (from the architecture table). */

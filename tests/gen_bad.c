@@ -789,11 +789,16 @@ static void quantize_cases(gen *g) {
     cfg_set(&c, "vocab_size", "5000000");
     cfg_case(g, "cfg-vocab-size-huge", &c, GF_E_FORMAT, "config.json: key 'vocab_size'", NULL);
     cfg_base(&c, N_TOKENS);
-    cfg_set(&c, "rope_scaling", "{\"type\": \"yarn\", \"factor\": 4.0}");
-    cfg_case(g, "cfg-rope-scaling", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling'", NULL);
+    cfg_set(&c, "rope_scaling", "{\"type\": \"dynamic\", \"factor\": 4.0}");
+    cfg_case(g, "cfg-rope-scaling", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling' (type 'dynamic')", NULL);
     cfg_base(&c, N_TOKENS);
-    cfg_set(&c, "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2.0}");
-    cfg_case(g, "cfg-rope-scaling-linear", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling' (type 'linear')", NULL);
+    cfg_set(&c, "rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"beta_fast\": 16}");
+    cfg_case(g, "cfg-rope-scaling-yarn-beta", &c, GF_E_UNSUPPORTED, "config.json: key 'rope_scaling.beta_fast' = 16",
+             NULL);
+    cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": -2.0}");
+    cfg_case(g, "cfg-rope-scaling-linear-negative", &c, GF_E_FORMAT, "config.json: key 'rope_scaling.factor' = -2",
+             NULL);
     cfg_base(&c, N_TOKENS);
     cfg_set(&c, "rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 32.0}"); /* llama3 is llama's */
     cfg_case(g, "cfg-rope-scaling-llama3-qwen2", &c, GF_E_UNSUPPORTED,
@@ -1311,8 +1316,12 @@ static void gguf_input_cases(gen *g) {
     gin_case(g, src, "gguf-in-f32-nan.gguf", &(gin_defect){.poison = "output_norm.weight", .col = 3}, GF_E_VALUE,
              "tensor 'output_norm.weight': NaN at row 0, column 3");
     /* -- keys */
-    gin_case(g, src, "gguf-in-rope-scaling-yarn.gguf", &(gin_defect){.key = "qwen2.rope.scaling.type", .str = "yarn"},
-             GF_E_UNSUPPORTED, "key 'qwen2.rope.scaling.type' is not supported");
+    gin_case(g, src, "gguf-in-rope-scaling-longrope.gguf",
+             &(gin_defect){.key = "qwen2.rope.scaling.type", .str = "longrope"}, GF_E_UNSUPPORTED,
+             "key 'qwen2.rope.scaling.type' = 'longrope' is not supported");
+    gin_case(g, src, "gguf-in-rope-scaling-factor-string.gguf",
+             &(gin_defect){.key = "qwen2.rope.scaling.factor", .str = "4"}, GF_E_FORMAT,
+             "key 'qwen2.rope.scaling.factor' has type str");
     gin_case(g, src, "gguf-in-expert-count.gguf", &(gin_defect){.key = "qwen2.expert_count", .u32 = 8},
              GF_E_UNSUPPORTED, "key 'qwen2.expert_count' is not supported");
     gin_case(g, src, "gguf-in-architecture-unknown.gguf", &(gin_defect){.key = "general.architecture", .str = "mamba"},

@@ -300,7 +300,7 @@ static void engine_forward(const fblock *fb, const float *x, float *y, int64_t B
     /* the RoPE tables must be the engine's, bit for bit */
     const int64_t half = fb->hp.n_rot / 2;
     float *c = falloc(T * half), *sn = falloc(T * half);
-    gf_rope_tables(c, sn, T, fb->hp.n_rot, fb->hp.rope_base, fb->hp.rope_freqs);
+    gf_rope_tables(c, sn, T, &fb->hp);
     CHECK(memcmp(c, s.rope_cos, (size_t)(T * half) * sizeof(float)) == 0 &&
           memcmp(sn, s.rope_sin, (size_t)(T * half) * sizeof(float)) == 0, "RoPE tables differ from the engine's");
     free(c), free(sn);
@@ -380,7 +380,8 @@ static void test_rope_grad(gf_rope_kind kind, int64_t n_rot, const float *ff) {
     const int64_t T = 5, pos0 = 3, H = 3, hd = 12, n = T * H * hd;
     const float base = 10000.0f;
     float *c = falloc((pos0 + T) * hd / 2), *s = falloc((pos0 + T) * hd / 2);
-    gf_rope_tables(c, s, pos0 + T, n_rot, base, ff);
+    const gf_hparams hp = {.n_rot = n_rot, .rope_base = base, .rope_freqs = ff};
+    gf_rope_tables(c, s, pos0 + T, &hp);
     float *x = rand_f(n, 1.0, 0.0), *r = rand_f(n, 1.0, 0.0), *g = malloc((size_t)n * sizeof *g);
     memcpy(g, r, (size_t)n * sizeof *g);
     gf_rope_backward(g, T, pos0, H, hd, n_rot, kind, c, s);

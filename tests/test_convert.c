@@ -311,7 +311,7 @@ static void test_refusals(const char *tmp) {
     char d[512];
     snprintf(d, sizeof d, "%s/untied", tmp);
     expect_config_refusal(d, "LlamaForCausalLM", "GemmaForCausalLM", GF_E_UNSUPPORTED, "GemmaForCausalLM");
-    expect_config_refusal(d, "\"rope_scaling\":null", "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2}", GF_E_UNSUPPORTED, "rope_scaling");
+    expect_config_refusal(d, "\"rope_scaling\":null", "\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2}", GF_E_UNSUPPORTED, "rope_scaling");
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"head_dim\":32", GF_E_UNSUPPORTED, "head_dim");
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"num_local_experts\":8", GF_E_UNSUPPORTED, "num_local_experts");
     expect_config_refusal(d, "\"hidden_act\":\"silu\"", "\"hidden_act\":\"silu\",\"sliding_window\":128", GF_E_UNSUPPORTED, "sliding_window"); /* < context 256 */

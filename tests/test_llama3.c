@@ -43,6 +43,23 @@
     "{\"factor\":32.0,\"high_freq_factor\":4.0,\"low_freq_factor\":1.0,"                                            \
     "\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"}"
 
+/* linear scaling on the same Llama config (as Llama-2 long-context fine-tunes have it) */
+#define LINEAR_SCALING "{\"factor\":4.0,\"type\":\"linear\"}"
+
+/* Qwen2.5-0.5B-Instruct's config.json (../shared/tokenizers/qwen2.5) with hidden_size
+ * 896 -> 256, heads 14/2 -> 4/2 (head size 64 kept), intermediate_size 4864 -> 512,
+ * 24 -> 2 layers and the small vocabulary; rope_scaling as the Qwen2.5 documentation
+ * tells long-context users to set it (type yarn, factor 4, original 32768). */
+#define QWEN25_05B(rope_scaling)                                                                                   \
+    "{\"architectures\":[\"Qwen2ForCausalLM\"],\"attention_dropout\":0.0,\"bos_token_id\":151643,"               \
+    "\"eos_token_id\":151645,\"hidden_act\":\"silu\",\"hidden_size\":256,\"initializer_range\":0.02,"               \
+    "\"intermediate_size\":512,\"max_position_embeddings\":32768,\"max_window_layers\":21,\"model_type\":\"qwen2\"," \
+    "\"num_attention_heads\":4,\"num_hidden_layers\":2,\"num_key_value_heads\":2,\"rms_norm_eps\":1e-06,"           \
+    "\"rope_scaling\":" rope_scaling ",\"rope_theta\":1000000.0,\"sliding_window\":32768,"                          \
+    "\"tie_word_embeddings\":true,\"torch_dtype\":\"float32\",\"use_cache\":true,\"use_sliding_window\":false,"    \
+    "\"vocab_size\":2051}"
+#define YARN_SCALING "{\"factor\":4.0,\"original_max_position_embeddings\":32768,\"type\":\"yarn\"}"
+
 /* Mistral-7B-v0.3's config.json shrunk the same way (4096 -> 256, heads 32/8 -> 8/2,
  * 14336 -> 896, 32 -> 2 layers). */
 #define MISTRAL_7B(sliding_window)                                                                                 \
@@ -82,7 +99,34 @@ static int write_model(const char *dir, const char *config, const rm_spec *shape
 }
 
 static const rm_spec LLAMA_SHAPE = {.embd = 256, .heads = 4, .kv_heads = 1, .ff = 512, .layers = 2, .tied = 1, .seed = 7};
+static const rm_spec QWEN_SHAPE = {.qwen2 = 1, .embd = 256, .heads = 4, .kv_heads = 2, .ff = 512, .layers = 2,
+                                   .tied = 1, .seed = 11};
 static const rm_spec MISTRAL_SHAPE = {.embd = 256, .heads = 8, .kv_heads = 2, .ff = 896, .layers = 2, .seed = 9};
+
+/* The models of the test and of reference-outputs/llama3/make.sh, in DIR/<name>. */
+static const struct {
+    const char *name, *config;
+    const rm_spec *shape;
+} models[] = {
+    {"llama3", LLAMA32_1B(LLAMA3_SCALING), &LLAMA_SHAPE},
+    {"llama3-plain", LLAMA32_1B("null"), &LLAMA_SHAPE},
+    {"llama-linear", LLAMA32_1B(LINEAR_SCALING), &LLAMA_SHAPE},
+    {"qwen2-yarn", QWEN25_05B(YARN_SCALING), &QWEN_SHAPE},
+    {"qwen2-plain", QWEN25_05B("null"), &QWEN_SHAPE},
+};
+#define N_MODELS ((int)(sizeof models / sizeof models[0]))
+
+static void model_dir(char *out, size_t n, const char *root, const char *name) { snprintf(out, n, "%s/%s", root, name); }
+
+static int write_models(const char *root) {
+    char d[1024];
+    mkdir(root, 0755);
+    for (int i = 0; i < N_MODELS; i++) {
+        model_dir(d, sizeof d, root, models[i].name);
+        if (write_model(d, models[i].config, models[i].shape)) return -1;
+    }
+    return 0;
+}
 
 static void test_rope_freqs(const char *dir, membuf *m) {
     gf_err err = {0};
@@ -205,8 +249,9 @@ static double ppl_of(const membuf *m, const char *text, size_t len, int chunks) 
 }
 
 /* Against llama-perplexity on the same F32 files (reference-outputs/llama3/ppl.txt):
- * llama.cpp applies rope_freqs.weight as GGML's freq_factors. */
-static void test_vs_llamacpp(const char *dir, const char *dir_plain) {
+ * llama.cpp applies rope_freqs.weight as GGML's freq_factors and the linear and yarn
+ * keys as GGML's rope freq_scale, ext_factor and attn_factor. */
+static void test_vs_llamacpp(const char *root) {
     char tp[512], line[256], *text = NULL;
     size_t len = 0;
     gf_err err = {0};
@@ -224,8 +269,10 @@ static void test_vs_llamacpp(const char *dir, const char *dir_plain) {
         int chunks;
         double want, pm;
         if (line[0] == '#' || sscanf(line, "%63s %d %lf %lf", name, &chunks, &want, &pm) != 4) continue;
+        char d[1024];
+        model_dir(d, sizeof d, root, name);
         membuf m = {0};
-        gf_gguf *g = convert(!strcmp(name, "llama3") ? dir : dir_plain, &m, &err);
+        gf_gguf *g = convert(d, &m, &err);
         CHECK(g != NULL, "%s", err.msg);
         gf_gguf_close(g);
         double got = g ? ppl_of(&m, text, len, chunks) : -1;
@@ -236,34 +283,193 @@ static void test_vs_llamacpp(const char *dir, const char *dir_plain) {
         free(m.p);
         n++;
     }
-    CHECK(n == 2, "ppl.txt has the two models");
+    CHECK(n == N_MODELS, "ppl.txt has the %d models: %d", N_MODELS, n);
     fclose(f);
     free(text);
 }
 
 /* A GGUF input with rope_freqs.weight is converted again with the same factors. */
-static void test_gguf_input(const char *dir, membuf *m) {
-    gf_err err = {0};
-    gf_gguf *g = convert(dir, m, &err);
-    CHECK(g != NULL, "%s", err.msg);
-    if (!g) return;
-    char path[] = "/tmp/gf-llama3-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0 && write(fd, m->p, m->n) == (ssize_t)m->n, "write %s", path);
-    close(fd);
-    float want[32];
-    memcpy(want, g->tensors[gf_gguf_find_tensor(g, "rope_freqs.weight")].data, sizeof want);
-    gf_gguf_close(g);
-    membuf m2 = {0};
-    gf_gguf *g2 = convert(path, &m2, &err);
-    CHECK(g2 != NULL, "GGUF input: %s", err.msg);
-    if (g2) {
-        int64_t i = gf_gguf_find_tensor(g2, "rope_freqs.weight");
-        CHECK(i >= 0 && memcmp(g2->tensors[i].data, want, sizeof want) == 0, "GGUF input: rope_freqs carried through");
-        gf_gguf_close(g2);
+/* A GGUF input with rope_freqs.weight is converted again with the same factors, and
+ * one with yarn keys keeps them: the engine reads the same scaling from both files. */
+static void test_gguf_input(const char *root, membuf *m) {
+    static const char *names[] = {"llama3", "qwen2-yarn"};
+    for (int n = 0; n < 2; n++) {
+        gf_err err = {0};
+        char d[1024];
+        model_dir(d, sizeof d, root, names[n]);
+        gf_gguf *g = convert(d, m, &err);
+        CHECK(g != NULL, "%s", err.msg);
+        if (!g) return;
+        char path[] = "/tmp/gf-llama3-XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0 && write(fd, m->p, m->n) == (ssize_t)m->n, "write %s", path);
+        close(fd);
+        int64_t ti = gf_gguf_find_tensor(g, "rope_freqs.weight");
+        float want[32] = {0};
+        if (ti >= 0) memcpy(want, g->tensors[ti].data, sizeof want);
+        gf_model *m1 = NULL, *m2 = NULL;
+        CHECK(gf_model_from_gguf(g, gf_kernels_detect(), &m1, &err) == GF_OK, "%s", err.msg);
+        membuf mb = {0};
+        gf_gguf *g2 = convert(path, &mb, &err);
+        CHECK(g2 != NULL, "GGUF input: %s", err.msg);
+        if (g2 && ti >= 0) {
+            int64_t i = gf_gguf_find_tensor(g2, "rope_freqs.weight");
+            CHECK(i >= 0 && memcmp(g2->tensors[i].data, want, sizeof want) == 0, "GGUF input: rope_freqs carried");
+        }
+        if (g2) CHECK(gf_model_from_gguf(g2, gf_kernels_detect(), &m2, &err) == GF_OK, "%s", err.msg);
+        if (m1 && m2) {
+            const gf_rope_scaling *a = &m1->hp.rope_scaling, *b = &m2->hp.rope_scaling;
+            printf("  %s: GGUF input keeps RoPE scaling %s (factor %g, original context %lld)%s\n", names[n],
+                   gf_rope_scaling_name(b->kind), (double)b->factor, (long long)b->n_ctx_orig,
+                   ti >= 0 ? " and rope_freqs.weight" : "");
+            CHECK(a->kind == b->kind && a->factor == b->factor && a->n_ctx_orig == b->n_ctx_orig &&
+                  a->attn_factor == b->attn_factor, "%s: the scaling read from both files differs", names[n]);
+            CHECK(n == 0 ? a->kind == GF_ROPE_SCALING_NONE : (a->kind == GF_ROPE_SCALING_YARN && a->factor == 4.0f &&
+                  a->n_ctx_orig == 32768), "%s: scaling %s", names[n], gf_rope_scaling_name(a->kind));
+        }
+        gf_model_free(m1), gf_model_free(m2);
+        gf_gguf_close(g), gf_gguf_close(g2);
+        free(mb.p);
+        unlink(path);
     }
-    free(m2.p);
-    unlink(path);
+}
+
+/* A key of g as "str VALUE", "u32 VALUE" or "f32 VALUE" (%.9g), as make.sh writes them. */
+static void kv_text(const gf_kv *kv, char *out, size_t n) {
+    if (kv->type == GF_GGUF_STRING) snprintf(out, n, "str %.*s", (int)kv->str.len, kv->str.s);
+    else if (kv->type == GF_GGUF_U32) snprintf(out, n, "u32 %u", kv->v.u32);
+    else if (kv->type == GF_GGUF_F32) snprintf(out, n, "f32 %.9g", (double)kv->v.f32);
+    else snprintf(out, n, "type %u", kv->type);
+}
+
+/* The <arch>.rope.* keys of our conversion equal those llama.cpp's converter writes
+ * for the same folder (reference-outputs/llama3/keys.txt: name, type, value). */
+static void test_scaling_keys(const char *root) {
+    FILE *f = fopen("reference-outputs/llama3/keys.txt", "r");
+    CHECK(f != NULL, "reference-outputs/llama3/keys.txt");
+    if (!f) return;
+    static const char *names[] = {"llama-linear", "qwen2-yarn", "qwen2-plain", "llama3"};
+    for (int i = 0; i < 4; i++) {
+        char d[1024], line[512], want[16][400], got[400];
+        int n_want = 0, n_got = 0;
+        rewind(f);
+        while (fgets(line, sizeof line, f) && n_want < 16) {
+            char model[64], rest[400];
+            if (line[0] == '#' || sscanf(line, "%63s %399[^\n]", model, rest) != 2 || strcmp(model, names[i])) continue;
+            snprintf(want[n_want++], sizeof want[0], "%s", rest);
+        }
+        membuf m = {0};
+        gf_err err = {0};
+        model_dir(d, sizeof d, root, names[i]);
+        gf_gguf *g = convert(d, &m, &err);
+        CHECK(g != NULL, "%s: %s", names[i], err.msg);
+        for (uint64_t k = 0; g && k < g->n_kv; k++) {
+            if (!strstr(g->kv[k].key.s, ".rope.")) continue;
+            int len = snprintf(got, sizeof got, "%.*s ", (int)g->kv[k].key.len, g->kv[k].key.s);
+            kv_text(&g->kv[k], got + len, sizeof got - (size_t)len);
+            int found = 0;
+            for (int j = 0; j < n_want; j++) found |= !strcmp(want[j], got);
+            CHECK(found, "%s: our key '%s' is not llama.cpp's", names[i], got);
+            n_got++;
+        }
+        printf("  %s: %d rope keys, llama.cpp's converter %d%s\n", names[i], n_got, n_want,
+               n_got == n_want ? ", the same" : "");
+        CHECK(n_want > 0 && n_got == n_want, "%s: %d rope keys vs llama.cpp's %d", names[i], n_got, n_want);
+        gf_gguf_close(g);
+        free(m.p);
+    }
+    fclose(f);
+}
+
+/* The engine's RoPE tables of the yarn and linear files against transformers'
+ * inverse frequencies and attention factor (reference-outputs/llama3/inv-freq.txt):
+ * position 1's angle of pair i is inv_freq[i], and |(cos, sin)| the factor. */
+static void test_rope_tables(const char *root) {
+    FILE *f = fopen("reference-outputs/llama3/inv-freq.txt", "r");
+    CHECK(f != NULL, "reference-outputs/llama3/inv-freq.txt");
+    if (!f) return;
+    char line[256], name[64] = "", d[1024];
+    double inv[64], attn = 0;
+    int n = 0;
+    for (;;) {
+        int end = !fgets(line, sizeof line, f);
+        char nm[64];
+        double a, v;
+        int i;
+        if (!end && (line[0] == '#' || sscanf(line, "%63s %d %lf %lf", nm, &i, &v, &a) != 4)) continue;
+        if (n && (end || strcmp(nm, name))) { /* one model's values are complete */
+            membuf m = {0};
+            gf_err err = {0};
+            gf_gguf *g = NULL;
+            gf_model *model = NULL;
+            model_dir(d, sizeof d, root, name);
+            CHECK(convert(d, &m, &err) && !gf_gguf_parse(m.p, m.n, d, &g, &err) &&
+                  !gf_model_from_gguf(g, gf_kernels_detect(), &model, &err), "%s: %s", name, err.msg);
+            if (model) {
+                const int64_t half = model->hp.n_rot / 2;
+                float c[2 * 64], sn[2 * 64];
+                gf_rope_tables(c, sn, 2, &model->hp);
+                double e_ang = 0, e_mag = 0;
+                for (int k = 0; k < n && k < half; k++) {
+                    e_ang = fmax(e_ang, fabs(atan2(sn[half + k], c[half + k]) - inv[k]) / inv[k]);
+                    e_mag = fmax(e_mag, fabs(hypot(sn[half + k], c[half + k]) - attn));
+                }
+                printf("  %s: %d pairs; angle vs transformers' inv_freq: max relative difference %.2g; "
+                       "magnitude %.6f vs %.6f\n", name, n, e_ang, hypot(sn[half], c[half]), attn);
+                CHECK(n == half, "%s: %d reference values for %lld pairs", name, n, (long long)half);
+                CHECK(e_ang < 1e-5 && e_mag < 1e-6, "%s: angles %g, magnitude %g", name, e_ang, e_mag);
+            }
+            gf_model_free(model);
+            gf_gguf_close(g);
+            free(m.p);
+            n = 0;
+        }
+        if (end) break;
+        if (n < 64) snprintf(name, sizeof name, "%s", nm), inv[n++] = v, attn = a;
+    }
+    fclose(f);
+}
+
+/* transformers 5 writes rope_scaling as rope_parameters, rope_theta inside: the same file. */
+static void test_rope_parameters(const char *root) {
+    static const struct { const char *from, *like; } cases[] = {
+        {"\"rope_parameters\":{\"factor\":4.0,\"original_max_position_embeddings\":32768,\"rope_theta\":1000000.0,"
+         "\"rope_type\":\"yarn\",\"type\":\"yarn\"}", "qwen2-yarn"},
+        {"\"rope_parameters\":{\"rope_theta\":1000000.0,\"rope_type\":\"default\"}", "qwen2-plain"},
+    };
+    for (int i = 0; i < 2; i++) {
+        char config[4096], d[1024], dir[] = "/tmp/gf-ropep-XXXXXX";
+        /* Qwen2.5's shrunk config with rope_scaling and rope_theta replaced */
+        snprintf(config, sizeof config, "%s", QWEN25_05B("null"));
+        char *a = strstr(config, "\"rope_scaling\":null,\"rope_theta\":1000000.0");
+        CHECK(a != NULL, "config template");
+        if (!a) return;
+        const char *tail = a + strlen("\"rope_scaling\":null,\"rope_theta\":1000000.0");
+        char rest[2048];
+        snprintf(rest, sizeof rest, "%s", tail);
+        snprintf(a, sizeof config - (size_t)(a - config), "%s%s", cases[i].from, rest);
+        CHECK(mkdtemp(dir) != NULL && write_model(dir, config, &QWEN_SHAPE) == 0, "writing %s", dir);
+        membuf m1 = {0}, m2 = {0};
+        gf_err err = {0};
+        model_dir(d, sizeof d, root, cases[i].like);
+        gf_gguf *g1 = convert(dir, &m1, &err), *g2 = g1 ? convert(d, &m2, &err) : NULL;
+        CHECK(g1 && g2, "%s", err.msg);
+        /* general.name differs (the folder's); compare everything after the header's names */
+        int same = g1 && g2 && g1->n_kv == g2->n_kv && g1->n_tensors == g2->n_tensors;
+        for (uint64_t k = 0; same && k < g1->n_kv; k++) {
+            char t1[200], t2[200];
+            if (strstr(g1->kv[k].key.s, "general.")) continue;
+            kv_text(&g1->kv[k], t1, sizeof t1), kv_text(&g2->kv[k], t2, sizeof t2);
+            same = !strcmp(g1->kv[k].key.s, g2->kv[k].key.s) && !strcmp(t1, t2);
+        }
+        printf("  rope_parameters (%s): %s\n", cases[i].like, same ? "the same keys as rope_scaling" : "differs");
+        CHECK(same, "rope_parameters must give %s's keys", cases[i].like);
+        gf_gguf_close(g1), gf_gguf_close(g2);
+        free(m1.p), free(m2.p);
+        char cmd[1100];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0, "%s", cmd);
+    }
 }
 
 static void expect_refused(const char *what, const char *config, const rm_spec *shape, const char *key,
@@ -310,38 +516,45 @@ static void test_mistral(membuf *m) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--write")) { /* the models of reference-outputs/llama3/make.sh */
-        char a[1024], b[1024];
-        snprintf(a, sizeof a, "%s/llama3", argv[2]);
-        snprintf(b, sizeof b, "%s/llama3-plain", argv[2]);
-        return write_model(a, LLAMA32_1B(LLAMA3_SCALING), &LLAMA_SHAPE) || write_model(b, LLAMA32_1B("null"), &LLAMA_SHAPE);
-    }
-    char dir[] = "/tmp/gf-llama3-XXXXXX", plain[] = "/tmp/gf-llama3p-XXXXXX";
-    CHECK(mkdtemp(dir) && mkdtemp(plain), "mkdtemp");
-    CHECK(write_model(dir, LLAMA32_1B(LLAMA3_SCALING), &LLAMA_SHAPE) == 0, "writing %s", dir);
-    CHECK(write_model(plain, LLAMA32_1B("null"), &LLAMA_SHAPE) == 0, "writing %s", plain);
+    if (argc == 3 && !strcmp(argv[1], "--write")) return write_models(argv[2]) ? 1 : 0; /* for make.sh */
+    char root[] = "/tmp/gf-llama3-XXXXXX", dir[1024], plain[1024];
+    CHECK(mkdtemp(root) != NULL, "mkdtemp");
+    CHECK(write_models(root) == 0, "writing the models in %s", root);
+    model_dir(dir, sizeof dir, root, "llama3");
+    model_dir(plain, sizeof plain, root, "llama3-plain");
     membuf m = {0};
-    printf("1. rope_freqs of Llama-3.2-1B's rope_scaling\n");
+    printf("1. rope_freqs of Llama-3.2-1B's rope_scaling; linear and yarn keys\n");
     test_rope_freqs(dir, &m);
+    test_scaling_keys(root);
+    test_rope_parameters(root);
     printf("2. the engine\n");
     test_engine(dir, plain, &m);
+    test_rope_tables(root);
     printf("   against llama.cpp\n");
-    test_vs_llamacpp(dir, plain);
+    test_vs_llamacpp(root);
     printf("3. GGUF input\n");
-    test_gguf_input(dir, &m);
+    test_gguf_input(root, &m);
     printf("4. refused configurations\n");
-    expect_refused("rope_scaling yarn", LLAMA32_1B("{\"rope_type\":\"yarn\",\"factor\":4.0}"), &LLAMA_SHAPE,
-                   "rope_scaling", "yarn");
-    expect_refused("rope_scaling linear (type)", LLAMA32_1B("{\"type\":\"linear\",\"factor\":2.0}"), &LLAMA_SHAPE,
-                   "rope_scaling", "linear");
     expect_refused("rope_scaling dynamic", LLAMA32_1B("{\"type\":\"dynamic\",\"factor\":2.0}"), &LLAMA_SHAPE,
                    "rope_scaling", "dynamic");
+    expect_refused("rope_scaling longrope", QWEN25_05B("{\"rope_type\":\"longrope\",\"factor\":2.0}"), &QWEN_SHAPE,
+                   "rope_scaling", "longrope");
     expect_refused("rope_scaling without a type", LLAMA32_1B("{\"factor\":2.0}"), &LLAMA_SHAPE, "rope_scaling", NULL);
+    expect_refused("llama3 scaling of a qwen2 model", QWEN25_05B(LLAMA3_SCALING), &QWEN_SHAPE, "rope_scaling",
+                   "llama3");
+    expect_refused("yarn, beta_fast 16", QWEN25_05B("{\"type\":\"yarn\",\"factor\":4.0,\"beta_fast\":16}"),
+                   &QWEN_SHAPE, "rope_scaling.beta_fast", NULL);
+    expect_refused("yarn, attention_factor 2", QWEN25_05B("{\"type\":\"yarn\",\"factor\":4.0,\"attention_factor\":2}"),
+                   &QWEN_SHAPE, "rope_scaling.attention_factor", NULL);
+    expect_refused("yarn, mscale", QWEN25_05B("{\"type\":\"yarn\",\"factor\":4.0,\"mscale\":0.7}"), &QWEN_SHAPE,
+                   "rope_scaling.mscale", NULL);
+    expect_refused("yarn, truncate false", QWEN25_05B("{\"type\":\"yarn\",\"factor\":4.0,\"truncate\":false}"),
+                   &QWEN_SHAPE, "rope_scaling.truncate", NULL);
     printf("5. Mistral\n");
     test_mistral(&m);
     free(m.p);
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, plain);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     CHECK(system(cmd) == 0, "%s", cmd);
     return check_done("test_llama3");
 }
