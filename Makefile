@@ -13,12 +13,12 @@ OPT     ?= -O2
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fopenmp $(CFLAGS)
-LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lm
+LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lz -lm
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 # ---------------------------------------------------------------- sources
-COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c
-FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/lora.c formats/gguf_source.c
+COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c common/textfile.c
+FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/lora.c formats/gguf_source.c formats/evalfile.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c
 CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c
@@ -31,8 +31,8 @@ KERNELS_ARM_SRC = engine/kernels_neon.c
 GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
 GEMM_X86_SRC = engine/gemm_avx2.c
 GEMM_ARM_SRC = engine/gemm_neon.c
-ENGINE_SRC   = engine/model.c engine/norm.c engine/forward.c engine/ppl.c engine/backward.c
-CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/report.c cli/report_svg.c cli/bench.c
+ENGINE_SRC   = engine/model.c engine/norm.c engine/forward.c engine/ppl.c engine/eval.c engine/backward.c
+CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/eval.c cli/report.c cli/report_svg.c cli/bench.c
 
 ifeq ($(ARCH),x86_64)
 KERNELS_SRC += $(KERNELS_X86_SRC)

@@ -33,6 +33,7 @@ gf_status gf_cli_model_open(const char *cmd, const char *path, struct gf_model *
 int gf_cmd_quantize(int argc, char **argv);
 int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);
+int gf_cmd_eval(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
 int gf_cmd_report(int argc, char **argv);
 int gf_cmd_bench(int argc, char **argv);

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"quantize", gf_cmd_quantize, "quantize MODEL_DIR -o OUT.gguf --type q4_0 [options]  convert and quantize a Hugging Face model"},
     {"inspect", gf_cmd_inspect, "inspect PATH [--json]                                 metadata and tensors of a GGUF file or model folder"},
     {"ppl", gf_cmd_ppl, "ppl MODEL.gguf -f TEXT [-c 512] [--kld-base BASE.gguf]    perplexity and KL divergence (bundled engine)"},
+    {"eval", gf_cmd_eval, "eval MODEL.gguf --hellaswag FILE [--tasks N] [--vs BASE.gguf]  task accuracy as llama-perplexity scores it"},
     {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
     {"bench", gf_cmd_bench, "bench MODEL.gguf [-p 512] [-n 128] [-r 3] [-t N]           engine speed as llama-bench measures it"},
     {"report", gf_cmd_report, "report REPORT.json [--vs OTHER.json] [--svg FILE]       per-tensor error table (quantize --report)"},
