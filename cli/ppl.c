@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../common/textfile.h"
 #include "../engine/ppl.h"
 #include "../engine/tokenizer.h"
 #include "../formats/vocab.h"
@@ -22,7 +23,7 @@ static void help(FILE *f) {
                "Perplexity of MODEL on the text, as llama-perplexity computes it: windows of -c tokens, the\n"
                "second half of each scored, BOS first when the vocabulary adds it.\n\n"
                "options:\n"
-               "  -f, --file TEXT      text file to evaluate (required)\n"
+               "  -f, --file TEXT      text file to evaluate (required; may be gzip-compressed)\n"
                "  -c, --ctx-size N     window length in tokens (default 512)\n"
                "  -b, --batch-size N   tokens per forward call (default 512, at most -c)\n"
                "  -t, --threads N      threads (default: all cores)\n"
@@ -137,7 +138,7 @@ int gf_cmd_ppl(int argc, char **argv) {
         gf_err_prefix(&err, "%s", model_path);
         goto done;
     }
-    if ((st = gf_read_file(text_path, MAX_TEXT_BYTES, &text, &text_len, &err))) goto done;
+    if ((st = gf_read_text(text_path, MAX_TEXT_BYTES, &text, &text_len, &err))) goto done;
     fprintf(stderr, "ppl: tokenizing %s (%zu bytes)\n", text_path, text_len);
     /* as llama-perplexity: the vocabulary's BOS, no special-token parsing */
     if ((st = gf_tokenize(tok, text, text_len, 1, 0, &ids, &n_ids, &err))) goto done;

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../common/textfile.h"
 #include "../convert/convert.h"
 #include "../calib/awq.h"
 #include "../formats/imatrix.h"
@@ -47,9 +48,9 @@ static void help(FILE *f) {
             "                             into the weights before quantizing: W + s*B*A, s = lora_alpha/r (rsLoRA:\n"
             "                             /sqrt(r)); repeatable, applied in order\n"
             "  --lora-scale X             multiplies s of the --lora before it (default 1)\n"
-            "  --calib FILE               calibration text for activation-aware methods (default: a built-in\n"
-            "                             65 KB English text); --nsamples N (128) windows of --seqlen N (512)\n"
-            "                             tokens, picked with --seed N (0)\n"
+            "  --calib FILE               calibration text for activation-aware methods, may be gzip-compressed\n"
+            "                             (default: a built-in 65 KB English text); --nsamples N (128) windows\n"
+            "                             of --seqlen N (512) tokens, picked with --seed N (0)\n"
             "  --report FILE              per-tensor JSON report: type, method, weight MSE, relative error, time,\n"
             "                             and (when calibration runs: --calib or an activation-aware method) the\n"
             "                             output-activation relative error on calibration tokens; with a block\n"
@@ -508,7 +509,7 @@ static int load_inputs(qargs *q, gf_imatrix **imatrix, char **calib_text) {
     }
     if (q->calib_path) {
         size_t clen = 0;
-        if ((st = gf_read_file(q->calib_path, (size_t)1 << 30, calib_text, &clen, &err))) goto fail;
+        if ((st = gf_read_text(q->calib_path, (size_t)1 << 30, calib_text, &clen, &err))) goto fail;
         q->copts.text = *calib_text;
         q->copts.text_len = clen;
         q->copts.name = q->calib_path;

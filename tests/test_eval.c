@@ -1,0 +1,298 @@
+/*
+ * test_eval.c - `gguf-forge eval`'s pieces: std::mt19937 and libstdc++'s
+ * uniform_int_distribution (known outputs, and the task order of
+ * reference-outputs/eval/draw-1000.txt, written by a C++ program), the
+ * HellaSwag parser on good and bad buffers, the accuracy and paired
+ * statistics on hand-counted cases, the gzip text reader, and HellaSwag
+ * acc_norm on qwen2-tiny F32 and Q4_0 against llama-perplexity:
+ *   - ../shared/oracle/hellaswag.txt: the final acc_norm of 400 and 1000 drawn tasks;
+ *   - reference-outputs/eval/llama-hellaswag-*-400.txt: every running line of 400 tasks.
+ * Each model scores the 1000 tasks once; the drawn runs are read off those results.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "../common/rand.h"
+#include "../common/textfile.h"
+#include "../engine/eval.h"
+#include "../engine/kernels.h"
+#include "../formats/vocab.h"
+#include "check.h"
+
+#define REF "reference-outputs/eval/"
+#define N_FILE_TASKS 1000
+
+/* ---------------------------------------------------------------- mt19937 and the draw */
+
+static void test_mt19937(void) {
+    gf_mt19937 g;
+    gf_mt_seed(&g, 5489); /* the C++ standard: the 10000th output of a default mt19937 is 4123659995 */
+    uint32_t v = 0;
+    for (int i = 0; i < 10000; i++) v = gf_mt_next(&g);
+    CHECK(v == 4123659995u, "10000th output %u", v);
+    gf_mt_seed(&g, 1);
+    v = gf_mt_next(&g);
+    CHECK(v == 1791095845u, "first output of seed 1: %u", v);
+}
+
+/* draw-1000.txt and draw-100000-20.txt: "draw<TAB>position<TAB>task" per line */
+static void check_draw_file(const char *path, int64_t total) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s: missing (reference-outputs/eval/draw.sh writes it)", path);
+    if (!f) return;
+    long d, pos, task;
+    int64_t n = 0, bad = 0, order[1000];
+    long want[1000];
+    while (n < 1000 && fscanf(f, "%ld %ld %ld", &d, &pos, &task) == 3) want[n++] = task;
+    fclose(f);
+    gf_err err = {0};
+    CHECK(gf_eval_draw(total, n, order, &err) == GF_OK, "%s", err.msg);
+    for (int64_t i = 0; i < n; i++) bad += order[i] != want[i];
+    CHECK(n > 0 && bad == 0, "%s: %lld of %lld draws differ", path, (long long)bad, (long long)n);
+}
+
+static void test_draw(void) {
+    check_draw_file(REF "draw-1000.txt", 1000);
+    check_draw_file(REF "draw-100000-20.txt", 100000);
+    gf_err err = {0};
+    int64_t o[2];
+    CHECK(gf_eval_draw(1, 2, o, &err) == GF_E_USAGE, "drawing 2 of 1 task");
+}
+
+/* ---------------------------------------------------------------- parser */
+
+static gf_status parse(const char *s, gf_hs_file *f, gf_err *err) { return gf_hs_parse("t.txt", s, strlen(s), f, err); }
+
+static void test_parse(void) {
+    gf_hs_file f;
+    gf_err err = {0};
+    const char *two = "A man: he\n3\nruns.\nwalks.\nsits.\nflies.\nB: she\r\n0\r\na\r\nb\r\nc\r\nd"; /* no final \n */
+    CHECK(parse(two, &f, &err) == GF_OK, "%s", err.msg);
+    CHECK(f.n_tasks == 2 && f.tasks[0].gold == 3 && f.tasks[1].gold == 0, "%lld tasks", (long long)f.n_tasks);
+    CHECK(f.n_tasks == 2 && !strcmp(f.tasks[0].ctx, "A man: he") && !strcmp(f.tasks[0].ending[3], "flies.") &&
+          !strcmp(f.tasks[1].ending[3], "d"), "task texts");
+    gf_hs_free(&f);
+
+    struct { const char *text, *want; } bad[] = {
+        {"c\n1\na\nb\nc\nd\nc2\n1\n", "task 2 is truncated"},
+        {"c\n4\na\nb\nc\nd\n", "task 1 (line 2): the gold ending '4'"},
+        {"c\n1\na\nb\nc\nd\nc\n-1\na\nb\nc\nd\n", "task 2 (line 8)"},
+        {"c\n1 \na\nb\nc\nd\n", "not one of 0..3"},
+        {"", "no HellaSwag tasks"},
+        {"c\n1\na\nb\0\nc\nd\n", "NUL byte"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = strlen(bad[i].text);
+        if (strstr(bad[i].want, "NUL")) len = 12;
+        memset(&err, 0, sizeof err);
+        gf_status st = gf_hs_parse("t.txt", bad[i].text, len, &f, &err);
+        CHECK(st == GF_E_FORMAT && strstr(err.msg, "t.txt") && strstr(err.msg, bad[i].want), "case %zu: %s", i,
+              err.msg);
+        CHECK(f.tasks == NULL && f.text == NULL, "case %zu leaves nothing allocated", i);
+    }
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+static int close_to(double a, double b) { return fabs(a - b) < 1e-12; }
+
+static void test_stats(void) {
+    /* 10 tasks: both right 5, only a 3, only b 1, neither 1.  diff = (3-1)/10 = 0.2;
+     * var = ((3+1)/10 - 0.2^2)/10 = 0.036, se = 0.18973665961010275; agreement 0.6. */
+    const uint8_t a[10] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, b[10] = {1, 1, 1, 1, 1, 0, 0, 0, 1, 0};
+    gf_eval_paired p;
+    gf_eval_pair(a, b, 10, &p);
+    CHECK(p.both == 5 && p.a_only == 3 && p.b_only == 1 && p.neither == 1, "counts %lld %lld %lld %lld",
+          (long long)p.both, (long long)p.a_only, (long long)p.b_only, (long long)p.neither);
+    CHECK(close_to(p.acc_a, 0.8) && close_to(p.acc_b, 0.6) && close_to(p.diff, 0.2), "acc %g %g diff %g", p.acc_a,
+          p.acc_b, p.diff);
+    CHECK(close_to(p.diff_se, 0.18973665961010275), "paired se %.17g", p.diff_se);
+    CHECK(close_to(p.agree, 0.6), "agreement %g", p.agree);
+    gf_eval_pair(a, a, 10, &p); /* a model against itself: no discordant task, no error */
+    CHECK(p.diff == 0 && p.diff_se == 0 && p.agree == 1, "self: diff %g se %g agree %g", p.diff, p.diff_se, p.agree);
+
+    double acc, se; /* 255 of 1000: sqrt(0.255*0.745/999) */
+    gf_eval_accuracy(255, 1000, &acc, &se);
+    CHECK(close_to(acc, 0.255) && close_to(se, 0.013790038620872865), "acc %g se %.17g", acc, se);
+}
+
+/* ---------------------------------------------------------------- gzip */
+
+static int write_gz(const char *path, const char *mode, const char *text, size_t len) {
+    gzFile z = gzopen(path, mode);
+    if (!z) return 0;
+    int ok = gzwrite(z, text, (unsigned)len) == (int)len;
+    return gzclose(z) == Z_OK && ok;
+}
+
+static void test_gzip(void) {
+    char dir[] = "/tmp/gf-test-eval-XXXXXX", path[256], *out = NULL;
+    size_t len = 0;
+    gf_err err = {0};
+    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+    snprintf(path, sizeof path, "%s/text.txt.gz", dir);
+    const char *text = "The cat sat on the mat.\nA second line.\n";
+    CHECK(write_gz(path, "wb", text, strlen(text)) && write_gz(path, "ab", text, 7), "writing %s", path);
+    CHECK(gf_read_text(path, 1 << 20, &out, &len, &err) == GF_OK, "%s", err.msg);
+    CHECK(out && len == strlen(text) + 7 && !memcmp(out, text, strlen(text)) && !memcmp(out + strlen(text), text, 7),
+          "two gzip members read back (%zu bytes)", len);
+    free(out);
+    out = NULL;
+
+    /* 40 KB of text in a few hundred bytes: refused past the limit on the text, not the file */
+    snprintf(path, sizeof path, "%s/big.txt.gz", dir);
+    char *big = calloc(40000, 1);
+    if (big) memset(big, 'a', 40000);
+    CHECK(big && write_gz(path, "wb", big, 40000), "writing %s", path);
+    CHECK(gf_read_text(path, 10000, &out, &len, &err) == GF_E_FORMAT && strstr(err.msg, "decompressed") && !out,
+          "over the size limit: %s", err.msg);
+    CHECK(gf_read_text(path, 40000, &out, &len, &err) == GF_OK && len == 40000 && big && !memcmp(out, big, len),
+          "at the size limit: %s", err.msg);
+    free(out);
+    out = NULL;
+    free(big);
+    remove(path);
+    snprintf(path, sizeof path, "%s/text.txt.gz", dir);
+
+    /* truncated and corrupt gzip: the file named, no text returned */
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[512];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    CHECK(gf_text_from_buffer("cut.gz", buf, n / 2, 1 << 20, &out, &len, &err) == GF_E_FORMAT &&
+          strstr(err.msg, "cut.gz") && out == NULL, "truncated: %s", err.msg);
+    buf[12] ^= 0xff;
+    CHECK(gf_text_from_buffer("bad.gz", buf, n, 1 << 20, &out, &len, &err) == GF_E_FORMAT && out == NULL,
+          "corrupt: %s", err.msg);
+    /* plain text is read as it is, even when named .gz */
+    snprintf(path, sizeof path, "%s/plain.gz", dir);
+    f = fopen(path, "wb");
+    if (f) { fputs(text, f); fclose(f); }
+    CHECK(gf_read_text(path, 1 << 20, &out, &len, &err) == GF_OK && len == strlen(text) && !strcmp(out, text),
+          "plain: %s", err.msg);
+    free(out);
+    remove(path);
+    snprintf(path, sizeof path, "%s/text.txt.gz", dir);
+    remove(path);
+    rmdir(dir);
+}
+
+/* ---------------------------------------------------------------- against llama-perplexity */
+
+/* right[i] = 1 where model_rel's acc_norm pick of file task i is the gold ending. */
+static int score_all(const char *model_rel, const gf_hs_file *hs, uint8_t *right) {
+    char mp[512];
+    if (!check_shared_path(mp, sizeof mp, model_rel)) return 0;
+    gf_err err = {0};
+    gf_model *m = NULL;
+    gf_vocab *v = NULL;
+    gf_tokenizer *t = NULL;
+    gf_eval *e = NULL, *small = NULL;
+    const gf_eval_params p = {.n_ctx = 512, .n_batch = 2048, .kv_type = GF_TYPE_F16};
+    int ok = gf_model_open(mp, gf_kernels_detect(), &m, &err) == GF_OK &&
+             gf_vocab_from_gguf(m->gguf, &v, &err) == GF_OK && gf_tokenizer_init(v, &t, &err) == GF_OK &&
+             gf_eval_init(&e, m, t, &p, &err) == GF_OK;
+    CHECK(ok, "%s: %s", model_rel, err.msg);
+    int64_t i = 0;
+    for (; ok && i < hs->n_tasks; i++) {
+        gf_eval_result r;
+        ok = gf_eval_hellaswag(e, &hs->tasks[i], &r, &err) == GF_OK;
+        right[i] = ok && r.pred == hs->tasks[i].gold;
+    }
+    CHECK(ok, "%s: task %lld: %s", model_rel, (long long)i, err.msg);
+    /* a context too short for the task is refused, not truncated */
+    const gf_eval_params tiny = {.n_ctx = 16, .n_batch = 16, .kv_type = GF_TYPE_F16};
+    gf_eval_result r;
+    if (ok && gf_eval_init(&small, m, t, &tiny, &err) == GF_OK)
+        CHECK(gf_eval_hellaswag(small, &hs->tasks[0], &r, &err) == GF_E_VALUE && strstr(err.msg, "context of 16"),
+              "-c 16: %s", err.msg);
+    gf_eval_free(small);
+    gf_eval_free(e);
+    gf_tokenizer_free(t);
+    gf_vocab_free(v);
+    gf_model_free(m);
+    return ok;
+}
+
+/* Every running line "N<TAB>acc" of llama-perplexity's 400 tasks. */
+static void check_running_lines(const char *stem, const uint8_t *right, const int64_t *order, int64_t n) {
+    char path[512], line[256], mine[64];
+    snprintf(path, sizeof path, REF "llama-hellaswag-%s-%lld.txt", stem, (long long)n);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s missing (reference-outputs/eval/run_llama.sh writes it)", path);
+    if (!f) return;
+    int64_t i = 0, right_so_far = 0, differ = 0;
+    while (fgets(line, sizeof line, f)) {
+        long k;
+        if (sscanf(line, "%ld\t", &k) != 1 || !strchr(line, '\t') || i >= n) continue;
+        right_so_far += right[order[i]];
+        snprintf(mine, sizeof mine, "%lld\t%.8lf\n", (long long)i + 1, 100.0 * (double)right_so_far / (double)(i + 1));
+        if (strcmp(mine, line) && differ++ == 0) fprintf(stderr, "  %s: ours %s  llama.cpp %s", stem, mine, line);
+        i++;
+    }
+    fclose(f);
+    CHECK(i == n && differ == 0, "%s: %lld of %lld running lines differ from llama-perplexity's", stem,
+          (long long)differ, (long long)i);
+}
+
+static void test_llama_cpp(void) {
+    char hp[512], op[512], line[512];
+    if (!check_shared_path(hp, sizeof hp, "data/hellaswag-val-1000.txt") ||
+        !check_shared_path(op, sizeof op, "oracle/hellaswag.txt"))
+        return;
+    gf_err err = {0};
+    char *text = NULL;
+    size_t len = 0;
+    gf_hs_file hs = {0};
+    CHECK(gf_read_text(hp, 1 << 26, &text, &len, &err) == GF_OK && gf_hs_parse(hp, text, len, &hs, &err) == GF_OK,
+          "%s", err.msg);
+    CHECK(hs.n_tasks == N_FILE_TASKS, "%lld tasks", (long long)hs.n_tasks);
+    FILE *f = fopen(op, "r");
+    static uint8_t rights[2][N_FILE_TASKS];
+    int64_t order[N_FILE_TASKS];
+    char scored[2][128] = {"", ""};
+    int rows = 0;
+    while (f && hs.n_tasks == N_FILE_TASKS && fgets(line, sizeof line, f)) {
+        char file[128], want[32], got[32];
+        long n;
+        if (line[0] == '#' || sscanf(line, "%127s %ld %31s", file, &n, want) != 3 || n > N_FILE_TASKS) continue;
+        int slot = !strcmp(scored[0], file) ? 0 : !strcmp(scored[1], file) ? 1 : scored[0][0] ? 1 : 0;
+        uint8_t *right = rights[slot];
+        if (strcmp(scored[slot], file)) { /* each model scores the file once */
+            char rel[160];
+            snprintf(rel, sizeof rel, "oracle/%s", file);
+            if (!score_all(rel, &hs, right)) continue;
+            snprintf(scored[slot], sizeof scored[slot], "%s", file);
+        }
+        CHECK(gf_eval_draw(N_FILE_TASKS, n, order, &err) == GF_OK, "%s", err.msg);
+        int64_t r = 0;
+        for (long i = 0; i < n; i++) r += right[order[i]];
+        snprintf(got, sizeof got, "%.8lf", 100.0 * (double)r / (double)n);
+        CHECK(!strcmp(got, want), "%s, %ld tasks: acc_norm %s, llama-perplexity %s", file, n, got, want);
+        printf("  %-26s %4ld tasks: acc_norm %s (llama-perplexity %s)\n", file, n, got, want);
+        rows++;
+        if (n == 400) {
+            char stem[128];
+            snprintf(stem, sizeof stem, "%.*s", (int)(strlen(file) - 5), file); /* without ".gguf" */
+            check_running_lines(stem, right, order, n);
+        }
+    }
+    if (f) fclose(f);
+    CHECK(rows == 4, "%d oracle rows compared", rows);
+    gf_hs_free(&hs);
+    free(text);
+}
+
+int main(void) {
+    printf("eval: HellaSwag scoring and llama-perplexity's task draw (c392e50):\n");
+    test_mt19937();
+    test_draw();
+    test_parse();
+    test_stats();
+    test_gzip();
+    test_llama_cpp();
+    return check_done("test_eval");
+}
