@@ -6,7 +6,8 @@
 #      (a llama.cpp build directory holding bin/llama-quantize), llama-quantize is
 #      run side by side from an F32 GGUF of the same weights, as in ../shared/oracle.
 #   2. kernels: bench/bench_kernels (matmul GFLOP/s per kernel set and shape).
-#   3. float GEMM, the engine (bench/engine.sh when present), and the quality
+#   3. float GEMM, the engine (bench/engine.sh when present), HellaSwag tasks/s beside
+#      llama-perplexity's (bench/eval.sh; BENCH_EVAL=0 skips it), and the quality
 #      table of every method (bench/quality.sh; QUALITY_CHUNKS limits its length).
 #   4. AutoRound on the whole 0.5B-shaped model per recipe (bench/autoround_model.sh;
 #      AUTOROUND_RECIPES, default "light default": about 50 minutes; BENCH_AUTOROUND=0 skips it).
@@ -77,6 +78,7 @@ if [ -x "$BUILD/bench/bench_gemm" ]; then
     echo '```'
 fi
 [ -f bench/engine.sh ] && sh bench/engine.sh
+[ "${BENCH_EVAL:-1}" = 0 ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/eval.sh
 [ -z "$GF_OLD" ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/versus.sh "$GF_OLD" "$G"
 [ "${BENCH_QUALITY:-1}" = 0 ] || BUILD=$BUILD sh bench/quality.sh
 [ "${BENCH_AUTOROUND:-1}" = 0 ] || BUILD=$BUILD BENCH_THREADS=$T sh bench/autoround_model.sh

@@ -7,11 +7,11 @@
 #   arm64   also the aarch64 cross compiler, qemu-user-static and arm64 libraries
 #   bench   also GNU time and bc (make bench)
 set -e
-pkgs="gcc make libcjson-dev libpcre2-dev"
+pkgs="gcc make libcjson-dev libpcre2-dev zlib1g-dev"
 case "$1" in
     dev) pkgs="$pkgs clang libclang-rt-14-dev libomp-14-dev librsvg2-bin" ;;
     bench) pkgs="$pkgs time bc" ;;
-    arm64) pkgs="gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 bc" ;;
+    arm64) pkgs="gcc-aarch64-linux-gnu qemu-user-static libc6-dev-arm64-cross libcjson-dev:arm64 libpcre2-dev:arm64 zlib1g-dev:arm64 bc" ;;
 esac
 missing=""
 native=$(dpkg --print-architecture)

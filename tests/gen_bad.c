@@ -3,7 +3,7 @@
  * gguf-forge must reject with a clear message, a clean exit code and no output left behind.
  *
  *   gen_bad OUT_DIR                        write the suite (same bytes on every run: fixed seeds)
- *   gen_bad --classify quantize|lora|inspect|ppl P  print "<gf_status_name>\t<message>" for one case
+ *   gen_bad --classify quantize|lora|inspect|ppl|eval P  print "<gf_status_name>\t<message>" for one case
  *
  * The suite: base/ and base-sharded/, a good tiny Qwen2 model folder (hidden 32, 2 layers, 4 heads /
  * 2 KV heads, FFN 64, a 299-token byte-level BPE tokenizer, BF16 weights), which must quantize; one
@@ -14,7 +14,8 @@
  * matrix with a NaN or Inf fp16 scale, which the engine refuses at load); gguf-in-good.gguf, base/ as a mixed-type
  * GGUF (Q4_0, Q8_0, F16, F32) that must quantize, and one GGUF per GGUF-input case (quantize); lora-good/, a PEFT
  * LoRA adapter folder for base/ that must merge, and one adapter folder per LoRA case (quantize base --lora CASE,
- * issue 16).  It checks nothing
+ * issue 16); eval-hs-good.txt.gz, two HellaSwag tasks gzipped, and one task file per eval case (truncated
+ * task, gold index out of range, not text, bad gzip; issue 13).  It checks nothing
  * itself: tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
@@ -31,7 +32,10 @@
 #include "../common/gf.h"
 #include "../convert/convert.h"
 #include "../engine/model.h"
+#include "../common/textfile.h"
+#include "../formats/evalfile.h"
 #include "../formats/gguf.h"
+#include <zlib.h>
 
 /* ---------------------------------------------------------------- byte buffer */
 
@@ -1453,6 +1457,65 @@ static void lora_cases(gen *g) {
     lora_case(g, "lora-no-config", L_NO_CONFIG, GF_E_IO, "adapter_config.json: cannot open");
 }
 
+/* ---------------------------------------------------------------- eval cases */
+
+/* Two good HellaSwag tasks in llama.cpp's layout (six lines each). */
+static const char HS_GOOD[] = "Roofing: A man is on a roof. he\n3\nsings.\nswims.\nsleeps.\nremoves the shingles.\n"
+                              "Cooking: A woman holds a pan. she\n0\ncracks an egg into it.\nflies.\nswims.\nsings.\n";
+
+/* text as a gzip file made by hand (one stored deflate block), so that the bytes do
+ * not depend on zlib's compressor version; crc_flip spoils the CRC-32. */
+static void gzip_stored(const char *text, size_t n, int crc_flip, buf *b) {
+    static const uint8_t head[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}; /* deflate, no mtime, Unix */
+    put(b, head, sizeof head);
+    const uint8_t blk[5] = {1, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)~n, (uint8_t)(~n >> 8)}; /* final, stored */
+    put(b, blk, sizeof blk);
+    put(b, text, n);
+    put_u32(b, (uint32_t)crc32(0, (const Bytef *)text, (uInt)n) ^ (crc_flip ? 1u : 0u));
+    put_u32(b, (uint32_t)n);
+}
+
+static void eval_case(gen *g, const char *name, const void *d, size_t n, const char *needle) {
+    write_file(g, NULL, name, d, n);
+    manifest(g, name, "eval", GF_E_FORMAT, needle, "eval ppl-good.gguf --hellaswag CASE");
+}
+
+static void eval_cases(gen *g) {
+    buf b = {0};
+    const size_t good = sizeof HS_GOOD - 1;
+    gzip_stored(HS_GOOD, good, 0, &b);
+    write_buf(g, NULL, "eval-hs-good.txt.gz", &b); /* must parse: the gzip cases fail for their own defect */
+    b.len = 0;
+    char text[1024];
+    snprintf(text, sizeof text, "%sA third: it\n1\nends.\nstops.\n", HS_GOOD);
+    eval_case(g, "eval-hs-truncated-task.txt", text, strlen(text),
+              "eval-hs-truncated-task.txt: 16 lines, not a multiple of 6: task 3 is truncated (it has 4 of its 6");
+    snprintf(text, sizeof text, "%s", HS_GOOD);
+    *strstr(text, "\n0\n") = '\0';
+    snprintf(text + strlen(text), sizeof text - strlen(text), "\n4\n%s", strstr(HS_GOOD, "\n0\n") + 3);
+    eval_case(g, "eval-hs-label-out-of-range.txt", text, strlen(text),
+              "eval-hs-label-out-of-range.txt: task 2 (line 8): the gold ending '4' is not one of 0..3");
+    const char *word = "A man: he\nthree\na\nb\nc\nd\n";
+    eval_case(g, "eval-hs-label-not-a-number.txt", word, strlen(word),
+              "eval-hs-label-not-a-number.txt: task 1 (line 2): the gold ending 'three'");
+    static const uint8_t gguf[24] = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    eval_case(g, "eval-hs-not-text.gguf", gguf, sizeof gguf,
+              "eval-hs-not-text.gguf: not a HellaSwag text file (a NUL byte at offset 5)");
+    eval_case(g, "eval-hs-empty.txt", "", 0, "eval-hs-empty.txt: empty: no HellaSwag tasks");
+    gzip_stored(HS_GOOD, good, 0, &b);
+    eval_case(g, "eval-hs-gzip-truncated.txt.gz", b.p, b.len / 2, "eval-hs-gzip-truncated.txt.gz: truncated gzip data");
+    b.len = 0;
+    gzip_stored(HS_GOOD, good, 1, &b);
+    eval_case(g, "eval-hs-gzip-bad-crc.txt.gz", b.p, b.len,
+              "eval-hs-gzip-bad-crc.txt.gz: corrupt gzip data (incorrect data check)");
+    b.len = 0;
+    snprintf(text, sizeof text, "%sA third: it\n1\n", HS_GOOD);
+    gzip_stored(text, strlen(text), 0, &b);
+    eval_case(g, "eval-hs-gzip-truncated-task.txt.gz", b.p, b.len,
+              "eval-hs-gzip-truncated-task.txt.gz: 14 lines, not a multiple of 6: task 3 is truncated");
+    buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
@@ -1483,8 +1546,16 @@ static int classify(const char *kind, const char *path) {
         gf_model *m = NULL;
         st = gf_model_open(path, gf_kernels_detect(), &m, &err);
         gf_model_free(m);
+    } else if (strcmp(kind, "eval") == 0) { /* the task file's read and parse, which `eval` does first */
+        char *text = NULL;
+        size_t len = 0;
+        gf_hs_file f;
+        st = gf_read_text(path, (size_t)1 << 30, &text, &len, &err);
+        if (!st) st = gf_hs_parse(path, text, len, &f, &err);
+        if (!st) gf_hs_free(&f);
+        free(text);
     } else {
-        fprintf(stderr, "gen_bad: --classify wants quantize, lora, inspect or ppl, not '%s'\n", kind);
+        fprintf(stderr, "gen_bad: --classify wants quantize, lora, inspect, ppl or eval, not '%s'\n", kind);
         return 1;
     }
     printf("%s\t%s\n", gf_status_name(st), st ? err.msg : "");
@@ -1496,7 +1567,7 @@ static int classify(const char *kind, const char *path) {
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--classify") == 0) return classify(argv[2], argv[3]);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|lora|inspect|ppl PATH\n");
+        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|lora|inspect|ppl|eval PATH\n");
         return 1;
     }
     gen g = {.out = argv[1]};
@@ -1510,6 +1581,7 @@ int main(int argc, char **argv) {
     gguf_input_cases(&g);
     gguf_quantize_lines(&g);
     lora_cases(&g);
+    eval_cases(&g);
     write_buf(&g, NULL, "MANIFEST.tsv", &g.manifest);
     printf("gen_bad: %d cases in %s\n", g.n_cases, g.out);
     buf_free(&g.manifest);

@@ -50,6 +50,11 @@ if [ -x "$GEN" ]; then # ppl-good.gguf has no tokenizer: the engine's load is wh
     [ "$got" = "$(printf 'ok\t')" ] && ok || bad "ppl-good.gguf does not load in the engine: $got"
 fi
 
+if [ -x "$GEN" ]; then # the gzipped good task file parses: the eval cases fail for their own defect
+    got=$(timeout 20 "$GEN" --classify eval "$S/eval-hs-good.txt.gz")
+    [ "$got" = "$(printf 'ok\t')" ] && ok || bad "eval-hs-good.txt.gz does not parse: $got"
+fi
+
 # ------------------------------------------------------------ every case
 n=0
 tab=$(printf '\t')
@@ -65,6 +70,8 @@ while IFS="$tab" read -r name kind code class needle note; do
         timeout 20 "$G" quantize "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = lora ]; then # an adapter folder for base/ (issue 16)
         timeout 20 "$G" quantize "$S/base" --lora "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
+    elif [ "$kind" = eval ]; then # a good model: the task file is refused before it loads
+        timeout 20 "$G" eval "$S/ppl-good.gguf" --hellaswag "$p" >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = ppl ]; then # any text: the model is refused before it is read
         timeout 20 "$G" ppl "$p" -f "$S/MANIFEST.tsv" >"$T/out" 2>"$T/err"; rc=$?
     else
