@@ -16,7 +16,7 @@ for t in $targets; do
     src=fuzz/$t.c
     [ -f "$src" ] || { echo "no such target: $t"; status=1; continue; }
     clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fopenmp \
-        "$src" "$@" -o "$out/$t" -lcjson -lpcre2-8 -lm
+        "$src" "$@" -o "$out/$t" -lcjson -lpcre2-8 -lz -lm
     mkdir -p "$out/$t.corpus" "$out/$t.artifacts"
     cp fuzz/corpus/$t/* "$out/$t.corpus/" 2>/dev/null || true
     maxlen=65536
