@@ -106,5 +106,40 @@ for opts in "--type q8_0" \
     rm -f "$T"/t?.gguf
 done
 
+# gzip text inputs (recognized by their magic bytes, not the name): --calib, ppl -f and
+# eval --hellaswag give what the plain file gives
+"$G" quantize $M -o "$T/q8.gguf" --type q8_0 -q 2>"$T/err" || bad "quantize q8_0: $(tail -n 2 "$T/err")"
+head -c 20000 calib/default-calibration.txt > "$T/calib.txt"
+gzip -c "$T/calib.txt" > "$T/calib.txt.gz"
+# the same path both times (the file's name is recorded in the GGUF): plain, then gzip data under that name
+cp "$T/calib.txt" "$T/c.txt"
+"$G" quantize $M -o "$T/awq-plain.gguf" --type q4_0 --blocks awq --calib "$T/c.txt" --nsamples 2 --seqlen 64 -q 2>"$T/err" ||
+    bad "--calib plain: $(tail -n 2 "$T/err")"
+cp "$T/calib.txt.gz" "$T/c.txt"
+"$G" quantize $M -o "$T/awq-gz.gguf" --type q4_0 --blocks awq --calib "$T/c.txt" --nsamples 2 --seqlen 64 -q 2>"$T/err" ||
+    bad "--calib gzip: $(tail -n 2 "$T/err")"
+cmp -s "$T/awq-plain.gguf" "$T/awq-gz.gguf" && ok || bad "--calib: the gzipped text (named .txt) gives other bytes"
+for c in calib.txt calib.txt.gz; do
+    "$G" ppl "$T/q8.gguf" -f "$T/$c" -c 128 --chunks 2 2>"$T/err" | grep -v tokens/s > "$T/ppl-$c.out" || bad "ppl -f $c: $(tail -n 2 "$T/err")"
+done
+grep -q "Final estimate" "$T/ppl-calib.txt.out" && cmp -s "$T/ppl-calib.txt.out" "$T/ppl-calib.txt.gz.out" && ok ||
+    bad "ppl -f: a gzipped text gives another perplexity: $(tail -n 1 "$T/ppl-calib.txt.gz.out")"
+printf '%s\n' "Skating: A girl laces her skates. she" 2 "reads a book." "eats soup." "glides onto the ice." "sleeps." \
+    "Baking: A man opens the oven. he" 1 "swims." "takes out the bread." "flies away." "sings." \
+    "Rowing: Two men sit in a boat. they" 0 "pull the oars together." "cook dinner." "paint a wall." "fly." > "$T/hs.txt"
+gzip -c "$T/hs.txt" > "$T/hs.txt.gz"
+for h in hs.txt hs.txt.gz; do
+    "$G" eval "$T/q8.gguf" --hellaswag "$T/$h" --all-tasks 2>"$T/err" | grep -v tasks/s > "$T/eval-$h.out" || bad "eval $h: $(tail -n 2 "$T/err")"
+done
+grep -q "^3	" "$T/eval-hs.txt.out" && cmp -s "$T/eval-hs.txt.out" "$T/eval-hs.txt.gz.out" && ok ||
+    bad "eval: a gzipped task file gives other lines: $(cat "$T/eval-hs.txt.gz.out")"
+# a model against itself: the same accuracy, difference 0, agreement 100 %
+"$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt.gz" --vs "$T/q8.gguf" > "$T/vs.out" 2>"$T/err" || bad "eval --vs: $(tail -n 2 "$T/err")"
+grep -q "difference (model - base): +0.0000 +/- 0.0000" "$T/vs.out" && grep -q "agreement: 100.0000 %" "$T/vs.out" && ok ||
+    bad "eval --vs itself: $(tail -n 4 "$T/vs.out")"
+expect 1 "exclude each other" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" --all-tasks --tasks 2
+expect 2 "$T/none.txt: cannot open" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/none.txt"
+expect 3 "task 1 (line 1): the task needs" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" --all-tasks -c 8
+
 echo "test_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
