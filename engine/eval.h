@@ -46,6 +46,28 @@ gf_status gf_eval_hellaswag(gf_eval *e, const gf_hs_task *t, gf_eval_result *res
  * GF_E_USAGE unless 0 ≤ n ≤ n_total < 2^31. */
 gf_status gf_eval_draw(int64_t n_total, int64_t n, int64_t *order, gf_err *err);
 
+/* Scores a multiple-choice task as llama-perplexity's --multiple-choice: as
+ * HellaSwag (question + " " + answer, the shared tokens once, the mean
+ * log-probability per token), summed in float as llama.cpp sums it there.
+ * res->pred indexes t->answer; res->lp holds the first four means.  GF_E_VALUE
+ * for an empty question or answer, or a task that does not fit n_ctx. */
+gf_status gf_eval_multiple_choice(gf_eval *e, const gf_mc_task *t, gf_eval_result *res, gf_err *err);
+
+/* Scores a Winogrande task as llama-perplexity's --winogrande: the two sentences
+ * first + choice + second; when both run more than 3 tokens past their shared
+ * prefix only the tokens after the choice are scored (their count from tokenizing
+ * first + choice), else everything after the prefix; never the last token; the
+ * mean log-probability in float.  Also llama.cpp's quirk (its FIXME): without the
+ * skip, the second sentence's first token is scored from the logits after the
+ * first sentence's last token.  res->pred is 0 or 1 (answer 1 or 2), res->lp[0..1]
+ * the two scores.  GF_E_VALUE when the task does not fit n_ctx. */
+gf_status gf_eval_winogrande(gf_eval *e, const gf_wg_task *t, gf_eval_result *res, gf_err *err);
+
+/* The other draw of llama-perplexity (--multiple-choice-tasks, --winogrande-tasks):
+ * j = (int)(2^-32 * mt() * remaining) in float arithmetic, the drawn task replaced
+ * by the last one left.  GF_E_USAGE unless 0 ≤ n ≤ n_total < 2^31. */
+gf_status gf_eval_draw_swap(int64_t n_total, int64_t n, int64_t *order, gf_err *err);
+
 /* Accuracy right/n and its standard error sqrt(p(1-p)/(n-1)) (as llama.cpp's
  * final lines), both as fractions; the 95 % interval is acc ± 1.96 se. */
 void gf_eval_accuracy(int64_t right, int64_t n, double *acc, double *se);

@@ -8,6 +8,10 @@
  *   - ../shared/oracle/hellaswag.txt: the final acc_norm of 400 and 1000 drawn tasks;
  *   - reference-outputs/eval/llama-hellaswag-*-400.txt: every running line of 400 tasks.
  * Each model scores the 1000 tasks once; the drawn runs are read off those results.
+ * Multiple choice: the file reference-outputs/eval/mc_write.py makes from the first
+ * 300 HellaSwag tasks (2 to 4 answers per task), written here byte for byte (its
+ * SHA-256 checked), against llama-perplexity --multiple-choice on it (all tasks and
+ * 120 drawn: every running line and the final line); its parser on bad records.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include "../engine/kernels.h"
 #include "../formats/vocab.h"
 #include "check.h"
+#include "sha256.h"
 
 #define REF "reference-outputs/eval/"
 #define N_FILE_TASKS 1000
@@ -39,7 +44,7 @@ static void test_mt19937(void) {
 }
 
 /* draw-1000.txt and draw-100000-20.txt: "draw<TAB>position<TAB>task" per line */
-static void check_draw_file(const char *path, int64_t total) {
+static void check_draw_file(const char *path, int64_t total, int swap) {
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "%s: missing (reference-outputs/eval/draw.sh writes it)", path);
     if (!f) return;
@@ -49,14 +54,16 @@ static void check_draw_file(const char *path, int64_t total) {
     while (n < 1000 && fscanf(f, "%ld %ld %ld", &d, &pos, &task) == 3) want[n++] = task;
     fclose(f);
     gf_err err = {0};
-    CHECK(gf_eval_draw(total, n, order, &err) == GF_OK, "%s", err.msg);
+    CHECK((swap ? gf_eval_draw_swap : gf_eval_draw)(total, n, order, &err) == GF_OK, "%s", err.msg);
     for (int64_t i = 0; i < n; i++) bad += order[i] != want[i];
     CHECK(n > 0 && bad == 0, "%s: %lld of %lld draws differ", path, (long long)bad, (long long)n);
 }
 
 static void test_draw(void) {
-    check_draw_file(REF "draw-1000.txt", 1000);
-    check_draw_file(REF "draw-100000-20.txt", 100000);
+    check_draw_file(REF "draw-1000.txt", 1000, 0);
+    check_draw_file(REF "draw-100000-20.txt", 100000, 0);
+    check_draw_file(REF "draw-swap-1000.txt", 1000, 1);
+    check_draw_file(REF "draw-swap-1267-300.txt", 1267, 1);
     gf_err err = {0};
     int64_t o[2];
     CHECK(gf_eval_draw(1, 2, o, &err) == GF_E_USAGE, "drawing 2 of 1 task");
@@ -180,6 +187,244 @@ static void test_gzip(void) {
     rmdir(dir);
 }
 
+
+/* ---------------------------------------------------------------- multiple choice */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} bytes;
+
+static void put(bytes *b, const void *d, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) abort();
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+static void put_u32(bytes *b, uint32_t v) { put(b, &v, 4); }
+static void put_str(bytes *b, const char *s) {
+    put_u32(b, (uint32_t)strlen(s));
+    put(b, s, strlen(s));
+}
+
+/* mc_write.py's file: task i keeps 2 + i % 3 endings (gold and the first wrong ones, in
+ * file order), label 1 on the gold one; mc2 repeats mc1. */
+static void mc_write(const gf_hs_file *hs, int n, bytes *out) {
+    bytes body = {0};
+    uint32_t *pos = calloc((size_t)n, 4);
+    for (int i = 0; i < n && pos; i++) {
+        const gf_hs_task *t = &hs->tasks[i];
+        int keep[4], k = 0, want = 2 + i % 3;
+        /* the gold ending and the first want-1 wrong ones, in file order */
+        for (int j = 0, wrong = 0; j < 4; j++)
+            if (j == t->gold || wrong++ < want - 1) keep[k++] = j;
+        pos[i] = (uint32_t)(4 + 4 * n + body.len);
+        put_str(&body, t->ctx);
+        for (int m = 0; m < 2; m++) {
+            put_u32(&body, (uint32_t)k);
+            for (int j = 0; j < k; j++) put_str(&body, t->ending[keep[j]]);
+            for (int j = 0; j < k; j++) put_u32(&body, keep[j] == t->gold);
+        }
+    }
+    put_u32(out, (uint32_t)n);
+    put(out, pos, 4 * (size_t)n);
+    put(out, body.p, body.len);
+    free(pos);
+    free(body.p);
+}
+
+static void test_mc_parser(void) {
+    bytes b = {0};
+    gf_err err = {0};
+    gf_mc_file f;
+    gf_mc_task t;
+    size_t next;
+    put_u32(&b, 1);
+    put_u32(&b, 8);
+    put_str(&b, "Q?");
+    put_u32(&b, 2);
+    put_str(&b, "yes");
+    put_str(&b, "no");
+    put_u32(&b, 0);
+    put_u32(&b, 1);
+    put_u32(&b, 0); /* mc2: none */
+    CHECK(gf_mc_open("m.bin", b.p, b.len, &f, &err) == GF_OK && f.n_tasks == 1, "%s", err.msg);
+    CHECK(gf_mc_task_at(&f, f.pos[0], 1, &t, &next, &err) == GF_OK && t.n_answers == 2 && t.label[1] == 1 &&
+          t.answer_len[0] == 3 && !memcmp(t.answer[1], "no", 2) && next == b.len, "%s", err.msg);
+    /* every truncation of the record is refused, naming the file and the task */
+    int bad = 0;
+    for (size_t cut = 8; cut < b.len; cut++) {
+        gf_mc_file g;
+        if (gf_mc_open("m.bin", b.p, cut, &g, &err) != GF_OK) { bad++; continue; }
+        memset(&err, 0, sizeof err);
+        if (gf_mc_task_at(&g, 8, 1, &t, &next, &err) != GF_E_FORMAT || !strstr(err.msg, "m.bin") ||
+            !strstr(err.msg, "task 1"))
+            bad++;
+        gf_mc_free(&g);
+    }
+    CHECK(bad == 0, "%d truncations not refused with the task named (%s)", bad, err.msg);
+    CHECK(gf_mc_task_at(&f, b.len + 5, 1, &t, &next, &err) == GF_E_FORMAT && strstr(err.msg, "past the end"),
+          "an offset past the end: %s", err.msg);
+    gf_mc_free(&f);
+    ((uint32_t *)b.p)[0] = 0;
+    CHECK(gf_mc_open("m.bin", b.p, b.len, &f, &err) == GF_E_FORMAT && strstr(err.msg, "0 tasks"), "%s", err.msg);
+    ((uint32_t *)b.p)[0] = 1000; /* a table past the end */
+    CHECK(gf_mc_open("m.bin", b.p, b.len, &f, &err) == GF_E_FORMAT && strstr(err.msg, "task offsets"), "%s", err.msg);
+    ((uint32_t *)b.p)[0] = 1;
+    const uint32_t many = 101;
+    memcpy(b.p + 14, &many, 4); /* the mc1 count, after the offset table and "Q?" */
+    CHECK(gf_mc_open("m.bin", b.p, b.len, &f, &err) == GF_OK && gf_mc_task_at(&f, 8, 1, &t, &next, &err) == GF_E_FORMAT &&
+          strstr(err.msg, "101 mc1 answers"), "%s", err.msg);
+    gf_mc_free(&f);
+    free(b.p);
+}
+
+/* right[i] for the n tasks of the multiple-choice file mc (all read in order). */
+static int mc_score_all(const char *model_rel, const gf_mc_file *mc, uint8_t *right, double *margin) {
+    char mp[512];
+    if (!check_shared_path(mp, sizeof mp, model_rel)) return 0;
+    gf_err err = {0};
+    gf_model *m = NULL;
+    gf_vocab *v = NULL;
+    gf_tokenizer *t = NULL;
+    gf_eval *e = NULL;
+    const gf_eval_params p = {.n_ctx = 512, .n_batch = 2048, .kv_type = GF_TYPE_F16};
+    int ok = gf_model_open(mp, gf_kernels_detect(), &m, &err) == GF_OK &&
+             gf_vocab_from_gguf(m->gguf, &v, &err) == GF_OK && gf_tokenizer_init(v, &t, &err) == GF_OK &&
+             gf_eval_init(&e, m, t, &p, &err) == GF_OK;
+    size_t off = mc->first;
+    int64_t i = 0;
+    for (; ok && i < mc->n_tasks; i++) {
+        gf_mc_task task;
+        gf_eval_result r;
+        ok = mc->pos[i] == off && gf_mc_task_at(mc, off, i + 1, &task, &off, &err) == GF_OK &&
+             gf_eval_multiple_choice(e, &task, &r, &err) == GF_OK;
+        right[i] = ok && task.label[r.pred] == 1;
+        margin[i] = 1e30;
+        for (int k = 0; ok && k < task.n_answers && k < 4; k++)
+            if (k != r.pred && r.lp[r.pred] - r.lp[k] < margin[i]) margin[i] = r.lp[r.pred] - r.lp[k];
+    }
+    CHECK(ok, "%s: task %lld: %s", model_rel, (long long)i, err.msg);
+    gf_eval_free(e);
+    gf_tokenizer_free(t);
+    gf_vocab_free(v);
+    gf_model_free(m);
+    return ok;
+}
+
+/* Tasks whose two best answers are closer than this (mean log-probability per token,
+ * nats) may be picked differently by llama.cpp: the engines' logits differ by float
+ * rounding, and on qwen2-tiny Q4_0 this engine's own scalar and AVX2 kernels already
+ * move such a score by 1.6e-3 (multiple-choice task 55: 2.7e-4 apart, llama.cpp
+ * picks the other answer).  At most MAX_TIES such tasks per run. */
+#define NEAR_TIE 2e-3
+#define MAX_TIES 1
+
+/* Which tasks llama-perplexity got right, from its running lines "N<TAB>acc %..."
+ * (the count right so far is acc * N / 100); -1 when the file has not n lines. */
+static int llama_rights(const char *path, int64_t n, uint8_t *right) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s missing (its reference-outputs/eval/run_llama_*.sh writes it)", path);
+    if (!f) return -1;
+    char line[512];
+    int64_t i = 0, prev = 0;
+    while (fgets(line, sizeof line, f) && i < n) {
+        long k;
+        double acc;
+        if (sscanf(line, "%ld\t%lf", &k, &acc) != 2 || !strchr(line, '\t') || k != i + 1) continue;
+        const int64_t c = llround(acc * (double)k / 100.0);
+        right[i++] = (uint8_t)(c - prev);
+        prev = c;
+    }
+    fclose(f);
+    return i == n ? 0 : -1;
+}
+
+/* Our picks on the tasks order[0..n) against llama-perplexity's lines in path:
+ * every difference a near tie, at most MAX_TIES of them.  Returns the differences. */
+static int64_t compare_rights(const char *path, const uint8_t *right, const double *margin, const int64_t *order,
+                              int64_t n) {
+    uint8_t *ll = malloc((size_t)n);
+    int64_t differ = 0, wide = 0;
+    if (!ll || llama_rights(path, n, ll)) {
+        CHECK(0, "%s: cannot read %lld running lines", path, (long long)n);
+        free(ll);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (ll[i] == right[order[i]]) continue;
+        differ++;
+        if (margin[order[i]] >= NEAR_TIE) wide++;
+        fprintf(stderr, "  %s: task %lld (file task %lld): llama.cpp %s, ours %s, our two best %.3g apart\n", path,
+                (long long)i + 1, (long long)order[i] + 1, ll[i] ? "right" : "wrong", ll[i] ? "wrong" : "right",
+                margin[order[i]]);
+    }
+    CHECK(wide == 0 && differ <= MAX_TIES, "%s: %lld tasks picked differently, %lld of them not near ties", path,
+          (long long)differ, (long long)wide);
+    free(ll);
+    return differ;
+}
+
+/* The final line llama.cpp printed on stderr (its .log), as a string. */
+static void check_final_line(const char *log, const char *want) {
+    FILE *g = fopen(log, "r");
+    char line[512];
+    int finals = 0;
+    while (g && fgets(line, sizeof line, g)) finals += strstr(line, want) != NULL;
+    if (g) fclose(g);
+    CHECK(finals == 1, "'%s' not in %s", want, log);
+}
+
+static void test_mc_llama_cpp(const gf_hs_file *hs) {
+    bytes b = {0};
+    mc_write(hs, 300, &b);
+    uint8_t d[32];
+    char hex[65], want[80] = "";
+    sha256(b.p, b.len, d);
+    sha256_hex(d, hex);
+    FILE *f = fopen(REF "mc-300.sha256", "r");
+    if (f && !fgets(want, sizeof want, f)) want[0] = 0;
+    if (f) fclose(f);
+    CHECK(!strncmp(hex, want, 64), "the multiple-choice file differs from mc_write.py's: %s, want %s", hex, want);
+    gf_mc_file mc;
+    gf_err err = {0};
+    CHECK(gf_mc_open("mc-300.bin", b.p, b.len, &mc, &err) == GF_OK, "%s", err.msg);
+    static const char *const stems[2] = {"qwen2-tiny-f32.f32", "qwen2-tiny-f32.q4_0"};
+    for (int k = 0; k < 2 && mc.buf; k++) {
+        char rel[96];
+        uint8_t right[300];
+        double margin[300];
+        int64_t order[300];
+        snprintf(rel, sizeof rel, "oracle/%s.gguf", stems[k]);
+        if (!mc_score_all(rel, &mc, right, margin)) continue;
+        for (int i = 0; i < 300; i++) order[i] = i;
+        for (int run = 0; run < 2; run++) {
+            const int n = run ? 120 : 300;
+            char path[256], log[256], line[96];
+            if (run) CHECK(gf_eval_draw_swap(300, 120, order, &err) == GF_OK, "%s", err.msg);
+            snprintf(path, sizeof path, REF "llama-mc-%s-%d.txt", stems[k], run ? 120 : 0);
+            snprintf(log, sizeof log, REF "llama-mc-%s-%d.log", stems[k], run ? 120 : 0);
+            const int64_t differ = compare_rights(path, right, margin, order, n);
+            int r = 0;
+            for (int i = 0; i < n; i++) r += right[order[i]];
+            if (differ == 0) { /* then the final line too, in llama.cpp's float arithmetic */
+                const float p = (float)r / (float)n, sigma = sqrtf(p * (1 - p) / (float)(n - 1));
+                snprintf(line, sizeof line, "Final result: %.4f +/- %.4f", 100.f * p, 100.f * sigma);
+                check_final_line(log, line);
+            }
+            printf("  multiple choice, %-20s %3d tasks: %.4f %%, %lld picked otherwise than llama-perplexity%s\n",
+                   stems[k], n, 100.0 * r / n, (long long)differ, differ ? " (near ties)" : " (final line equal)");
+        }
+    }
+    gf_mc_free(&mc);
+    free(b.p);
+}
+
 /* ---------------------------------------------------------------- against llama-perplexity */
 
 /* right[i] = 1 where model_rel's acc_norm pick of file task i is the gold ending. */
@@ -282,6 +527,7 @@ static void test_llama_cpp(void) {
     }
     if (f) fclose(f);
     CHECK(rows == 4, "%d oracle rows compared", rows);
+    if (hs.n_tasks == N_FILE_TASKS) test_mc_llama_cpp(&hs);
     gf_hs_free(&hs);
     free(text);
 }
@@ -293,6 +539,7 @@ int main(void) {
     test_parse();
     test_stats();
     test_gzip();
+    test_mc_parser();
     test_llama_cpp();
     return check_done("test_eval");
 }
