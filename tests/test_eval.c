@@ -12,6 +12,9 @@
  * 300 HellaSwag tasks (2 to 4 answers per task), written here byte for byte (its
  * SHA-256 checked), against llama-perplexity --multiple-choice on it (all tasks and
  * 120 drawn: every running line and the final line); its parser on bad records.
+ * Winogrande: likewise with wg_write.py's CSV (299 tasks read, as llama.cpp reads
+ * them): every pick, every score (NaN where llama.cpp's is) and the final line.
+ * A task whose two best answers are a near tie (NEAR_TIE) may be picked otherwise.
  */
 #include <math.h>
 #include <stdio.h>
@@ -425,6 +428,169 @@ static void test_mc_llama_cpp(const gf_hs_file *hs) {
     free(b.p);
 }
 
+
+/* ---------------------------------------------------------------- Winogrande */
+
+/* Worst score differences from llama-perplexity's 6-decimal prints (mean log-probability
+ * per token): measured 2.8e-4 for F32, 1.55e-2 for Q4_0 (scores of two or three tokens
+ * move most; the engines' Q4_0 logits differ by float rounding). */
+#define WG_SCORE_TOL_F32 1e-3
+#define WG_SCORE_TOL_Q4 3e-2
+
+static void put_clean(bytes *b, const char *s, size_t n, int drop_commas) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '"' && !(drop_commas && s[i] == ',')) put(b, &s[i], 1);
+}
+
+/* wg_write.py's CSV from the first n HellaSwag tasks. */
+static void wg_write(const gf_hs_file *hs, int n, bytes *out) {
+    const char *head = "index,sentence,option1,option2,answer\n";
+    put(out, head, strlen(head));
+    bytes sen = {0};
+    for (int i = 0; i < n; i++) {
+        const gf_hs_task *t = &hs->tasks[i];
+        const char *a = t->ending[t->gold], *b = t->ending[(t->gold + 1) % 4];
+        const char *sa = strchr(a, ' '), *sb = strchr(b, ' ');
+        const size_t la = sa ? (size_t)(sa - a) : strlen(a), lb = sb ? (size_t)(sb - b) : strlen(b);
+        sen.len = 0;
+        put_clean(&sen, t->ctx, strlen(t->ctx), 0);
+        if (i % 4 == 3) put(&sen, " _.", 3);
+        else {
+            put(&sen, " _ ", 3);
+            if (sa) put_clean(&sen, sa + 1, strlen(sa + 1), 0);
+        }
+        const int quote = memchr(sen.p, ',', sen.len) != NULL, answer = 1 + i % 2;
+        char num[32];
+        snprintf(num, sizeof num, "%d,", i);
+        put(out, num, strlen(num));
+        if (quote) put(out, "\"", 1);
+        put(out, sen.p, sen.len);
+        if (quote) put(out, "\"", 1);
+        put(out, ",", 1);
+        put_clean(out, answer == 1 ? a : b, answer == 1 ? la : lb, 1);
+        put(out, ",", 1);
+        put_clean(out, answer == 1 ? b : a, answer == 1 ? lb : la, 1);
+        snprintf(num, sizeof num, ",%d\n", answer);
+        put(out, num, strlen(num));
+    }
+    free(sen.p);
+}
+
+static void test_wg_parser(void) {
+    const char *csv = "index,sentence,option1,option2,answer\n"
+                      "0,\"Ann, not Bo, won because _ ran fast.\",Ann,Bo, 2x\n"
+                      "1,no blank here,a,b,1\n"
+                      "2,A _ B,x,y,3\n"
+                      "3,C _ D,p,q,1\n"
+                      "4,never read _,a,b,1\n";
+    gf_wg_file f;
+    gf_err err = {0};
+    CHECK(gf_wg_parse("w.csv", csv, strlen(csv), &f, &err) == GF_OK, "%s", err.msg);
+    CHECK(f.n_tasks == 2 && f.n_skipped == 3 && f.first_skipped == 1 && f.last_line == 6, "%lld tasks, %lld skipped",
+          (long long)f.n_tasks, (long long)f.n_skipped);
+    if (f.n_tasks == 2) {
+        CHECK(!strcmp(f.tasks[0].first, "Ann, not Bo, won because ") && !strcmp(f.tasks[0].second, " ran fast.") &&
+              !strcmp(f.tasks[0].choice[1], "Bo") && f.tasks[0].answer == 2 && f.tasks[0].line == 2, "quoted: '%s' '%s'",
+              f.tasks[0].first, f.tasks[0].second);
+        CHECK(f.tasks[1].answer == 1 && f.tasks[1].line == 5 && !strcmp(f.tasks[1].second, " D"), "task 2");
+    }
+    gf_wg_free(&f);
+    const char *none = "a,b,c\nd,e,f\n";
+    CHECK(gf_wg_parse("w.csv", none, strlen(none), &f, &err) == GF_E_FORMAT && strstr(err.msg, "w.csv: not a Winogrande"),
+          "%s", err.msg);
+}
+
+/* Our scores of the CSV's tasks against llama-perplexity's lines "N<TAB>acc<TAB>s1  s2  result  answer". */
+static void test_wg_llama_cpp(const gf_hs_file *hs) {
+    bytes b = {0};
+    wg_write(hs, 300, &b);
+    uint8_t d[32];
+    char hex[65], want[80] = "";
+    sha256(b.p, b.len, d);
+    sha256_hex(d, hex);
+    FILE *f = fopen(REF "wg-300.sha256", "r");
+    if (f && !fgets(want, sizeof want, f)) want[0] = 0;
+    if (f) fclose(f);
+    CHECK(!strncmp(hex, want, 64), "the Winogrande file differs from wg_write.py's: %s, want %s", hex, want);
+    gf_wg_file wg;
+    gf_err err = {0};
+    CHECK(gf_wg_parse("wg-300.csv", (const char *)b.p, b.len, &wg, &err) == GF_OK && wg.n_tasks == 299, "%s", err.msg);
+    static const char *const stems[2] = {"qwen2-tiny-f32.f32", "qwen2-tiny-f32.q4_0"};
+    for (int k = 0; k < 2 && wg.n_tasks == 299; k++) {
+        char mp[512], rel[96];
+        snprintf(rel, sizeof rel, "oracle/%s.gguf", stems[k]);
+        if (!check_shared_path(mp, sizeof mp, rel)) continue;
+        gf_model *m = NULL;
+        gf_vocab *v = NULL;
+        gf_tokenizer *t = NULL;
+        gf_eval *e = NULL;
+        const gf_eval_params p = {.n_ctx = 512, .n_batch = 2048, .kv_type = GF_TYPE_F16};
+        int ok = gf_model_open(mp, gf_kernels_detect(), &m, &err) == GF_OK &&
+                 gf_vocab_from_gguf(m->gguf, &v, &err) == GF_OK && gf_tokenizer_init(v, &t, &err) == GF_OK &&
+                 gf_eval_init(&e, m, t, &p, &err) == GF_OK;
+        double sc[299][2], margin[299];
+        uint8_t right[299];
+        for (int i = 0; ok && i < 299; i++) {
+            gf_eval_result r;
+            ok = gf_eval_winogrande(e, &wg.tasks[i], &r, &err) == GF_OK;
+            sc[i][0] = r.lp[0];
+            sc[i][1] = r.lp[1];
+            right[i] = r.pred + 1 == wg.tasks[i].answer;
+            margin[i] = fabs(r.lp[0] - r.lp[1]);
+        }
+        CHECK(ok, "%s: %s", rel, err.msg);
+        gf_eval_free(e);
+        gf_tokenizer_free(t);
+        gf_vocab_free(v);
+        gf_model_free(m);
+        if (!ok) continue;
+        for (int run = 0; run < 2; run++) {
+            const int n = run ? 120 : 299;
+            int64_t order[299];
+            for (int i = 0; i < 299; i++) order[i] = i;
+            if (run) CHECK(gf_eval_draw_swap(299, 120, order, &err) == GF_OK, "%s", err.msg);
+            char path[256], line[512];
+            snprintf(path, sizeof path, REF "llama-wg-%s-%d.txt", stems[k], run ? 120 : 0);
+            const int64_t differ = compare_rights(path, right, margin, order, n);
+            /* the scores themselves, NaN where llama.cpp has -nan */
+            FILE *g = fopen(path, "r");
+            double worst = 0;
+            int i = 0, nan_bad = 0;
+            while (g && fgets(line, sizeof line, g) && i < n) {
+                long idx;
+                double acc;
+                char s1[32], s2[32];
+                if (sscanf(line, "%ld\t%lf\t%31s %31s", &idx, &acc, s1, s2) != 4 || idx != i + 1) continue;
+                const double *o = sc[order[i]];
+                for (int c = 0; c < 2; c++) {
+                    const char *ls = c ? s2 : s1;
+                    if (strstr(ls, "nan")) nan_bad += !isnan(o[c]);
+                    else if (isnan(o[c]) || fabs(o[c] - atof(ls)) > worst) worst = isnan(o[c]) ? 1e30 : fabs(o[c] - atof(ls));
+                }
+                i++;
+            }
+            if (g) fclose(g);
+            const double tol = k ? WG_SCORE_TOL_Q4 : WG_SCORE_TOL_F32;
+            CHECK(i == n && nan_bad == 0 && worst <= tol, "%s: %d lines, %d NaN missing, worst score difference %.3g",
+                  path, i, nan_bad, worst);
+            int r = 0;
+            for (int j = 0; j < n; j++) r += right[order[j]];
+            if (differ == 0) {
+                char fin[96], log[256];
+                const float pp = (float)r / (float)n, sigma = 100.f * sqrtf(pp * (1 - pp) / (float)(n - 1));
+                snprintf(fin, sizeof fin, "Final Winogrande score(%d tasks): %.4lf +/- %.4lf", n, 100 * pp, sigma);
+                snprintf(log, sizeof log, REF "llama-wg-%s-%d.log", stems[k], run ? 120 : 0);
+                check_final_line(log, fin);
+            }
+            printf("  Winogrande, %-20s %3d tasks: %.4f %%, scores within %.2g of llama-perplexity's, %lld picked "
+                   "otherwise%s\n", stems[k], n, 100.0 * r / n, worst, (long long)differ,
+                   differ ? " (near ties)" : " (final line equal)");
+        }
+    }
+    gf_wg_free(&wg);
+    free(b.p);
+}
+
 /* ---------------------------------------------------------------- against llama-perplexity */
 
 /* right[i] = 1 where model_rel's acc_norm pick of file task i is the gold ending. */
@@ -528,6 +694,7 @@ static void test_llama_cpp(void) {
     if (f) fclose(f);
     CHECK(rows == 4, "%d oracle rows compared", rows);
     if (hs.n_tasks == N_FILE_TASKS) test_mc_llama_cpp(&hs);
+    if (hs.n_tasks == N_FILE_TASKS) test_wg_llama_cpp(&hs);
     gf_hs_free(&hs);
     free(text);
 }
@@ -540,6 +707,7 @@ int main(void) {
     test_stats();
     test_gzip();
     test_mc_parser();
+    test_wg_parser();
     test_llama_cpp();
     return check_done("test_eval");
 }
