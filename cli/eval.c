@@ -129,7 +129,7 @@ static gf_status scorer_open(scorer *s, const char *path, const eval_opts *o, gf
     gf_status st = gf_vocab_from_gguf(s->m->gguf, &s->vocab, err);
     if (!st) st = gf_tokenizer_init(s->vocab, &s->tok, err);
     if (st) {
-        gf_err_prefix(err, "%s", path);
+        if (strncmp(err->msg, path, strlen(path))) gf_err_prefix(err, "%s", path);
         return st;
     }
     const gf_eval_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .kv_type = o->kv_type};
@@ -245,19 +245,20 @@ static void print_line(const taskset *ts, int64_t i, int64_t right_a, int64_t ri
     printf("\n");
 }
 
-static void print_final(const char *what, int64_t right, int64_t n) {
+static void print_final(const char *what, const char *metric, int64_t right, int64_t n) {
     double acc, se;
     gf_eval_accuracy(right, n, &acc, &se);
-    printf("%s: acc_norm = %.4f +/- %.4f %% over %lld tasks, 95 %% CI [%.2f, %.2f] %%\n", what, 100.0 * acc,
-           100.0 * se, (long long)n, 100.0 * (acc - Z95 * se), 100.0 * (acc + Z95 * se));
+    const double lo = acc - Z95 * se, hi = acc + Z95 * se; /* the interval kept inside 0..100 % */
+    printf("%s: %s = %.4f +/- %.4f %% over %lld tasks, 95 %% CI [%.2f, %.2f] %%\n", what, metric, 100.0 * acc,
+           100.0 * se, (long long)n, 100.0 * (lo > 0 ? lo : 0), 100.0 * (hi < 1 ? hi : 1));
 }
 
 static void print_paired(const eval_opts *o, const uint8_t *a, const uint8_t *b, int64_t n) {
     gf_eval_paired pr;
     gf_eval_pair(a, b, n, &pr);
     printf("\n====== paired comparison on the same %lld tasks ======\n", (long long)n);
-    printf("acc_norm %-40s %8.4f %%\n", o->model, 100.0 * pr.acc_a);
-    printf("acc_norm %-40s %8.4f %%\n", o->base, 100.0 * pr.acc_b);
+    printf("accuracy %-40s %8.4f %%\n", o->model, 100.0 * pr.acc_a);
+    printf("accuracy %-40s %8.4f %%\n", o->base, 100.0 * pr.acc_b);
     printf("difference (model - base): %+.4f +/- %.4f %% (paired standard error), 95 %% CI [%+.2f, %+.2f] %%\n",
            100.0 * pr.diff, 100.0 * pr.diff_se, 100.0 * (pr.diff - Z95 * pr.diff_se),
            100.0 * (pr.diff + Z95 * pr.diff_se));
@@ -297,8 +298,9 @@ static gf_status run_tasks(const eval_opts *o, const taskset *ts, scorer *sm, sc
         if (ts->kind == KIND_MC) printf("Final result: %.4f +/- %.4f\n", 100.f * p, 100.f * sigma);
         else printf("Final Winogrande score(%lld tasks): %.4lf +/- %.4lf\n", (long long)n, 100 * p, 100.f * sigma);
     }
-    print_final(sb->ev ? "Final estimate (model)" : "Final estimate", right_a, n);
-    if (sb->ev) print_final("Final estimate (base) ", right_b, n);
+    const char *metric = ts->kind == KIND_WG ? "acc" : "acc_norm";
+    print_final(sb->ev ? "Final estimate (model)" : "Final estimate", metric, right_a, n);
+    if (sb->ev) print_final("Final estimate (base) ", metric, right_b, n);
     fprintf(stderr, "eval: %lld tasks (%lld tokens%s) in %.2f s, %.2f tasks/s\n", (long long)n, (long long)n_tokens,
             sb->ev ? " per model" : "", dt, (double)n / dt);
     printf("tasks/s: %.2f\n", (double)n / dt);

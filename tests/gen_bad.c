@@ -15,7 +15,8 @@
  * GGUF (Q4_0, Q8_0, F16, F32) that must quantize, and one GGUF per GGUF-input case (quantize); lora-good/, a PEFT
  * LoRA adapter folder for base/ that must merge, and one adapter folder per LoRA case (quantize base --lora CASE,
  * issue 16); eval-hs-good.txt.gz, two HellaSwag tasks gzipped, and one task file per eval case (truncated
- * task, gold index out of range, not text, bad gzip; issue 13).  It checks nothing
+ * task, gold index out of range, not text, bad gzip; issue 13), eval-mc-good.bin and the multiple-choice
+ * cases (a task offset past the end, a record cut short, 101 answers, a text file), a Winogrande case.  It checks nothing
  * itself: tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
@@ -1480,6 +1481,68 @@ static void eval_case(gen *g, const char *name, const void *d, size_t n, const c
     manifest(g, name, "eval", GF_E_FORMAT, needle, "eval ppl-good.gguf --hellaswag CASE");
 }
 
+/* A multiple-choice file (llama.cpp's binary layout) of two tasks; defect 1: the first
+ * task's offset past the end (read only when tasks are drawn), 2: the second's record
+ * cut short, 3: the second with 101 answers. */
+static void mc_build(int defect, buf *b) {
+    buf body = {0};
+    uint32_t pos[2];
+    for (int t = 0; t < 2; t++) {
+        pos[t] = (uint32_t)(4 + 8 + body.len);
+        putf(&body, "%s", ""); /* keeps putf's buffer valid when nothing else is written */
+        const char *q = t ? "Which is a fruit?" : "Which is blue?";
+        put_u32(&body, (uint32_t)strlen(q));
+        put(&body, q, strlen(q));
+        const uint32_t n = defect == 3 && t == 1 ? 101 : 2;
+        for (int m = 0; m < 2; m++) {
+            put_u32(&body, m ? 0 : n);
+            if (m) break;
+            for (uint32_t i = 0; i < (n > 2 ? 2 : n); i++) {
+                const char *a = i ? "a stone" : t ? "an apple" : "the sky";
+                put_u32(&body, (uint32_t)strlen(a));
+                put(&body, a, strlen(a));
+            }
+            for (uint32_t i = 0; i < (n > 2 ? 2 : n); i++) put_u32(&body, i == 0);
+        }
+    }
+    if (defect == 1) pos[0] = 100000;
+    put_u32(b, 2);
+    put(b, pos, sizeof pos);
+    put(b, body.p, defect == 2 ? body.len - 6 : body.len);
+    buf_free(&body);
+}
+
+static void eval_mc_wg_cases(gen *g) {
+    buf b = {0};
+    mc_build(0, &b);
+    write_buf(g, NULL, "eval-mc-good.bin", &b); /* must open: the mc cases fail for their own defect */
+    b.len = 0;
+    mc_build(1, &b);
+    write_file(g, NULL, "eval-mc-task-past-end.bin", b.p, b.len);
+    manifest(g, "eval-mc-task-past-end.bin", "eval", GF_E_FORMAT,
+             "eval-mc-task-past-end.bin: task 1 starts at byte 100000, past the end of the file",
+             "eval ppl-good.gguf --multiple-choice CASE --tasks 1");
+    b.len = 0;
+    mc_build(2, &b);
+    write_file(g, NULL, "eval-mc-truncated-task.bin", b.p, b.len);
+    manifest(g, "eval-mc-truncated-task.bin", "eval", GF_E_FORMAT,
+             "eval-mc-truncated-task.bin: truncated: task 2: mc1 label 2", "eval ppl-good.gguf --multiple-choice CASE");
+    b.len = 0;
+    mc_build(3, &b);
+    write_file(g, NULL, "eval-mc-too-many-answers.bin", b.p, b.len);
+    manifest(g, "eval-mc-too-many-answers.bin", "eval", GF_E_FORMAT,
+             "eval-mc-too-many-answers.bin: task 2: 101 mc1 answers (1..100)", "eval ppl-good.gguf --multiple-choice CASE");
+    buf_free(&b);
+    const char *text = "this is a text file, not a multiple-choice file\n";
+    write_file(g, NULL, "eval-mc-not-binary.bin", text, strlen(text));
+    manifest(g, "eval-mc-not-binary.bin", "eval", GF_E_FORMAT, "eval-mc-not-binary.bin: not a multiple-choice file",
+             "eval ppl-good.gguf --multiple-choice CASE");
+    const char *hs = "Roofing: A man is on a roof. he\n3\nsings.\nswims.\nsleeps.\nremoves the shingles.\n";
+    write_file(g, NULL, "eval-wg-not-csv.csv", hs, strlen(hs));
+    manifest(g, "eval-wg-not-csv.csv", "eval", GF_E_FORMAT, "eval-wg-not-csv.csv: not a Winogrande CSV file",
+             "eval ppl-good.gguf --winogrande CASE");
+}
+
 static void eval_cases(gen *g) {
     buf b = {0};
     const size_t good = sizeof HS_GOOD - 1;
@@ -1514,11 +1577,43 @@ static void eval_cases(gen *g) {
     eval_case(g, "eval-hs-gzip-truncated-task.txt.gz", b.p, b.len,
               "eval-hs-gzip-truncated-task.txt.gz: 14 lines, not a multiple of 6: task 3 is truncated");
     buf_free(&b);
+    eval_mc_wg_cases(g);
 }
 
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
+
+/* The task file's read and parse by its kind (from the name: eval-mc-*, eval-wg-*, else
+ * HellaSwag), then for multiple choice every task record, as `eval` reads them first. */
+static gf_status classify_eval(const char *path, gf_err *err) {
+    char *text = NULL;
+    size_t len = 0;
+    gf_status st = gf_read_text(path, (size_t)1 << 30, &text, &len, err);
+    if (st) return st;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (!strncmp(base, "eval-mc-", 8)) {
+        gf_mc_file f;
+        st = gf_mc_open(path, text, len, &f, err);
+        size_t off = f.first;
+        for (int64_t i = 0; !st && i < f.n_tasks; i++) {
+            gf_mc_task t;
+            /* the positioned read (the draw's) for the past-the-end case, else one after another */
+            st = gf_mc_task_at(&f, strstr(base, "past-end") ? f.pos[i] : off, i + 1, &t, &off, err);
+        }
+        if (!st || f.buf) gf_mc_free(&f);
+    } else if (!strncmp(base, "eval-wg-", 8)) {
+        gf_wg_file f;
+        st = gf_wg_parse(path, text, len, &f, err);
+        if (!st) gf_wg_free(&f);
+    } else {
+        gf_hs_file f;
+        st = gf_hs_parse(path, text, len, &f, err);
+        if (!st) gf_hs_free(&f);
+    }
+    free(text);
+    return st;
+}
 
 /* What the library says about one case, for the test to compare with the manifest's class. */
 static int classify(const char *kind, const char *path) {
@@ -1547,13 +1642,7 @@ static int classify(const char *kind, const char *path) {
         st = gf_model_open(path, gf_kernels_detect(), &m, &err);
         gf_model_free(m);
     } else if (strcmp(kind, "eval") == 0) { /* the task file's read and parse, which `eval` does first */
-        char *text = NULL;
-        size_t len = 0;
-        gf_hs_file f;
-        st = gf_read_text(path, (size_t)1 << 30, &text, &len, &err);
-        if (!st) st = gf_hs_parse(path, text, len, &f, &err);
-        if (!st) gf_hs_free(&f);
-        free(text);
+        st = classify_eval(path, &err);
     } else {
         fprintf(stderr, "gen_bad: --classify wants quantize, lora, inspect, ppl or eval, not '%s'\n", kind);
         return 1;

@@ -53,6 +53,8 @@ fi
 if [ -x "$GEN" ]; then # the gzipped good task file parses: the eval cases fail for their own defect
     got=$(timeout 20 "$GEN" --classify eval "$S/eval-hs-good.txt.gz")
     [ "$got" = "$(printf 'ok\t')" ] && ok || bad "eval-hs-good.txt.gz does not parse: $got"
+    got=$(timeout 20 "$GEN" --classify eval "$S/eval-mc-good.bin")
+    [ "$got" = "$(printf 'ok\t')" ] && ok || bad "eval-mc-good.bin does not open: $got"
 fi
 
 # ------------------------------------------------------------ every case
@@ -71,7 +73,13 @@ while IFS="$tab" read -r name kind code class needle note; do
     elif [ "$kind" = lora ]; then # an adapter folder for base/ (issue 16)
         timeout 20 "$G" quantize "$S/base" --lora "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = eval ]; then # a good model: the task file is refused before it loads
-        timeout 20 "$G" eval "$S/ppl-good.gguf" --hellaswag "$p" >"$T/out" 2>"$T/err"; rc=$?
+        case "$name" in
+            eval-mc-*past-end*) set -- --multiple-choice "$p" --tasks 1 ;; # a drawn task is read at its offset
+            eval-mc-*) set -- --multiple-choice "$p" ;;
+            eval-wg-*) set -- --winogrande "$p" ;;
+            *) set -- --hellaswag "$p" ;;
+        esac
+        timeout 20 "$G" eval "$S/ppl-good.gguf" "$@" >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = ppl ]; then # any text: the model is refused before it is read
         timeout 20 "$G" ppl "$p" -f "$S/MANIFEST.tsv" >"$T/out" 2>"$T/err"; rc=$?
     else
