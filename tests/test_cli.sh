@@ -141,5 +141,23 @@ expect 1 "exclude each other" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" 
 expect 2 "$T/none.txt: cannot open" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/none.txt"
 expect 3 "task 1 (line 1): the task needs" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" --all-tasks -c 8
 
-echo "test_cli: $pass passed, $fail failed"
+# the program's own lines against llama-perplexity's (reference-outputs/eval): the first 100 of the
+# 400-task HellaSwag run (the draw's first 100 do not depend on the count drawn), header included
+skip=0
+S=${GF_SHARED:-../shared}
+if [ -f "$S/oracle/qwen2-tiny-f32.f32.gguf" ] && [ -f "$S/data/hellaswag-val-1000.txt" ]; then
+    "$G" eval "$S/oracle/qwen2-tiny-f32.f32.gguf" --hellaswag "$S/data/hellaswag-val-1000.txt" --tasks 100 \
+        >"$T/hs100.out" 2>"$T/err" || bad "eval --tasks 100: $(tail -n 2 "$T/err")"
+    grep -A 100 '^task	acc_norm$' reference-outputs/eval/llama-hellaswag-qwen2-tiny-f32.f32-400.txt > "$T/want"
+    grep -A 100 '^task	acc_norm$' "$T/hs100.out" > "$T/got"
+    [ "$(wc -l < "$T/got")" -eq 101 ] && cmp -s "$T/want" "$T/got" && ok ||
+        bad "eval --hellaswag --tasks 100: lines differ from llama-perplexity's: $(diff "$T/want" "$T/got" | head -n 3)"
+elif [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then
+    bad "$S/oracle/qwen2-tiny-f32.f32.gguf not found: under CI the shared files must be present (set GF_SHARED)"
+else
+    skip=1; echo "SKIP (data): $S/oracle/qwen2-tiny-f32.f32.gguf not found (set GF_SHARED)" >&2
+fi
+
+if [ $skip -gt 0 ]; then echo "test_cli: $pass passed, $fail failed, $skip skipped (data $skip)"
+else echo "test_cli: $pass passed, $fail failed"; fi
 [ $fail -eq 0 ]
