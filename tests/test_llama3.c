@@ -60,6 +60,19 @@
     "\"vocab_size\":2051}"
 #define YARN_SCALING "{\"factor\":4.0,\"original_max_position_embeddings\":32768,\"type\":\"yarn\"}"
 
+/* SmolLM2-135M-Instruct's config.json (HuggingFaceTB/SmolLM2-135M-Instruct) with 30 -> 2 layers,
+ * intermediate_size 1536 -> 256 and the small vocabulary; its 576-wide embedding and
+ * 9 heads / 3 KV heads of 64 kept (the odd head count of the real model). */
+#define SMOLLM2_135M                                                                                               \
+    "{\"architectures\":[\"LlamaForCausalLM\"],\"attention_bias\":false,\"attention_dropout\":0.0,"              \
+    "\"bos_token_id\":1,\"eos_token_id\":2,\"head_dim\":64,\"hidden_act\":\"silu\",\"hidden_size\":576,"          \
+    "\"initializer_range\":0.041666666666666664,\"intermediate_size\":256,\"is_llama_config\":true,"            \
+    "\"max_position_embeddings\":8192,\"mlp_bias\":false,\"model_type\":\"llama\",\"num_attention_heads\":9,"     \
+    "\"num_hidden_layers\":2,\"num_key_value_heads\":3,\"pad_token_id\":2,\"pretraining_tp\":1,"                 \
+    "\"rms_norm_eps\":1e-05,\"rope_interleaved\":false,\"rope_scaling\":null,\"rope_theta\":100000,"              \
+    "\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\",\"transformers.js_config\":{\"kv_cache_dtype\":"   \
+    "{\"fp16\":\"float16\",\"q4f16\":\"float16\"}},\"use_cache\":true,\"vocab_size\":2051}"
+
 /* Mistral-7B-v0.3's config.json shrunk the same way (4096 -> 256, heads 32/8 -> 8/2,
  * 14336 -> 896, 32 -> 2 layers). */
 #define MISTRAL_7B(sliding_window)                                                                                 \
@@ -101,6 +114,7 @@ static int write_model(const char *dir, const char *config, const rm_spec *shape
 static const rm_spec LLAMA_SHAPE = {.embd = 256, .heads = 4, .kv_heads = 1, .ff = 512, .layers = 2, .tied = 1, .seed = 7};
 static const rm_spec QWEN_SHAPE = {.qwen2 = 1, .embd = 256, .heads = 4, .kv_heads = 2, .ff = 512, .layers = 2,
                                    .tied = 1, .seed = 11};
+static const rm_spec SMOL_SHAPE = {.embd = 576, .heads = 9, .kv_heads = 3, .ff = 256, .layers = 2, .tied = 1, .seed = 13};
 static const rm_spec MISTRAL_SHAPE = {.embd = 256, .heads = 8, .kv_heads = 2, .ff = 896, .layers = 2, .seed = 9};
 
 /* The models of the test and of reference-outputs/llama3/make.sh, in DIR/<name>. */
@@ -113,6 +127,7 @@ static const struct {
     {"llama-linear", LLAMA32_1B(LINEAR_SCALING), &LLAMA_SHAPE},
     {"qwen2-yarn", QWEN25_05B(YARN_SCALING), &QWEN_SHAPE},
     {"qwen2-plain", QWEN25_05B("null"), &QWEN_SHAPE},
+    {"smollm2", SMOLLM2_135M, &SMOL_SHAPE},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -348,8 +363,8 @@ static void test_scaling_keys(const char *root) {
     FILE *f = fopen("reference-outputs/llama3/keys.txt", "r");
     CHECK(f != NULL, "reference-outputs/llama3/keys.txt");
     if (!f) return;
-    static const char *names[] = {"llama-linear", "qwen2-yarn", "qwen2-plain", "llama3"};
-    for (int i = 0; i < 4; i++) {
+    static const char *names[] = {"llama-linear", "qwen2-yarn", "qwen2-plain", "llama3", "smollm2"};
+    for (int i = 0; i < 5; i++) {
         char d[1024], line[512], want[16][400], got[400];
         int n_want = 0, n_got = 0;
         rewind(f);

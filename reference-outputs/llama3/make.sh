@@ -18,7 +18,7 @@ LLAMA_SRC=${LLAMA_SRC:-/work/llama.cpp}
 PY=${PY:-/work/venv/bin/python}
 CHUNKS=3
 dir=reference-outputs/llama3
-models="llama3 llama3-plain llama-linear qwen2-yarn qwen2-plain"
+models="llama3 llama3-plain llama-linear qwen2-yarn qwen2-plain smollm2"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 make -s build/tests/test_llama3 gguf-forge
 build/tests/test_llama3 --write "$tmp"
