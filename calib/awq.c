@@ -5,7 +5,10 @@
  * Groups of linears that share an input are scaled together: q/k/v (folded into
  * input_layernorm), gate/up (into post_attention_layernorm), down (into up's
  * rows), and o (into v's rows and bias) only when the model has as many KV heads
- * as heads.  Each alpha is judged by the group's output error, on a strided
+ * as heads.  Which folds are exact is fold_valid's rule: never into q's or k's
+ * rows (RoPE, and qwen3's per-head q/k RMSNorm, do not commute with a scale per
+ * channel); the q/k/v input scaling stays exact with q/k norms, since it acts
+ * before the projections.  Each alpha is judged by the group's output error, on a strided
  * subsample of calibration tokens, with the target quantizer (symmetric Q4_0 or
  * Q8_0 blocks of 32, min-max rounding); the identity is a candidate too, so the
  * error never exceeds unscaled quantization's.  The clipping search picks, per
@@ -283,6 +286,23 @@ static gf_status clip_weights(float *W, int64_t n_out, int64_t n, const float *X
 
 /* ---------------------------------------------------------------- a block */
 
+/* Whether scales s (per input channel) of a group can be folded into its source
+ * without changing the block's function:
+ * - into a norm vector, always: (x * w / s) · (W * s)ᵀ = (x * w) · Wᵀ;
+ * - into v's rows (o's group): attention mixes each channel of v over tokens with
+ *   weights that do not depend on v, so a scale per channel of v passes through
+ *   to o's input, when v's rows are o's columns (as many KV heads as heads);
+ * - into up's rows (down's group): silu(gate) * up is linear in each channel of up;
+ * - into q's or k's rows, never: RoPE mixes pairs of channels, the q·k scores
+ *   feed a softmax, and a per-head RMSNorm (qwen3) divides every channel of a head
+ *   by the head's norm, so a scale per channel cannot be undone after them.
+ * A group whose fold is not valid keeps its matrices unscaled and is only clipped. */
+static int fold_valid(const lgroup *lg, const int64_t *n_out, int64_t n_in) {
+    if (lg->src.kind == GF_TK_NORM) return 1;
+    if (lg->src.slot == GF_LIN_Q || lg->src.slot == GF_LIN_K) return 0;
+    return n_out[lg->src.slot] == n_in;
+}
+
 /* Scales folded into group g's source (the norm before it, or the rows and bias of the
  * matrix it reads), then the clipping search on the scaled input. */
 static gf_status scale_group(gf_calib *c, gf_layer *ly, float *const *W, const group *gr, const lgroup *lg, capture *cp,
@@ -350,7 +370,7 @@ gf_status gf_awq_layer(gf_calib *c, int layer, gf_type type, const gf_awq_opts *
         capture *cp = &cc.g[g];
         const int src = lg[g].src.slot, by_rows = lg[g].src.kind == GF_TK_LINEAR;
         if (cp->n_in % GF_QK) continue; /* such rows are written as f16: nothing to search */
-        if (by_rows && n_out[src] != cp->n_in) { /* v -> o folding needs v's rows to match o's columns */
+        if (!fold_valid(&lg[g], n_out, cp->n_in)) {
             for (int i = 0; i < groups[g].n_w && !rc; i++)
                 rc = clip_weights(groups[g].W[i], groups[g].n_out[i], cp->n_in, cp->xs, cp->n_xs, type, err);
             continue;

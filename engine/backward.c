@@ -35,6 +35,28 @@ static void norm_par(gf_norm_kind kind, float *out, const float *in, const float
     for (int64_t t = 0; t < n_tok; t++) gf_norm_forward(kind, out + t * dim, in + t * dim, w, 1, dim, eps);
 }
 
+/* The per-head q/k norms of the tape's q (BT, Dq) and k (BT, Dkv), in place,
+ * head by head as gf_qk_norm_forward (so bit for bit the engine's). */
+static void qk_norm_par(const gf_hparams *hp, const gf_block_weights *bw, float *q, float *k, int64_t BT) {
+    const gf_norm_kind kind = gf_arch_get(hp->arch)->norm;
+    if (bw->norm[GF_NORM_Q]) norm_par(kind, q, q, bw->norm[GF_NORM_Q], BT * hp->n_heads, hp->head_dim, hp->rms_eps);
+    if (bw->norm[GF_NORM_K]) norm_par(kind, k, k, bw->norm[GF_NORM_K], BT * hp->n_kv_heads, hp->head_dim, hp->rms_eps);
+}
+
+/* dx (BT, n_heads*Dh) = dL/dx of the per-head norm with weights w of x (the tape's
+ * q or k before it) given dout = dL/d(norm(x)); dx is overwritten, a copy of dout
+ * when w is NULL.  The norm weights stay fixed (AutoRound tunes the matrices). */
+static void qk_norm_backward(const gf_hparams *hp, const float *w, float *dx, const float *dout, const float *x,
+                             int64_t n_heads, int64_t BT) {
+    const size_t n = (size_t)(BT * n_heads * hp->head_dim);
+    if (!w) {
+        memcpy(dx, dout, n * sizeof(float));
+        return;
+    }
+    memset(dx, 0, n * sizeof(float)); /* gf_norm_backward accumulates */
+    gf_norm_backward(gf_arch_get(hp->arch)->norm, dx, dout, x, w, BT * n_heads, hp->head_dim, hp->rms_eps);
+}
+
 static void swiglu_par(float *out, const float *gate, const float *up, int64_t n_tok, int64_t n_ff) {
     #pragma omp parallel for schedule(static) if (n_tok * n_ff >= PAR_MIN_WORK)
     for (int64_t t = 0; t < n_tok; t++) gf_swiglu_forward(out + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);
@@ -219,7 +241,13 @@ void gf_block_linear_shape(const gf_hparams *hp, gf_linear l, int64_t *n_out, in
 
 /* Floats in each buffer of the tape, in the order gf_block_tape_init carves them. */
 enum { TB_COS, TB_SIN, TB_X, TB_X1, TB_XN, TB_Q, TB_K, TB_V, TB_PROBS, TB_ATT, TB_GATE, TB_UP, TB_DX1, TB_DXN,
-       TB_WORK, TB_COUNT };
+       TB_QRAW, TB_KRAW, TB_WORK, TB_COUNT };
+
+/* The architecture has per-head q/k norms: the tape keeps q and k before them. */
+static int has_qk_norm(const gf_hparams *hp) {
+    const gf_arch_info *a = gf_arch_get(hp->arch);
+    return a && a->qk_norm;
+}
 
 /* 0 on overflow or bad shapes, else the total floats (each buffer rounded up to 16). */
 static uint64_t tape_layout(const gf_hparams *hp, int64_t n_seq, int64_t n_tok, uint64_t len[TB_COUNT]) {
@@ -227,9 +255,10 @@ static uint64_t tape_layout(const gf_hparams *hp, int64_t n_seq, int64_t n_tok, 
     const uint64_t B = (uint64_t)n_seq, T = (uint64_t)n_tok, D = (uint64_t)hp->dim, F = (uint64_t)hp->n_ff;
     const uint64_t H = (uint64_t)hp->n_heads, Dq = H * (uint64_t)hp->head_dim;
     const uint64_t Dkv = (uint64_t)hp->n_kv_heads * (uint64_t)hp->head_dim, R = (uint64_t)hp->n_rot / 2;
+    const int qkn = has_qk_norm(hp); /* q, k before their norms, and their gradients */
     const uint64_t per_tok[TB_COUNT] = {[TB_X] = D, [TB_X1] = D, [TB_XN] = D, [TB_Q] = Dq, [TB_K] = Dkv,
                                         [TB_V] = Dkv, [TB_ATT] = Dq, [TB_GATE] = F, [TB_UP] = F, [TB_DX1] = D,
-                                        [TB_DXN] = D};
+                                        [TB_DXN] = D, [TB_QRAW] = qkn ? Dq : 0, [TB_KRAW] = qkn ? Dkv : 0};
     uint64_t BT, probs, total = 0;
     if (gf_mul_overflow(B, T, &BT) || gf_mul_overflow(B * H, T * (T + 1) / 2, &probs)) return 0;
     for (int i = 0; i < TB_COUNT; i++) {
@@ -240,7 +269,7 @@ static uint64_t tape_layout(const gf_hparams *hp, int64_t n_seq, int64_t n_tok, 
             /* MLP: silu(gate)*up and d(gate) (2F a token); attention: dL/d(att, q, k, v) and
              * the softmax gradients laid out like probs */
             uint64_t mlp, att;
-            if (gf_mul_overflow(BT, 2 * F, &mlp) || gf_mul_overflow(BT, 2 * Dq + 2 * Dkv, &att) ||
+            if (gf_mul_overflow(BT, 2 * F, &mlp) || gf_mul_overflow(BT, (2 + qkn) * (Dq + Dkv), &att) ||
                 gf_add_overflow(att, probs, &att))
                 return 0;
             n = mlp > att ? mlp : att;
@@ -277,7 +306,8 @@ gf_status gf_block_tape_init(gf_block_tape *tp, const gf_hparams *hp, int64_t n_
         return gf_errf(err, GF_E_NOMEM, "block tape: out of memory for %lld samples of %lld tokens (%llu bytes)",
                        (long long)n_seq, (long long)n_tok, (unsigned long long)(total * sizeof(float)));
     float **slot[TB_COUNT] = {&tp->rope_cos, &tp->rope_sin, &tp->x, &tp->x1, &tp->xn, &tp->q, &tp->k, &tp->v,
-                              &tp->probs, &tp->att, &tp->gate, &tp->up, &tp->dx1, &tp->dxn, &tp->work_f};
+                              &tp->probs, &tp->att, &tp->gate, &tp->up, &tp->dx1, &tp->dxn, &tp->q_raw,
+                              &tp->k_raw, &tp->work_f};
     float *p = tp->arena;
     for (int i = 0; i < TB_COUNT; i++) {
         *slot[i] = p;
@@ -333,11 +363,17 @@ gf_status gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *b
     const float *const *W = bw->w, *const *bias = bw->bias;
     memcpy(tp->x, x, (size_t)(BT * D) * sizeof(float));
 
-    /* attention: x1 = x + o(attention(rope(q(n)), rope(k(n)), v(n))), n = norm(x) */
+    /* attention: x1 = x + o(attention(rope(qn(q(n))), rope(kn(k(n))), v(n))), n = norm(x), qn and kn the
+     * per-head norms where the arch has them (the tape keeps q and k before them) */
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     GF_TRY(gf_linear_forward_f32(tp->q, W[GF_LIN_Q], bias[GF_LIN_Q], tp->xn, BT, D, Dq));
     GF_TRY(gf_linear_forward_f32(tp->k, W[GF_LIN_K], bias[GF_LIN_K], tp->xn, BT, D, Dkv));
     GF_TRY(gf_linear_forward_f32(tp->v, W[GF_LIN_V], bias[GF_LIN_V], tp->xn, BT, D, Dkv));
+    if (has_qk_norm(hp)) {
+        memcpy(tp->q_raw, tp->q, (size_t)(BT * Dq) * sizeof(float));
+        memcpy(tp->k_raw, tp->k, (size_t)(BT * Dkv) * sizeof(float));
+        qk_norm_par(hp, bw, tp->q, tp->k, BT);
+    }
     rope_seqs(tp->q, hp, hp->n_heads, tp, 0);
     rope_seqs(tp->k, hp, hp->n_kv_heads, tp, 0);
     gf_attention_forward_train(tp->att, tp->probs, tp->q, tp->k, tp->v, tp->n_seq, tp->n_tok, hp->n_heads,
@@ -387,6 +423,12 @@ gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, co
                           hp->n_kv_heads, hp->head_dim, aw);
     rope_seqs(dq, hp, hp->n_heads, tp, 1);
     rope_seqs(dk, hp, hp->n_kv_heads, tp, 1);
+    if (has_qk_norm(hp)) { /* through the per-head norms: into fresh buffers past the attention scratch */
+        float *dqr = aw + gf_attn_probs_len(tp->n_tok) * tp->n_seq * hp->n_heads, *dkr = dqr + BT * Dq;
+        qk_norm_backward(hp, bw->norm[GF_NORM_Q], dqr, dq, tp->q_raw, hp->n_heads, BT);
+        qk_norm_backward(hp, bw->norm[GF_NORM_K], dkr, dk, tp->k_raw, hp->n_kv_heads, BT);
+        dq = dqr, dk = dkr;
+    }
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     float *dxn = dx ? tp->dxn : NULL; /* AutoRound needs no dL/dx: three products fewer */
     GF_TRY(gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0));

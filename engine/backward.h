@@ -102,7 +102,10 @@ typedef struct {
     /* backward scratch (the forward uses work_f for silu(gate)*up) */
     float *dx1;            /* (B*T, D) dL/dx1                                             */
     float *dxn;            /* (B*T, D) dL/d(normalized input)                             */
-    float *work_f;         /* max(B*T*2F, B*T*(2Dq + 2Dkv) + len(probs)): MLP, then attention */
+    float *q_raw;          /* (B*T, Dq) queries before the per-head norm (qwen3), else none */
+    float *k_raw;          /* (B*T, Dkv) keys before the per-head norm (qwen3), else none   */
+    float *work_f;         /* max(B*T*2F, B*T*(2Dq + 2Dkv) + len(probs) [+ B*T*(Dq + Dkv)
+                              with q/k norms]): MLP, then attention                     */
     int forward_done;      /* set by gf_block_forward_train                               */
     gf_hparams hp;         /* the shapes the tape was made for                            */
     float *arena;          /* owns every buffer above                                     */
@@ -110,7 +113,8 @@ typedef struct {
 
 /* Bytes gf_block_tape_init allocates for B samples of T tokens (0 on overflow):
  * per token 4 * (5D + 2Dq + 2Dkv + 2F + H(T+1)/2 + max(2F, 2Dq + 2Dkv + H(T+1)/2))
- * bytes, plus the RoPE tables.  Qwen2.5-0.5B at T = 256: about 111 KB a token. */
+ * bytes, plus the RoPE tables; with per-head q/k norms 4 * 2(Dq + Dkv) more (q, k
+ * before them, and their gradients).  Qwen2.5-0.5B at T = 256: about 111 KB a token. */
 size_t gf_block_tape_bytes(const gf_hparams *hp, int64_t n_seq, int64_t n_tok);
 gf_status gf_block_tape_init(gf_block_tape *tp, const gf_hparams *hp, int64_t n_seq, int64_t n_tok, gf_err *err);
 void gf_block_tape_free(gf_block_tape *tp);

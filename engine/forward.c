@@ -1,5 +1,6 @@
 /*
- * forward.c - the float forward pass of a qwen2/llama decoder: RMSNorm, RoPE,
+ * forward.c - the float forward pass of a llama/qwen2/qwen3 decoder: RMSNorm, the
+ * per-head q/k RMSNorm (qwen3), RoPE,
  * causal grouped-query attention over a float KV cache, SwiGLU MLP, output head.
  * Matrix products go through gf_matmul (kernels.h); everything else is plain C
  * here, with reductions in a fixed order so results never depend on threads.
@@ -238,6 +239,14 @@ gf_status gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const
 
 /* ---------------------------------------------------------------- block */
 
+void gf_qk_norm_forward(const gf_hparams *hp, const float *const norm[GF_NORM_COUNT], float *q, float *k,
+                        int64_t n_tok) {
+    const gf_norm_kind kind = gf_arch_get(hp->arch)->norm;
+    if (norm[GF_NORM_Q]) gf_norm_forward(kind, q, q, norm[GF_NORM_Q], n_tok * hp->n_heads, hp->head_dim, hp->rms_eps);
+    if (norm[GF_NORM_K])
+        gf_norm_forward(kind, k, k, norm[GF_NORM_K], n_tok * hp->n_kv_heads, hp->head_dim, hp->rms_eps);
+}
+
 static void hook(const gf_hooks *hk, int layer, const char *name, const float *x, int64_t n_tok, int64_t n_in) {
     if (hk && hk->on_linear_input) hk->on_linear_input(hk->ctx, layer, name, x, n_tok, n_in);
 }
@@ -262,6 +271,7 @@ gf_status gf_block_forward(const gf_model *m, int layer, float *x, int64_t n_tok
     GF_TRY(gf_linear_forward(s->q, &ly->lin[GF_LIN_Q], ly->bias[GF_LIN_Q], s->xn, n_tok, s->mm_work, err));
     GF_TRY(gf_linear_forward(s->k, &ly->lin[GF_LIN_K], ly->bias[GF_LIN_K], s->xn, n_tok, s->mm_work, err));
     GF_TRY(gf_linear_forward(s->v, &ly->lin[GF_LIN_V], ly->bias[GF_LIN_V], s->xn, n_tok, s->mm_work, err));
+    gf_qk_norm_forward(hp, ly->norm, s->q, s->k, n_tok);
     gf_rope_forward(s->q, n_tok, pos0, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     gf_rope_forward(s->k, n_tok, pos0, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope, s->rope_cos, s->rope_sin);
     const int64_t n_new = n_tok * Dkv;

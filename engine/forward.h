@@ -101,8 +101,15 @@ void gf_swiglu_forward(float *out, const float *gate, const float *up, int64_t n
 gf_status gf_linear_forward(float *y, const gf_wmat *W, const float *bias, const float *x, int64_t n_tok, void *work,
                             gf_err *err);
 
+/* The per-head q/k norms (qwen3), in place, when the layer has them (norm[GF_NORM_Q],
+ * norm[GF_NORM_K] of Dh values, NULL otherwise): each head of q (T, H*Dh) and of
+ * k (T, Hk*Dh) normalized with the arch's norm kind and rms_eps, before RoPE. */
+void gf_qk_norm_forward(const gf_hparams *hp, const float *const norm[GF_NORM_COUNT], float *q, float *k,
+                        int64_t n_tok);
+
 /* One decoder block on the residual stream x (T, D), in place:
- *   x += attn_output(attention(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
+ *   x += attn_output(attention(rope(qn(q(norm(x)))), rope(kn(k(norm(x)))), v(norm(x))))
+ *   (qn, kn: the per-head q/k norms of qwen3, the identity otherwise)
  *   x += ffn_down(silu(ffn_gate(norm(x))) * ffn_up(norm(x)))
  * Writes this layer's keys/values for positions pos0 .. pos0+T-1 into s's cache.
  * T ≤ s->n_batch and pos0 + T ≤ s->n_ctx, or GF_E_USAGE. */

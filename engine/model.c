@@ -50,7 +50,9 @@ static gf_status get_dim(const gf_gguf *g, const char *arch, gf_hkey key, int op
 static gf_status head_shape(const gf_gguf *g, const gf_arch_info *a, gf_hparams *hp, gf_err *err) {
     const char *arch = a->gguf_name;
     gf_status st;
-    if (!a->explicit_head_dim && hp->dim % hp->n_heads)
+    char kl[128];
+    snprintf(kl, sizeof kl, "%s.%s", arch, gf_hkey_name(GF_HK_KEY_LENGTH));
+    if ((!a->explicit_head_dim || !gf_gguf_find(g, kl)) && hp->dim % hp->n_heads)
         return gf_errf(err, GF_E_FORMAT, "%s: embedding_length %lld is not a multiple of head_count %lld",
                        g->path, (long long)hp->dim, (long long)hp->n_heads);
     if (hp->n_heads % hp->n_kv_heads)

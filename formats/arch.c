@@ -21,7 +21,7 @@ enum {
     T_EMBD, T_OUTPUT_NORM, T_OUTPUT,
     T_ATTN_NORM, T_Q, T_K, T_V, T_O, T_FFN_NORM, T_GATE, T_UP, T_DOWN,
     T_Q_BIAS, T_K_BIAS, T_V_BIAS, T_O_BIAS, T_GATE_BIAS, T_UP_BIAS, T_DOWN_BIAS,
-    T_ROPE_INV_FREQ, T_ROPE_FREQS, T_COUNT
+    T_Q_NORM, T_K_NORM, T_ROPE_INV_FREQ, T_ROPE_FREQS, T_COUNT
 };
 
 /* Every tensor some architecture has.  Shapes are HF (rows, cols): a matrix is
@@ -60,6 +60,10 @@ static const gf_tensor_name names[T_COUNT] = {
     [T_DOWN_BIAS] = {"model.layers.%d.mlp.down_proj.bias", "ffn_down", GF_TK_BIAS, GF_LIN_DOWN, GF_DIM_EMBD,
                      GF_DIM_NONE, GF_DIM_NONE, GF_WHEN_MLP_BIAS},
 
+    /* qwen3: an RMSNorm of each head of q and k, before RoPE */
+    [T_Q_NORM] = {"model.layers.%d.self_attn.q_norm.weight", "attn_q_norm", GF_TK_NORM, GF_NORM_Q, GF_DIM_HEAD},
+    [T_K_NORM] = {"model.layers.%d.self_attn.k_norm.weight", "attn_k_norm", GF_TK_NORM, GF_NORM_K, GF_DIM_HEAD},
+
     [T_ROPE_INV_FREQ] = {"model.layers.%d.self_attn.rotary_emb.inv_freq", NULL, GF_TK_SKIP, -1},
     /* no HF tensor: the converter computes it from rope_scaling (hfconfig.c) */
     [T_ROPE_FREQS] = {"", "rope_freqs", GF_TK_ROPE_FREQS, -1, GF_DIM_NONE},
@@ -82,6 +86,12 @@ static const gf_arch_tensor qwen2_block[] = {
     OPT(T_ROPE_INV_FREQ),
 };
 
+/* qwen3: no biases (attention_bias true is refused), per-head q/k norms. */
+static const gf_arch_tensor qwen3_block[] = {
+    REQ(T_ATTN_NORM), REQ(T_Q), REQ(T_K), REQ(T_V), REQ(T_O), REQ(T_FFN_NORM), REQ(T_GATE), REQ(T_UP), REQ(T_DOWN),
+    REQ(T_Q_NORM), REQ(T_K_NORM), OPT(T_ROPE_INV_FREQ),
+};
+
 #define TOP {REQ(T_EMBD), REQ(T_OUTPUT_NORM), OPT(T_OUTPUT)}
 
 /* The pre-norm decoder block: q/k/v read attn_norm's output, o reads attention
@@ -102,11 +112,11 @@ static const gf_arch_info archs[GF_ARCH_COUNT] = {
         .id = GF_ARCH_LLAMA, .gguf_name = "llama", .hf_classes = {"LlamaForCausalLM", "MistralForCausalLM"},
         .top = TOP, .block = llama_block, .n_block = N_OF(llama_block), .input = prenorm_inputs,
         .norm = GF_NORMK_RMS, .rope = GF_ROPE_NORM, .permute_qk = 1, .partial_rope = 1, .rope_freqs = 1,
-        .attn_bias = GF_BIAS_BY_CONFIG,
+        .attn_bias = GF_BIAS_BY_CONFIG, .explicit_head_dim = 1, /* Mistral Nemo: 5120 / 32 heads of 128 */
         .sliding_window_key = "sliding_window",
         KEYS(GF_HK_VOCAB_SIZE, GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT,
              GF_HK_FEED_FORWARD_LENGTH, GF_HK_ROPE_DIMENSION_COUNT, GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV,
-             GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS),
+             GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS, GF_HK_KEY_LENGTH, GF_HK_VALUE_LENGTH),
     },
     [GF_ARCH_QWEN2] = {
         .id = GF_ARCH_QWEN2, .gguf_name = "qwen2", .hf_classes = {"Qwen2ForCausalLM"},
@@ -115,6 +125,18 @@ static const gf_arch_info archs[GF_ARCH_COUNT] = {
         .sliding_window_key = "use_sliding_window",
         KEYS(GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT, GF_HK_FEED_FORWARD_LENGTH,
              GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV, GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS),
+    },
+    /* llama.cpp's Qwen3Model (newer than c392e50) is Qwen2Model's keys plus the key
+     * lengths that its base class writes whenever config.json has head_dim. */
+    [GF_ARCH_QWEN3] = {
+        .id = GF_ARCH_QWEN3, .gguf_name = "qwen3", .hf_classes = {"Qwen3ForCausalLM"},
+        .top = TOP, .block = qwen3_block, .n_block = N_OF(qwen3_block), .input = prenorm_inputs,
+        .norm = GF_NORMK_RMS, .rope = GF_ROPE_NEOX, .qk_norm = 1, .attn_bias = GF_BIAS_NEVER,
+        .explicit_head_dim = 1, .head_dim_default = 128,
+        .sliding_window_key = "use_sliding_window",
+        KEYS(GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT, GF_HK_FEED_FORWARD_LENGTH,
+             GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV, GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS, GF_HK_KEY_LENGTH,
+             GF_HK_VALUE_LENGTH),
     },
 };
 

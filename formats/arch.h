@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { GF_ARCH_LLAMA = 0, GF_ARCH_QWEN2 = 1, GF_ARCH_COUNT } gf_arch;
+typedef enum { GF_ARCH_LLAMA = 0, GF_ARCH_QWEN2 = 1, GF_ARCH_QWEN3 = 2, GF_ARCH_COUNT } gf_arch;
 
 /* How RoPE pairs the dimensions of a head.  NORM rotates (2i, 2i+1): GGUF llama
  * q/k rows were permuted by the converter so that this works.  NEOX rotates
@@ -126,8 +126,9 @@ typedef struct {
 const char *gf_rope_scaling_name(gf_rope_scaling_kind k);
 gf_rope_scaling_kind gf_rope_scaling_by_name(const char *name);
 
-/* Biases of q/k/v/o: always there, or as config.json's attention_bias says. */
-typedef enum { GF_BIAS_ALWAYS, GF_BIAS_BY_CONFIG } gf_bias_rule;
+/* Biases of q/k/v/o: always there, as config.json's attention_bias says, or never
+ * (an attention_bias of true is then refused, naming the key). */
+typedef enum { GF_BIAS_ALWAYS, GF_BIAS_BY_CONFIG, GF_BIAS_NEVER } gf_bias_rule;
 
 /* Outside the blocks. */
 typedef enum { GF_TOP_EMBD = 0, GF_TOP_OUTPUT_NORM, GF_TOP_OUTPUT, GF_TOP_COUNT } gf_top;
@@ -150,10 +151,13 @@ typedef struct {
     int rope_freqs;                 /* may have rope_freqs.weight (gf_rope_freqs_tensor): pair
                                        i's angle is divided by its value i (llama3 scaling) */
     int qk_norm;                    /* per-head RMSNorm of q and k before RoPE, weights in
-                                       GF_NORM_Q/GF_NORM_K of shape [head_dim] (none yet)   */
+                                       GF_NORM_Q/GF_NORM_K of shape [head_dim] (qwen3); no
+                                       per-channel scale can be folded through q or k then */
     gf_bias_rule attn_bias;
     int explicit_head_dim;          /* head_dim from config.json / attention.key_length,
                                        else hidden_size / num_attention_heads               */
+    int head_dim_default;           /* config.json without head_dim: this (qwen3: 128, as
+                                       transformers' Qwen3Config), 0 = hidden/heads          */
     int tied_default;               /* tie_word_embeddings when config.json lacks it        */
     const char *sliding_window_key; /* the config key that turns sliding windows on         */
     gf_hkey keys[GF_ARCH_MAX_KEYS]; /* written in this order after general.architecture     */

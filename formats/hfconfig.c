@@ -1,7 +1,7 @@
 /*
  * hfconfig.c - config.json -> gf_hfcfg -> GGUF keys, and HF -> GGUF tensor names.
  *
- * Key names and defaults follow transformers' LlamaConfig and Qwen2Config; which
+ * Key names and defaults follow transformers' LlamaConfig, Qwen2Config and Qwen3Config; which
  * GGUF keys and tensors an architecture has comes from its entry in arch.h.
  * Refuses, with the key named, every feature whose conversion is not implemented.
  */
@@ -30,27 +30,37 @@ static int is_set(const cJSON *obj, const char *key) {
     return 1;
 }
 
-/* head_dim: hidden_size / num_attention_heads, or config.json's head_dim for an
- * architecture whose heads may be wider or narrower than that. */
+/* head_dim: hidden_size / num_attention_heads, or config.json's head_dim (the
+ * arch's default when absent or null) for an architecture whose heads may be wider
+ * or narrower than that; then the key lengths are written, as llama.cpp writes them
+ * whenever config.json has head_dim. */
 static gf_status head_size(const cJSON *c, const char *name, const gf_arch_info *a, gf_hfcfg *hp, gf_err *err) {
     gf_status rc;
-    if (!a->explicit_head_dim && hp->n_embd % hp->n_head)
-        return gf_errf(err, GF_E_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", name,
-                       (long long)hp->n_embd, (long long)hp->n_head);
-    hp->head_dim = hp->n_embd / hp->n_head;
-    if (a->explicit_head_dim &&
-        (rc = gf_json_get_int_or(c, "head_dim", 1, MAX_DIM, hp->head_dim ? hp->head_dim : 1, name, &hp->head_dim, err)))
-        return rc;
+    const cJSON *hd_key = cJSON_GetObjectItemCaseSensitive(c, "head_dim");
+    const int given = hd_key && !cJSON_IsNull(hd_key);
+    if (a->explicit_head_dim && given) {
+        if ((rc = gf_json_get_int(c, "head_dim", 1, MAX_DIM, name, &hp->head_dim, err))) return rc;
+        hp->has_head_dim = 1;
+    } else if (a->explicit_head_dim && a->head_dim_default) {
+        hp->head_dim = a->head_dim_default;
+        hp->has_head_dim = 1;
+    } else {
+        if (hp->n_embd % hp->n_head)
+            return gf_errf(err, GF_E_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", name,
+                           (long long)hp->n_embd, (long long)hp->n_head);
+        hp->head_dim = hp->n_embd / hp->n_head;
+    }
     if (hp->head_dim % 2) return gf_errf(err, GF_E_FORMAT, "%s: head size %lld is odd; RoPE needs pairs", name, (long long)hp->head_dim);
     if (hp->n_head % hp->n_head_kv)
         return gf_errf(err, GF_E_FORMAT, "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld",
                        name, (long long)hp->n_head, (long long)hp->n_head_kv);
-    if (a->explicit_head_dim) return GF_OK;
+    if (a->explicit_head_dim || !given) return GF_OK;
     int64_t hd;
-    if ((rc = gf_json_get_int_or(c, "head_dim", 0, MAX_DIM, hp->head_dim, name, &hd, err))) return rc;
+    if ((rc = gf_json_get_int(c, "head_dim", 0, MAX_DIM, name, &hd, err))) return rc;
     if (hd != hp->head_dim)
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'head_dim' is %lld but hidden_size/num_attention_heads is %lld; "
-                       "a separate head size is not supported", name, (long long)hd, (long long)hp->head_dim);
+                       "a separate head size is not supported for %s", name, (long long)hd, (long long)hp->head_dim,
+                       a->gguf_name);
     return GF_OK;
 }
 
@@ -176,6 +186,12 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     if (!cJSON_IsString(a0))
         return gf_errf(err, GF_E_FORMAT, "%s: key 'architectures' is missing or not a list of strings", name);
     snprintf(hp->hf_arch, sizeof hp->hf_arch, "%s", a0->valuestring);
+    /* experts first, so that Qwen3MoeForCausalLM and the like are told why */
+    static const char *moe_keys[] = {"num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok"};
+    for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
+        if (is_set(c, moe_keys[i]))
+            return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s' (%.60s): mixture-of-experts models are not supported",
+                           name, moe_keys[i], a0->valuestring);
     const gf_arch_info *a = gf_arch_by_hf_class(a0->valuestring);
     if (!a) {
         char known[256];
@@ -188,10 +204,6 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     hp->arch_name = a->gguf_name;
 
     /* features this version would convert wrongly (rope_scaling and sliding windows below) */
-    static const char *moe_keys[] = {"num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok"};
-    for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
-        if (is_set(c, moe_keys[i]))
-            return gf_errf(err, GF_E_UNSUPPORTED, "%s: key '%s': mixture-of-experts models are not supported", name, moe_keys[i]);
     const char *act = str_or_null(c, "hidden_act");
     if (act && strcmp(act, "silu") != 0)
         return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'hidden_act' is '%.40s'; only silu is supported", name, act);
@@ -215,6 +227,9 @@ static gf_status parse_config(const cJSON *c, const char *name, gf_hfcfg *hp, gf
     if ((rc = sliding_window(c, name, a, hp, err)) || (rc = rope_scaling(c, name, a, hp, err))) return rc;
     if (a->attn_bias == GF_BIAS_ALWAYS) hp->attn_bias = 1;
     else if ((rc = gf_json_get_bool_or(c, "attention_bias", 0, name, &hp->attn_bias, err))) return rc;
+    if (a->attn_bias == GF_BIAS_NEVER && hp->attn_bias)
+        return gf_errf(err, GF_E_UNSUPPORTED, "%s: key 'attention_bias' is true; %s has no attention biases here",
+                       name, a->gguf_name);
     return GF_OK;
 }
 
@@ -261,6 +276,7 @@ gf_status gf_hfcfg_to_gguf(const gf_hfcfg *hp, gf_gguf_writer *w, gf_err *err) {
     const gf_arch_info *a = hp->info;
     gf_status rc = gf_gguf_set_str(w, "general.architecture", a->gguf_name);
     for (int i = 0; i < a->n_keys && !rc; i++) {
+        if ((a->keys[i] == GF_HK_KEY_LENGTH || a->keys[i] == GF_HK_VALUE_LENGTH) && !hp->has_head_dim) continue;
         snprintf(k, sizeof k, "%s.%s", a->gguf_name, gf_hkey_name(a->keys[i]));
         double v = key_value(hp, a->keys[i]);
         rc = gf_hkey_is_float(a->keys[i]) ? gf_gguf_set_f32(w, k, (float)v) : gf_gguf_set_u32(w, k, (uint32_t)v);
@@ -427,10 +443,12 @@ gf_status gf_hfcfg_from_gguf(const gf_gguf *g, gf_hfcfg *hp, gf_err *err) {
     GF_FAIL_IF(hp->rms_eps >= 1, err, GF_E_FORMAT, "%s: key '%s' = %g is out of range (0, 1)", g->path, k, hp->rms_eps);
     GF_FAIL_IF(hp->n_head % hp->n_head_kv, err, GF_E_FORMAT, "%s: head_count %lld is not a multiple of head_count_kv "
                "%lld", g->path, (long long)hp->n_head, (long long)hp->n_head_kv);
-    GF_FAIL_IF(!a->explicit_head_dim && hp->n_embd % hp->n_head, err, GF_E_FORMAT, "%s: embedding_length %lld is not "
-               "a multiple of head_count %lld", g->path, (long long)hp->n_embd, (long long)hp->n_head);
-    int64_t hd = hp->n_embd / hp->n_head, v_len, rot;
+    int64_t hd = 0, v_len, rot;
     GF_TRY(gguf_dim(g, arch, GF_HK_KEY_LENGTH, 0, MAX_DIM, &hd, err));
+    hp->has_head_dim = hd > 0;
+    GF_FAIL_IF(!hd && hp->n_embd % hp->n_head, err, GF_E_FORMAT, "%s: embedding_length %lld is not a multiple of "
+               "head_count %lld", g->path, (long long)hp->n_embd, (long long)hp->n_head);
+    if (!hd) hd = hp->n_embd / hp->n_head;
     v_len = rot = hd;
     GF_TRY(gguf_dim(g, arch, GF_HK_VALUE_LENGTH, 0, MAX_DIM, &v_len, err));
     GF_TRY(gguf_dim(g, arch, GF_HK_ROPE_DIMENSION_COUNT, 0, MAX_DIM, &rot, err));

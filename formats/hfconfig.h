@@ -3,11 +3,13 @@
  * and the mapping of its tensor names and shapes to GGUF's.
  *
  * Supports the architectures of formats/arch.h (LlamaForCausalLM, MistralForCausalLM,
- * Qwen2ForCausalLM).  rope_scaling of type llama3 becomes rope_freqs (as
- * llama.cpp's converter computes it), linear and yarn the rope.scaling.* keys
- * (rope_parameters, transformers 5's spelling, likewise).  Anything this version would
- * convert wrongly (another RoPE scaling, an active sliding window, a head_dim other than hidden/heads, mixture of experts, another
- * activation) is refused with the key named, never written silently wrong.
+ * Qwen2ForCausalLM, Qwen3ForCausalLM).  rope_scaling of type llama3 becomes rope_freqs
+ * (as llama.cpp's converter computes it), linear and yarn the rope.scaling.* keys
+ * (rope_parameters, transformers 5's spelling, likewise); an explicit head_dim (llama,
+ * qwen3) becomes the key lengths.  Anything this version would convert wrongly (another
+ * RoPE scaling, an active sliding window, a qwen2 head_dim other than hidden/heads, qwen3
+ * attention biases, mixture of experts, another activation) is refused with the key
+ * named, never written silently wrong.
  */
 #ifndef GF_HFCONFIG_H
 #define GF_HFCONFIG_H
@@ -30,6 +32,8 @@ typedef struct {
     int64_t n_head;          /* num_attention_heads                           */
     int64_t n_head_kv;       /* num_key_value_heads                           */
     int64_t head_dim;        /* n_embd / n_head (head_dim when the arch has it) */
+    int has_head_dim;        /* config.json had head_dim (or the arch defaults it), GGUF
+                                key_length: <arch>.attention.key/value_length written */
     int64_t n_ctx_train;     /* max_position_embeddings                       */
     double rope_theta;
     double rms_eps;

@@ -168,6 +168,7 @@ typedef struct {
     gf_hparams hp;
     int64_t B, T;
     double *w[GF_LIN_COUNT], *bias[GF_LIN_COUNT], *attn_norm, *ffn_norm;
+    double *q_norm, *k_norm; /* (Dh) per-head q/k norms (qwen3) or NULL */
 } ref_block;
 
 static void ref_block_forward(const ref_block *rb, const double *x, double *y) {
@@ -180,6 +181,8 @@ static void ref_block_forward(const ref_block *rb, const double *x, double *y) {
     ref_linear(q, rb->w[GF_LIN_Q], rb->bias[GF_LIN_Q], xn, BT, D, Dq);
     ref_linear(k, rb->w[GF_LIN_K], rb->bias[GF_LIN_K], xn, BT, D, Dkv);
     ref_linear(v, rb->w[GF_LIN_V], rb->bias[GF_LIN_V], xn, BT, D, Dkv);
+    if (rb->q_norm) ref_rmsnorm(q, q, rb->q_norm, BT * hp->n_heads, hd, hp->rms_eps);
+    if (rb->k_norm) ref_rmsnorm(k, k, rb->k_norm, BT * hp->n_kv_heads, hd, hp->rms_eps);
     for (int64_t b = 0; b < rb->B; b++) {
         ref_rope(q + b * rb->T * Dq, rb->T, 0, hp->n_heads, hd, hp->n_rot, hp->rope_base, hp->rope == GF_ROPE_NEOX,
                  hp->rope_freqs);
@@ -204,10 +207,12 @@ typedef struct {
     gf_hparams hp;
     int64_t B, T;
     float *w[GF_LIN_COUNT], *bias[GF_LIN_COUNT], *attn_norm, *ffn_norm;
+    float *q_norm, *k_norm; /* (Dh), when the arch has per-head q/k norms */
     gf_block_weights bw;
 } fblock;
 
-static gf_hparams make_hp(gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F) {
+/* hd: the head size, 0 for D/H */
+static gf_hparams make_hp_hd(gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F, int64_t hd) {
     gf_hparams hp = {0};
     hp.arch = arch;
     hp.dim = D;
@@ -215,14 +220,17 @@ static gf_hparams make_hp(gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_
     hp.n_ff = F;
     hp.n_heads = H;
     hp.n_kv_heads = Hk;
-    hp.head_dim = D / H;
+    hp.head_dim = hd ? hd : D / H;
     hp.n_rot = hp.head_dim;
     hp.n_vocab = 16;
     hp.n_ctx_train = 4096;
-    hp.rope_base = arch == GF_ARCH_QWEN2 ? 1000000.0f : 10000.0f;
+    hp.rope_base = arch == GF_ARCH_LLAMA ? 10000.0f : 1000000.0f;
     hp.rms_eps = 1e-6f;
-    hp.rope = arch == GF_ARCH_QWEN2 ? GF_ROPE_NEOX : GF_ROPE_NORM;
+    hp.rope = gf_arch_get(arch)->rope;
     return hp;
+}
+static gf_hparams make_hp(gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F) {
+    return make_hp_hd(arch, D, H, Hk, F, 0);
 }
 
 /* biases: q/k/v like qwen2 (1), all seven (2), none (0) */
@@ -241,11 +249,15 @@ static void fblock_init(fblock *fb, const gf_hparams *hp, int biases) {
     fb->ffn_norm = rand_f(hp->dim, 0.2, 1.0);
     fb->bw.norm[GF_NORM_ATTN] = fb->attn_norm;
     fb->bw.norm[GF_NORM_FFN] = fb->ffn_norm;
+    if (gf_arch_get(hp->arch)->qk_norm) {
+        fb->bw.norm[GF_NORM_Q] = fb->q_norm = rand_f(hp->head_dim, 0.4, 1.0);
+        fb->bw.norm[GF_NORM_K] = fb->k_norm = rand_f(hp->head_dim, 0.4, 1.0);
+    }
 }
 
 static void fblock_free(fblock *fb) {
     for (int l = 0; l < GF_LIN_COUNT; l++) free(fb->w[l]), free(fb->bias[l]);
-    free(fb->attn_norm), free(fb->ffn_norm);
+    free(fb->attn_norm), free(fb->ffn_norm), free(fb->q_norm), free(fb->k_norm);
 }
 
 static void ref_block_init(ref_block *rb, const fblock *fb, int64_t B, int64_t T) {
@@ -261,11 +273,13 @@ static void ref_block_init(ref_block *rb, const fblock *fb, int64_t B, int64_t T
     }
     rb->attn_norm = to_d(fb->attn_norm, fb->hp.dim);
     rb->ffn_norm = to_d(fb->ffn_norm, fb->hp.dim);
+    rb->q_norm = fb->q_norm ? to_d(fb->q_norm, fb->hp.head_dim) : NULL;
+    rb->k_norm = fb->k_norm ? to_d(fb->k_norm, fb->hp.head_dim) : NULL;
 }
 
 static void ref_block_free(ref_block *rb) {
     for (int l = 0; l < GF_LIN_COUNT; l++) free(rb->w[l]), free(rb->bias[l]);
-    free(rb->attn_norm), free(rb->ffn_norm);
+    free(rb->attn_norm), free(rb->ffn_norm), free(rb->q_norm), free(rb->k_norm);
 }
 
 /* ---------------------------------------------------------------- 1. forward vs engine */
@@ -283,6 +297,8 @@ static void engine_forward(const fblock *fb, const float *x, float *y, int64_t B
     m.ks = gf_kernels_detect();
     ly.norm[GF_NORM_ATTN] = fb->attn_norm;
     ly.norm[GF_NORM_FFN] = fb->ffn_norm;
+    ly.norm[GF_NORM_Q] = fb->q_norm;
+    ly.norm[GF_NORM_K] = fb->k_norm;
     for (int l = 0; l < GF_LIN_COUNT; l++) {
         int64_t n_out, n_in;
         gf_block_linear_shape(&fb->hp, l, &n_out, &n_in);
@@ -308,10 +324,11 @@ static void engine_forward(const fblock *fb, const float *x, float *y, int64_t B
     for (int l = 0; l < GF_LIN_COUNT; l++) gf_wmat_free(&ly.lin[l]);
 }
 
-static void test_vs_engine(const char *name, gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F, int biases,
-                           int64_t B, int64_t T) {
+/* hd: head size, 0 for D/H */
+static void test_vs_engine(const char *name, gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t hd, int64_t F,
+                           int biases, int64_t B, int64_t T) {
     gf_err err = {0};
-    gf_hparams hp = make_hp(arch, D, H, Hk, F);
+    gf_hparams hp = make_hp_hd(arch, D, H, Hk, F, hd);
     fblock fb;
     fblock_init(&fb, &hp, biases);
     const int64_t n = B * T * D;
@@ -524,10 +541,10 @@ static void test_mse(void) {
 
 /* ---------------------------------------------------------------- 2b. the block by finite differences */
 
-static void test_block_grad(const char *name, gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t F, int biases,
-                            int64_t B, int64_t T, const float *ff) {
+static void test_block_grad(const char *name, gf_arch arch, int64_t D, int64_t H, int64_t Hk, int64_t hd, int64_t F,
+                            int biases, int64_t B, int64_t T, const float *ff) {
     gf_err err = {0};
-    gf_hparams hp = make_hp(arch, D, H, Hk, F);
+    gf_hparams hp = make_hp_hd(arch, D, H, Hk, F, hd);
     hp.rope_freqs = ff;
     fblock fb;
     fblock_init(&fb, &hp, biases);
@@ -725,9 +742,11 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) return bench();
 
     printf("1. forward against the engine (F32 cache)\n");
-    test_vs_engine("qwen2", GF_ARCH_QWEN2, 64, 4, 2, 96, 1, 3, 17);
-    test_vs_engine("llama", GF_ARCH_LLAMA, 64, 4, 4, 96, 0, 2, 20);
-    test_vs_engine("qwen2 all biases, MQA", GF_ARCH_QWEN2, 48, 4, 1, 80, 2, 2, 9);
+    test_vs_engine("qwen2", GF_ARCH_QWEN2, 64, 4, 2, 0, 96, 1, 3, 17);
+    test_vs_engine("llama", GF_ARCH_LLAMA, 64, 4, 4, 0, 96, 0, 2, 20);
+    test_vs_engine("qwen2 all biases, MQA", GF_ARCH_QWEN2, 48, 4, 1, 0, 80, 2, 2, 9);
+    test_vs_engine("llama, head_dim 24 != 48/4", GF_ARCH_LLAMA, 48, 4, 2, 24, 80, 0, 2, 9);
+    test_vs_engine("qwen3, head_dim 32 != 48/4, q/k norms", GF_ARCH_QWEN3, 48, 4, 2, 32, 80, 0, 2, 9);
 
     printf("2. gradients against central differences of a double reference\n");
     test_rmsnorm_grad();
@@ -745,11 +764,14 @@ int main(int argc, char **argv) {
     test_swiglu_grad();
     test_linear_grad();
     test_mse();
-    test_block_grad("qwen2", GF_ARCH_QWEN2, 48, 4, 2, 80, 1, 2, 6, NULL);
-    test_block_grad("llama", GF_ARCH_LLAMA, 48, 4, 4, 80, 0, 2, 6, NULL);
-    test_block_grad("qwen2 all biases, MQA", GF_ARCH_QWEN2, 32, 4, 1, 40, 2, 2, 5, NULL);
+    test_block_grad("qwen2", GF_ARCH_QWEN2, 48, 4, 2, 0, 80, 1, 2, 6, NULL);
+    test_block_grad("llama", GF_ARCH_LLAMA, 48, 4, 4, 0, 80, 0, 2, 6, NULL);
+    test_block_grad("qwen2 all biases, MQA", GF_ARCH_QWEN2, 32, 4, 1, 0, 40, 2, 2, 5, NULL);
+    test_block_grad("llama, head_dim 20 != 48/4", GF_ARCH_LLAMA, 48, 4, 2, 20, 80, 0, 2, 6, NULL);
+    test_block_grad("qwen3, head_dim 16 != 48/4, q/k norms", GF_ARCH_QWEN3, 48, 4, 2, 16, 80, 0, 2, 6, NULL);
+    test_block_grad("qwen3, head_dim 8 < 32/2, MQA", GF_ARCH_QWEN3, 32, 2, 1, 8, 40, 0, 2, 5, NULL);
     static const float ff6b[6] = {1.0f, 1.3f, 2.9f, 8.0f, 31.0f, 32.0f}; /* head 12: 6 pairs */
-    test_block_grad("llama, rope_freqs", GF_ARCH_LLAMA, 48, 4, 2, 80, 0, 2, 6, ff6b);
+    test_block_grad("llama, rope_freqs", GF_ARCH_LLAMA, 48, 4, 2, 0, 80, 0, 2, 6, ff6b);
 
     printf("3. threads and bad shapes\n");
     test_threads();
