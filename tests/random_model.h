@@ -1,6 +1,7 @@
 /*
  * random_model.h - writes a small random-weight Hugging Face model folder for
- * tests: config.json for a llama or qwen2 shape, the tokenizer shipped with the
+ * tests: config.json for a llama, qwen2 or qwen3 shape (heads of hidden/heads or of
+ * an explicit head_dim; qwen3's q/k norms), the tokenizer shipped with the
  * demo model (models/qwen2-tiny, so the folder needs nothing outside the repo;
  * or a config.json given whole, which must agree with the shape),
  * and F32 safetensors, single or as two shards with an index.  Test code only.
@@ -17,7 +18,9 @@
 
 typedef struct {
     int qwen2;        /* Qwen2ForCausalLM (q/k/v biases) instead of LlamaForCausalLM */
+    int qwen3;        /* Qwen3ForCausalLM (q/k norms, no biases) instead               */
     int embd, heads, kv_heads, ff, layers;
+    int head_dim;     /* written as config.json's head_dim; 0: embd/heads, no key       */
     int tied;         /* no lm_head.weight */
     uint64_t seed;
     const char *config; /* config.json written as given (a real model's, shrunk), or NULL */
@@ -30,14 +33,16 @@ typedef struct {
 } rt;
 
 static inline int rm_write(const char *dir, const rm_spec *sp, rt *ts, int *n_ts, int sharded) {
-    char path[1024], cfg[2048];
+    char path[1024], cfg[2048], hd_key[32] = "";
     mkdir(dir, 0755);
+    if (sp->head_dim) snprintf(hd_key, sizeof hd_key, "\"head_dim\":%d,", sp->head_dim);
     snprintf(cfg, sizeof cfg,
-             "{\"architectures\":[\"%s\"],\"hidden_size\":%d,\"intermediate_size\":%d,"
+             "{\"architectures\":[\"%s\"],%s\"hidden_size\":%d,\"intermediate_size\":%d,"
              "\"num_hidden_layers\":%d,\"num_attention_heads\":%d,\"num_key_value_heads\":%d,\"vocab_size\":%d,"
              "\"max_position_embeddings\":256,\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"tie_word_embeddings\":%s,"
              "\"hidden_act\":\"silu\",\"rope_scaling\":null}",
-             sp->qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM", sp->embd, sp->ff, sp->layers, sp->heads, sp->kv_heads,
+             sp->qwen3 ? "Qwen3ForCausalLM" : sp->qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM", hd_key, sp->embd,
+             sp->ff, sp->layers, sp->heads, sp->kv_heads,
              R_VOCAB, sp->tied ? "true" : "false");
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (stw_write_text(path, sp->config ? sp->config : cfg)) return -1;
@@ -53,7 +58,7 @@ static inline int rm_write(const char *dir, const rm_spec *sp, rt *ts, int *n_ts
         if (rc) return -1;
     }
     uint64_t seed = sp->seed ? sp->seed : 42;
-    int n = 0, hd = sp->embd / sp->heads;
+    int n = 0, hd = sp->head_dim ? sp->head_dim : sp->embd / sp->heads;
 #define ADD(nm, r, c) do { snprintf(ts[n].name, sizeof ts[n].name, "%s", nm); ts[n].rows = r; ts[n].cols = c; n++; } while (0)
     ADD("model.embed_tokens.weight", R_VOCAB, sp->embd);
     if (!sp->tied) ADD("lm_head.weight", R_VOCAB, sp->embd);
@@ -69,6 +74,10 @@ static inline int rm_write(const char *dir, const rm_spec *sp, rt *ts, int *n_ts
             ADDL("self_attn.q_proj.bias", sp->heads * hd, 0);
             ADDL("self_attn.k_proj.bias", sp->kv_heads * hd, 0);
             ADDL("self_attn.v_proj.bias", sp->kv_heads * hd, 0);
+        }
+        if (sp->qwen3) {
+            ADDL("self_attn.q_norm.weight", hd, 0);
+            ADDL("self_attn.k_norm.weight", hd, 0);
         }
         ADDL("self_attn.o_proj.weight", sp->embd, sp->heads * hd);
         ADDL("post_attention_layernorm.weight", sp->embd, 0);

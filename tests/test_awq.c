@@ -46,12 +46,14 @@ static gf_calib *open_calib(const char *dir, gf_hfcfg *cfg, gf_safetensors **st,
     return c;
 }
 
-static void test_fold(const char *tmp, int qwen2, int kv_heads) {
+/* arch: 0 llama, 1 qwen2, 2 qwen3 (heads of 32 on a 64-wide stream, per-head q/k norms) */
+static void test_fold(const char *tmp, int arch, int kv_heads) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/fold-%d-%d", tmp, qwen2, kv_heads);
+    snprintf(dir, sizeof dir, "%s/fold-%d-%d", tmp, arch, kv_heads);
     rt ts[64];
     int n = 0;
-    rm_spec sp = {.qwen2 = qwen2, .embd = 64, .heads = 4, .kv_heads = kv_heads, .ff = 96, .layers = 1, .seed = 3};
+    rm_spec sp = {.qwen2 = arch == 1, .qwen3 = arch == 2, .embd = 64, .heads = 4, .kv_heads = kv_heads, .ff = 96,
+                  .layers = 1, .seed = 3, .head_dim = arch == 2 ? 32 : 0};
     CHECK(rm_write(dir, &sp, ts, &n, 0) == 0, "cannot write %s", dir);
     gf_hfcfg cfg;
     gf_safetensors *st = NULL;
@@ -86,9 +88,24 @@ static void test_fold(const char *tmp, int qwen2, int kv_heads) {
     memcpy(y1, x, (size_t)(T * D) * sizeof *y1);
     CHECK(gf_block_forward(&c->m, 0, y1, T, 0, &c->s, NULL, &err) == GF_OK, "%s", err.msg);
     double d = max_rel(y0, y1, T * D);
-    printf("  fold %s, %d/%d heads: max relative change of the block output %.2e\n", qwen2 ? "qwen2" : "llama",
+    static const char *names[] = {"llama", "qwen2", "qwen3"};
+    printf("  fold %s, %d/%d heads: max relative change of the block output %.2e\n", names[arch],
            (int)cfg.n_head, (int)cfg.n_head_kv, d);
     CHECK(d < FOLD_TOL, "folding changed the float output by %.3g", d);
+    if (arch == 2) {
+        /* the fold AWQ must not make (fold_valid): scales on q's rows, undone by the q norm's
+         * weight, are not exact, since the per-head RMS changes with them */
+        float *qn = (float *)ly->norm[GF_NORM_Q];
+        for (int64_t r = 0; r < qd; r++)
+            for (int64_t j = 0; j < D; j++) W[GF_LIN_Q][r * D + j] *= s[r % cfg.head_dim];
+        for (int64_t j = 0; j < cfg.head_dim; j++) qn[j] /= s[j];
+        memcpy(y1, x, (size_t)(T * D) * sizeof *y1);
+        CHECK(gf_block_forward(&c->m, 0, y1, T, 0, &c->s, NULL, &err) == GF_OK, "%s", err.msg);
+        const double dq = max_rel(y0, y1, T * D);
+        printf("  qwen3: scales on q's rows undone by attn_q_norm change the block output by %.2e (not a fold)\n",
+               dq);
+        CHECK(dq > 1e3 * FOLD_TOL, "q rows through the per-head norm should not commute: %.3g", dq);
+    }
     free(x);
     free(y0);
     free(y1);
@@ -263,6 +280,8 @@ int main(void) {
     test_fold(tmp, 1, 4); /* qwen2, biases, v -> o */
     test_fold(tmp, 0, 4); /* llama, v -> o */
     test_fold(tmp, 1, 2); /* qwen2 GQA: no v -> o */
+    test_fold(tmp, 2, 4); /* qwen3: q/k norms after the q/k/v input scaling, v -> o */
+    test_fold(tmp, 2, 2); /* qwen3 GQA */
     test_fold_elementwise();
     test_search();
     test_written_file();
