@@ -813,8 +813,20 @@ static void quantize_cases(gen *g) {
     cfg_set(&c, "sliding_window", "256");
     cfg_case(g, "cfg-mistral-sliding-window", &c, GF_E_UNSUPPORTED, "config.json: key 'sliding_window' enables", NULL);
     cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "architectures", "[\"Gemma2ForCausalLM\"]");
+    cfg_case(g, "cfg-unknown-architecture", &c, GF_E_UNSUPPORTED, "config.json: architecture 'Gemma2ForCausalLM'", NULL);
+    cfg_base(&c, N_TOKENS);
     cfg_set(&c, "architectures", "[\"Qwen3ForCausalLM\"]");
-    cfg_case(g, "cfg-unknown-architecture", &c, GF_E_UNSUPPORTED, "config.json: architecture 'Qwen3ForCausalLM'", NULL);
+    cfg_set(&c, "head_dim", "32");
+    cfg_set(&c, "attention_bias", "true");
+    cfg_case(g, "cfg-qwen3-attention-bias", &c, GF_E_UNSUPPORTED, "config.json: key 'attention_bias' is true", NULL);
+    cfg_base(&c, N_TOKENS);
+    cfg_set(&c, "architectures", "[\"Qwen3MoeForCausalLM\"]");
+    cfg_set(&c, "head_dim", "32");
+    cfg_set(&c, "num_experts", "128");
+    cfg_set(&c, "num_experts_per_tok", "8");
+    cfg_case(g, "cfg-qwen3-moe", &c, GF_E_UNSUPPORTED,
+             "config.json: key 'num_experts' (Qwen3MoeForCausalLM): mixture-of-experts", NULL);
     cfg_base(&c, N_TOKENS);
     cfg_set(&c, "architectures", "\"Qwen2ForCausalLM\"");
     cfg_case(g, "cfg-architectures-not-list", &c, GF_E_FORMAT, "config.json: key 'architectures'", NULL);

@@ -89,6 +89,45 @@ static void test_mapping(const char *cls, int is_llama) {
     }
 }
 
+/* qwen3: heads of head_dim (128 when config.json has none, as Qwen3Config), the q/k
+ * norms of llama.cpp's names, no biases. */
+static void test_mapping_qwen3(void) {
+    static const char *base = "{\"architectures\": [\"Qwen3ForCausalLM\"], \"vocab_size\": 100, \"hidden_size\": 64, "
+                              "\"num_hidden_layers\": 2, \"intermediate_size\": 96, \"num_attention_heads\": 4, "
+                              "\"num_key_value_heads\": 2, \"max_position_embeddings\": 128%s}";
+    static const struct {
+        const char *extra;
+        int64_t hd;
+    } cases[] = {{"", 128}, {", \"head_dim\": 24", 24}, {", \"head_dim\": null", 128}};
+    for (int c = 0; c < N_OF(cases); c++) {
+        char json[512];
+        snprintf(json, sizeof json, base, cases[c].extra);
+        gf_hfcfg hp;
+        gf_err e = {0};
+        CHECK(gf_hfcfg_from_json(json, strlen(json), "config.json", &hp, &e) == GF_OK, "qwen3: %s", e.msg);
+        CHECK(hp.head_dim == cases[c].hd && hp.has_head_dim, "qwen3 head_dim %lld, want %lld", (long long)hp.head_dim,
+              (long long)cases[c].hd);
+        const int64_t hd = cases[c].hd;
+        const expect x[] = {
+            {"model.layers.1.self_attn.q_norm.weight", "blk.1.attn_q_norm.weight", GF_TK_NORM, hd, 0, 0},
+            {"model.layers.1.self_attn.k_norm.weight", "blk.1.attn_k_norm.weight", GF_TK_NORM, hd, 0, 0},
+            {"model.layers.1.self_attn.q_proj.weight", "blk.1.attn_q.weight", GF_TK_LINEAR, 4 * hd, 64, 0},
+            {"model.layers.1.self_attn.k_proj.weight", "blk.1.attn_k.weight", GF_TK_LINEAR, 2 * hd, 64, 0},
+            {"model.layers.1.self_attn.o_proj.weight", "blk.1.attn_output.weight", GF_TK_LINEAR, 64, 4 * hd, 0},
+        };
+        for (int i = 0; i < N_OF(x); i++) {
+            gf_tensor_map m;
+            int ok = gf_map_tensor(&hp, x[i].hf, &m, &e) == GF_OK;
+            CHECK(ok && !strcmp(m.name, x[i].gguf) && m.kind == x[i].kind && m.rows == x[i].rows &&
+                  m.cols == x[i].cols && !m.permute_heads, "qwen3: %s -> %s (got %s, %lld x %lld)", x[i].hf,
+                  x[i].gguf, ok ? m.name : e.msg, (long long)m.rows, (long long)m.cols);
+        }
+        gf_tensor_map m;
+        CHECK(gf_map_tensor(&hp, "model.layers.1.self_attn.q_proj.bias", &m, &e) == GF_E_UNSUPPORTED,
+              "qwen3: a q bias is refused");
+    }
+}
+
 /* the table's own consistency, for every architecture */
 static void test_entries(void) {
     for (int id = 0; id < GF_ARCH_COUNT; id++) {
@@ -128,7 +167,8 @@ static void test_entries(void) {
     }
     char list[256];
     gf_arch_list(0, list, sizeof list);
-    CHECK(!strcmp(list, "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"), "class list: %s", list);
+    CHECK(!strcmp(list, "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM"), "class list: %s",
+          list);
     CHECK(gf_arch_by_hf_class("MistralForCausalLM") == gf_arch_get(GF_ARCH_LLAMA), "Mistral is llama");
     int layer = 0;
     CHECK(gf_tensor_by_gguf_name("rope_freqs.weight", &layer) == gf_rope_freqs_tensor() && layer == -1 &&
@@ -137,8 +177,10 @@ static void test_entries(void) {
     CHECK(gf_arch_get(GF_ARCH_LLAMA)->rope_freqs && !gf_arch_get(GF_ARCH_QWEN2)->rope_freqs,
           "rope_freqs: a llama feature");
     gf_arch_list(1, list, sizeof list);
-    CHECK(!strcmp(list, "llama, qwen2"), "GGUF list: %s", list);
-    CHECK(gf_arch_by_hf_class("Qwen3ForCausalLM") == NULL && gf_arch_by_gguf_name("qwen3") == NULL, "qwen3 unknown");
+    CHECK(!strcmp(list, "llama, qwen2, qwen3"), "GGUF list: %s", list);
+    CHECK(gf_arch_by_hf_class("Qwen3ForCausalLM") == gf_arch_get(GF_ARCH_QWEN3) &&
+              gf_arch_by_gguf_name("qwen3") == gf_arch_get(GF_ARCH_QWEN3) && !gf_arch_by_hf_class("Qwen3MoeForCausalLM"),
+          "qwen3 known, its MoE not");
 }
 
 /* the features and the GGUF keys llama.cpp's converter writes for each */
@@ -151,13 +193,27 @@ static void test_features(void) {
         CHECK(gf_arch_block_tensor(q, GF_TK_BIAS, b)->required == (b != GF_LIN_O), "qwen2 bias %d required", b);
     static const char *llama_keys[] = {"vocab_size", "context_length", "embedding_length", "block_count",
                                        "feed_forward_length", "rope.dimension_count", "attention.head_count",
-                                       "attention.head_count_kv", "rope.freq_base", "attention.layer_norm_rms_epsilon"};
+                                       "attention.head_count_kv", "rope.freq_base", "attention.layer_norm_rms_epsilon",
+                                       "attention.key_length", "attention.value_length"};
     CHECK(l->n_keys == N_OF(llama_keys), "llama: %d keys", l->n_keys);
     for (int i = 0; i < l->n_keys && i < N_OF(llama_keys); i++)
         CHECK(!strcmp(gf_hkey_name(l->keys[i]), llama_keys[i]), "llama key %d: %s", i, gf_hkey_name(l->keys[i]));
-    CHECK(q->n_keys == N_OF(llama_keys) - 2, "qwen2: %d keys", q->n_keys);
+    CHECK(q->n_keys == N_OF(llama_keys) - 4, "qwen2: %d keys", q->n_keys);
     for (int i = 0; i < q->n_keys; i++)
-        CHECK(q->keys[i] != GF_HK_VOCAB_SIZE && q->keys[i] != GF_HK_ROPE_DIMENSION_COUNT, "qwen2 key %d", i);
+        CHECK(q->keys[i] != GF_HK_VOCAB_SIZE && q->keys[i] != GF_HK_ROPE_DIMENSION_COUNT &&
+                  q->keys[i] != GF_HK_KEY_LENGTH && q->keys[i] != GF_HK_VALUE_LENGTH, "qwen2 key %d", i);
+    /* qwen3: qwen2's keys and the key lengths; q/k norms of head_dim, no biases, heads of 128 by default */
+    const gf_arch_info *q3 = gf_arch_get(GF_ARCH_QWEN3);
+    CHECK(q3->rope == GF_ROPE_NEOX && !q3->permute_qk && q3->qk_norm && q3->explicit_head_dim &&
+              q3->head_dim_default == 128 && q3->attn_bias == GF_BIAS_NEVER, "qwen3 features");
+    CHECK(q3->n_keys == q->n_keys + 2, "qwen3: %d keys", q3->n_keys);
+    for (int i = 0; i < q->n_keys; i++) CHECK(q3->keys[i] == q->keys[i], "qwen3 key %d is qwen2's", i);
+    CHECK(!gf_arch_block_tensor(q3, GF_TK_BIAS, GF_LIN_Q), "qwen3: no q bias");
+    for (int k = GF_NORM_Q; k <= GF_NORM_K; k++) {
+        const gf_arch_tensor *t = gf_arch_block_tensor(q3, GF_TK_NORM, k);
+        CHECK(t && t->required && t->t->rows == GF_DIM_HEAD, "qwen3: q/k norm %d required, [head_dim]", k);
+    }
+    CHECK(l->explicit_head_dim && !q->explicit_head_dim, "llama heads may be explicit (Mistral Nemo), qwen2's not");
     CHECK(gf_hkey_is_float(GF_HK_RMS_EPS) && gf_hkey_is_float(GF_HK_ROPE_FREQ_BASE) && !gf_hkey_is_float(GF_HK_BLOCK_COUNT),
           "key types");
 }
@@ -165,6 +221,7 @@ static void test_features(void) {
 int main(void) {
     test_mapping("LlamaForCausalLM", 1);
     test_mapping("Qwen2ForCausalLM", 0);
+    test_mapping_qwen3();
     test_entries();
     test_features();
     return check_done("test_arch");

@@ -27,6 +27,7 @@
 #include "kld.h"
 #include "membuf.h"
 #include "random_model.h"
+#include "sha256.h"
 
 /* Max |ours - transformers| / max |transformers| over all logits: the bound. */
 #define TOL_VS_HF 1e-4
@@ -188,6 +189,31 @@ static double rel_err(const float *a, const double *ref, size_t n) {
     return md / mx;
 }
 
+/* The safetensors written here must be the bytes transformers read (weights.sha256),
+ * else the logits compared below are another model's: say so. */
+static void check_weights(const char *dir, const char *name) {
+    char path[1024], line[256], *data = NULL;
+    size_t len = 0;
+    gf_err err = {0};
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(gf_read_file(path, (size_t)1 << 26, &data, &len, &err) == GF_OK, "%s", err.msg);
+    uint8_t d[32];
+    char hex[65], want[80] = "";
+    sha256(data, len, d);
+    sha256_hex(d, hex);
+    free(data);
+    FILE *f = fopen("reference-outputs/qwen3/weights.sha256", "r");
+    CHECK(f != NULL, "reference-outputs/qwen3/weights.sha256");
+    while (f && fgets(line, sizeof line, f)) {
+        char h[80], file[128];
+        if (sscanf(line, "%79s %127s", h, file) == 2 && !strncmp(file, name, strlen(name)) && file[strlen(name)] == '/')
+            snprintf(want, sizeof want, "%s", h);
+    }
+    if (f) fclose(f);
+    CHECK(!strcmp(hex, want), "%s: the test's weights (sha256 %s) are not the ones of reference-outputs/qwen3 (%s): "
+          "tests/random_model.h changed? run reference-outputs/qwen3/make.sh", name, hex, want);
+}
+
 static void test_vs_transformers(const char *dir, const char *ref_name, const char *what) {
     gf_err err = {0};
     membuf m = {0};
@@ -312,6 +338,8 @@ int main(int argc, char **argv) {
     printf("1. the F32 file of Qwen3-0.6B's config.json shrunk\n");
     test_file(dir, &m);
     printf("2. the engine against transformers (reference-outputs/qwen3)\n");
+    check_weights(dir, "qwen3");
+    check_weights(untied, "qwen3-untied");
     test_vs_transformers(dir, "logits-tied", "tied");
     test_vs_transformers(untied, "logits-untied", "untied");
     printf("3. GGUF input\n");
