@@ -180,6 +180,10 @@ static void test_rope_freqs(const char *dir, membuf *m) {
     }
     for (uint64_t k = 0; k < g->n_kv; k++)
         CHECK(!strstr(g->kv[k].key.s, "rope.scaling"), "no scaling key, as llama.cpp: '%s'", g->kv[k].key.s);
+    uint32_t kl = 0, vl = 0; /* config.json has head_dim 64: llama.cpp's converter writes the key lengths */
+    CHECK(gf_gguf_get_u32(g, "llama.attention.key_length", &kl, &err) == GF_OK &&
+              gf_gguf_get_u32(g, "llama.attention.value_length", &vl, &err) == GF_OK && kl == 64 && vl == 64,
+          "key/value_length 64: %u %u", kl, vl);
     gf_gguf_close(g);
 }
 
@@ -518,6 +522,7 @@ static void test_mistral(membuf *m) {
             CHECK(gf_gguf_get_str(g, "general.architecture", &a, &err) == GF_OK && !strcmp(a->s, "llama"),
                   "Mistral is written as llama");
             CHECK(gf_gguf_find_tensor(g, "rope_freqs.weight") < 0, "no rope_freqs without rope_scaling");
+            CHECK(!gf_gguf_find(g, "llama.attention.key_length"), "no head_dim in config.json: no key_length");
             uint32_t ctx = 0;
             CHECK(gf_gguf_get_u32(g, "llama.context_length", &ctx, &err) == GF_OK && ctx == 32768, "context %u", ctx);
             gf_gguf_close(g);
