@@ -11,8 +11,11 @@
  * a GGUF input carries the key lengths; Q8_0 / Q4_0 with min-max, imatrix, AWQ and
  * AutoRound run on it (their KLD printed, a bound checked); and what this version
  * refuses (attention biases, Qwen3MoeForCausalLM) names its key.
- * `test_qwen3 --write DIR` writes the two models (DIR/qwen3, DIR/qwen3-untied) for
- * reference-outputs/qwen3/make.sh.
+ * The explicit head_dim of the llama architecture is checked the same way, against
+ * transformers' MistralForCausalLM, on Mistral-Nemo-Base-2407's config.json shrunk
+ * (32/8 heads of 128 on a 64-wide stream; q/k rows permuted for llama's RoPE).
+ * `test_qwen3 --write DIR` writes the three models (DIR/qwen3, DIR/qwen3-untied,
+ * DIR/nemo) for reference-outputs/qwen3/make.sh.
  */
 #include <math.h>
 #include <string.h>
@@ -57,12 +60,33 @@
     "\"num_attention_heads\":16,\"num_experts\":128,\"num_experts_per_tok\":8,\"num_hidden_layers\":2,"          \
     "\"num_key_value_heads\":8,\"rms_norm_eps\":1e-06,\"rope_theta\":1000000,\"vocab_size\":2051}"
 
+/* Mistral-Nemo-Base-2407's config.json, hidden 5120 -> 64, 14336 -> 224, 40 -> 2 layers, the
+ * small tokenizer's vocabulary and ids; 32/8 heads of head_dim 128 kept. */
+#define NEMO                                                                                                       \
+    "{\"architectures\":[\"MistralForCausalLM\"],\"attention_dropout\":0.0,\"bos_token_id\":2048,"                \
+    "\"eos_token_id\":2048,\"head_dim\":128,\"hidden_act\":\"silu\",\"hidden_size\":64,"                         \
+    "\"initializer_range\":0.02,\"intermediate_size\":224,\"max_position_embeddings\":1024000,"                   \
+    "\"model_type\":\"mistral\",\"num_attention_heads\":32,\"num_hidden_layers\":2,\"num_key_value_heads\":8,"    \
+    "\"rms_norm_eps\":1e-05,\"rope_theta\":1000000.0,\"sliding_window\":null,\"tie_word_embeddings\":false,"      \
+    "\"torch_dtype\":\"bfloat16\",\"transformers_version\":\"4.43.0.dev0\",\"use_cache\":true,\"vocab_size\":2051}"
+static const rm_spec NEMO_SHAPE = {.embd = 64, .heads = 32, .kv_heads = 8, .head_dim = 128, .ff = 224, .layers = 2,
+                                   .seed = 13};
+
 static const rm_spec QWEN3_SHAPE = {.qwen3 = 1, .embd = 64, .heads = 16, .kv_heads = 8, .head_dim = 128, .ff = 192,
                                     .layers = 2, .tied = 1, .seed = 12};
 
 /* The tokens of the reference logits (make.py has the same list and writes it into each file). */
 static const int32_t TOKENS[] = {5, 99, 1200, 7, 300, 42, 2000, 11, 640, 3, 2048, 17};
 #define N_TOKENS ((int)(sizeof TOKENS / sizeof TOKENS[0]))
+
+static int write_shape(const char *dir, const char *config, const rm_spec *shape) {
+    rm_spec sp = *shape;
+    sp.config = config;
+    rt ts[64];
+    int n = 0, rc = rm_write(dir, &sp, ts, &n, 0);
+    rm_free(ts, n);
+    return rc;
+}
 
 static int write_model(const char *dir, const char *config, int tied) {
     rm_spec sp = QWEN3_SHAPE;
@@ -328,7 +352,10 @@ int main(int argc, char **argv) {
         char a[1024], b[1024];
         snprintf(a, sizeof a, "%s/qwen3", argv[2]);
         snprintf(b, sizeof b, "%s/qwen3-untied", argv[2]);
-        return write_model(a, QWEN3_06B("false", "true"), 1) || write_model(b, QWEN3_06B("false", "false"), 0);
+        char c[1024];
+        snprintf(c, sizeof c, "%s/nemo", argv[2]);
+        return write_model(a, QWEN3_06B("false", "true"), 1) || write_model(b, QWEN3_06B("false", "false"), 0) ||
+               write_shape(c, NEMO, &NEMO_SHAPE);
     }
     char dir[] = "/tmp/gf-qwen3-XXXXXX", untied[] = "/tmp/gf-qwen3u-XXXXXX";
     CHECK(mkdtemp(dir) && mkdtemp(untied), "mkdtemp");
@@ -346,12 +373,30 @@ int main(int argc, char **argv) {
     test_gguf_input(dir);
     printf("4. quantization methods\n");
     test_methods(dir);
-    printf("5. refused configurations\n");
+    printf("5. llama with an explicit head_dim: Mistral-Nemo-Base-2407's config.json shrunk\n");
+    char nemo[] = "/tmp/gf-nemo-XXXXXX";
+    CHECK(mkdtemp(nemo) != NULL, "mkdtemp");
+    CHECK(write_shape(nemo, NEMO, &NEMO_SHAPE) == 0, "writing %s", nemo);
+    {
+        gf_err err = {0};
+        gf_gguf *g = convert(nemo, &F32_OPTS, &m, &err);
+        CHECK(g != NULL, "nemo: %s", err.msg);
+        if (g) {
+            CHECK(u32_key(g, "llama.attention.key_length") == 128 && u32_key(g, "llama.attention.value_length") == 128 &&
+                      u32_key(g, "llama.rope.dimension_count") == 128 && u32_key(g, "llama.embedding_length") == 64,
+                  "nemo: key/value_length and rope.dimension_count 128 on embedding_length 64");
+            printf("  llama file: key_length, value_length, rope.dimension_count 128 on embedding_length 64\n");
+        }
+        gf_gguf_close(g);
+    }
+    check_weights(nemo, "nemo");
+    test_vs_transformers(nemo, "logits-nemo", "Mistral Nemo shape");
+    printf("6. refused configurations\n");
     expect_refused("attention_bias true", QWEN3_06B("true", "true"), "attention_bias", NULL);
     expect_refused("Qwen3MoeForCausalLM", QWEN3_MOE, "num_experts", "mixture-of-experts");
     free(m.p);
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, untied);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", dir, untied, nemo);
     CHECK(system(cmd) == 0, "%s", cmd);
     return check_done("test_qwen3");
 }

@@ -1,6 +1,6 @@
-# make.py - transformers' logits for the random-weight Qwen3 test models of
-# tests/test_qwen3.c (Qwen3-0.6B's config.json shrunk; `test_qwen3 --write DIR`
-# writes them).  Usage: make.py MODEL_DIR OUT_PREFIX [f64]
+# make.py - transformers' logits for the random-weight test models of
+# tests/test_qwen3.c (Qwen3-0.6B's and Mistral-Nemo-Base-2407's config.json shrunk;
+# `test_qwen3 --write DIR` writes them).  Usage: make.py MODEL_DIR OUT_PREFIX [f64]
 # Writes OUT_PREFIX.f32.txt (the model in float32, as transformers runs it) and,
 # with f64, OUT_PREFIX.f64.txt (the same weights widened to float64): '#' lines
 # with the versions, "tokens N ...", "logits N V", then one row of V logits per token.
@@ -11,26 +11,27 @@ import numpy
 import safetensors
 import torch
 import transformers
-from transformers import Qwen3ForCausalLM
+from transformers import AutoModelForCausalLM
 
 TOKENS = [5, 99, 1200, 7, 300, 42, 2000, 11, 640, 3, 2048, 17]  # as TOKENS in tests/test_qwen3.c
 
 
 def run(model_dir, dtype):
-    model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
     model = model.to(dtype).eval()
     with torch.no_grad():
         out = model(torch.tensor([TOKENS]), use_cache=False)
-    return out.logits[0].to(torch.float64).numpy()
+    return model, out.logits[0].to(torch.float64).numpy()
 
 
-def write(path, logits, dtype_name, model_dir):
+def write(path, model_logits, dtype_name, model_dir):
+    model, logits = model_logits
     with open(path, "w") as f:
         f.write("# transformers %s, torch %s, numpy %s, safetensors %s, python %s\n" % (
             transformers.__version__, torch.__version__, numpy.__version__, safetensors.__version__,
             platform.python_version()))
-        f.write("# Qwen3ForCausalLM.from_pretrained(%s, attn_implementation=eager) in %s, CPU\n" % (
-            model_dir.rstrip("/").split("/")[-1], dtype_name))
+        f.write("# %s.from_pretrained(%s, attn_implementation=eager) in %s, CPU\n" % (
+            type(model).__name__, model_dir.rstrip("/").split("/")[-1], dtype_name))
         f.write("tokens %d %s\n" % (len(TOKENS), " ".join(str(t) for t in TOKENS)))
         f.write("logits %d %d\n" % logits.shape)
         for row in logits:
