@@ -37,8 +37,8 @@
 /* KLD from the F32 file on 4 x 256 tokens of nlp-valid.txt.  Min-max below these
  * (measured 0.0055 at Q8_0, 0.48 at Q4_0: the weights are uniform in [-1, 1], no
  * trained model's), and each calibrated method below min-max's of the same type, as
- * the issue asks (measured: Q8_0 awq 0.96x; Q4_0 imatrix 0.94x, awq 0.96x,
- * autoround 0.85x). */
+ * the issue asks (measured with the AVX2 kernels: Q8_0 awq 0.96x; Q4_0 imatrix
+ * 0.94x, awq 0.96x, autoround 0.85x; GF_KERNELS=scalar: 0.98x, 0.95x, 0.96x, 0.85x). */
 #define MAX_KLD_Q8 0.01
 #define MAX_KLD_Q4 0.7
 
