@@ -126,8 +126,8 @@ static const gf_arch_info archs[GF_ARCH_COUNT] = {
         KEYS(GF_HK_CONTEXT_LENGTH, GF_HK_EMBEDDING_LENGTH, GF_HK_BLOCK_COUNT, GF_HK_FEED_FORWARD_LENGTH,
              GF_HK_HEAD_COUNT, GF_HK_HEAD_COUNT_KV, GF_HK_ROPE_FREQ_BASE, GF_HK_RMS_EPS),
     },
-    /* llama.cpp's Qwen3Model (newer than c392e50) is Qwen2Model's keys plus the key
-     * lengths that its base class writes whenever config.json has head_dim. */
+    /* qwen2's keys plus the key lengths, which llama.cpp's converter base class writes
+     * whenever config.json has head_dim (c392e50 has no qwen3 to compare with). */
     [GF_ARCH_QWEN3] = {
         .id = GF_ARCH_QWEN3, .gguf_name = "qwen3", .hf_classes = {"Qwen3ForCausalLM"},
         .top = TOP, .block = qwen3_block, .n_block = N_OF(qwen3_block), .input = prenorm_inputs,
