@@ -143,6 +143,30 @@ static int write_models(const char *root) {
     return 0;
 }
 
+/* llama.cpp's converter wrote these factors for the same folder (reference-outputs/llama3/
+ * rope-freqs.txt, "%.9g", which a float survives exactly): ours must be the same floats. */
+static void check_converter_freqs(const float *ours, int n) {
+    FILE *f = fopen("reference-outputs/llama3/rope-freqs.txt", "r");
+    CHECK(f != NULL, "reference-outputs/llama3/rope-freqs.txt");
+    if (!f) return;
+    char line[256];
+    int n_read = 0, n_same = 0;
+    while (fgets(line, sizeof line, f)) {
+        int i;
+        float v;
+        if (line[0] == '#' || sscanf(line, "%d %f", &i, &v) != 2) continue;
+        CHECK(i == n_read && i < n, "rope-freqs.txt: pair %d out of order or past %d", i, n);
+        if (i != n_read || i >= n) break;
+        n_same += memcmp(&ours[i], &v, sizeof v) == 0;
+        CHECK(memcmp(&ours[i], &v, sizeof v) == 0, "rope_freqs[%d]: ours %.9g, llama.cpp's converter %.9g", i,
+              ours[i], v);
+        n_read++;
+    }
+    fclose(f);
+    printf("  rope_freqs.weight vs llama.cpp's converter: %d of %d values bit-identical\n", n_same, n_read);
+    CHECK(n_read == n, "rope-freqs.txt has %d values, not %d", n_read, n);
+}
+
 static void test_rope_freqs(const char *dir, membuf *m) {
     gf_err err = {0};
     gf_hfcfg hp;
@@ -177,6 +201,7 @@ static void test_rope_freqs(const char *dir, membuf *m) {
         const gf_gguf_tensor *t = &g->tensors[i];
         CHECK(t->type == GF_TYPE_F32 && t->n_dims == 1 && t->ne[0] == 32, "rope_freqs.weight: F32 [32]");
         CHECK(memcmp(t->data, hp.rope_freqs, 32 * sizeof(float)) == 0, "rope_freqs.weight holds the factors");
+        check_converter_freqs((const float *)t->data, 32);
     }
     for (uint64_t k = 0; k < g->n_kv; k++)
         CHECK(!strstr(g->kv[k].key.s, "rope.scaling"), "no scaling key, as llama.cpp: '%s'", g->kv[k].key.s);
@@ -419,11 +444,10 @@ static void test_rope_tables(const char *root) {
         if (n && (end || strcmp(nm, name))) { /* one model's values are complete */
             membuf m = {0};
             gf_err err = {0};
-            gf_gguf *g = NULL;
             gf_model *model = NULL;
             model_dir(d, sizeof d, root, name);
-            CHECK(convert(d, &m, &err) && !gf_gguf_parse(m.p, m.n, d, &g, &err) &&
-                  !gf_model_from_gguf(g, gf_kernels_detect(), &model, &err), "%s: %s", name, err.msg);
+            gf_gguf *g = convert(d, &m, &err);
+            CHECK(g && !gf_model_from_gguf(g, gf_kernels_detect(), &model, &err), "%s: %s", name, err.msg);
             if (model) {
                 const int64_t half = model->hp.n_rot / 2;
                 float c[2 * 64], sn[2 * 64];

@@ -5,6 +5,7 @@
 #   ppl.txt      llama-perplexity on gguf-forge's F32 conversion of each model;
 #   keys.txt     the <arch>.rope.* keys llama.cpp's own converter (convert_hf_to_gguf.py)
 #                writes for each folder (name, type, value);
+#   rope-freqs.txt the rope_freqs.weight values that converter writes for the llama3 folder;
 #   inv-freq.txt transformers' RoPE init function of each config: inv_freq[i] and the
 #                attention factor (transformers.modeling_rope_utils.ROPE_INIT_FUNCTIONS),
 #                for llama3 the inv_freq after its factors.
@@ -71,6 +72,20 @@ for m in $models; do
     "$PY" "$tmp/conv.py" "$tmp/$m" --outtype f32 --outfile "$tmp/$m.llamacpp.gguf" >"$tmp/conv.log" 2>&1
     PYTHONPATH="$LLAMA_SRC/gguf-py" "$PY" "$tmp/keys.py" "$m" "$tmp/$m.llamacpp.gguf" >>"$dir/keys.txt"
 done
+# the rope_freqs.weight tensor of llama.cpp's conversion of the llama3 folder, one value per line
+cat >"$tmp/ropefreqs.py" <<'PYEOF'
+import sys
+from gguf import GGUFReader
+for t in GGUFReader(sys.argv[1]).tensors:
+    if t.name == "rope_freqs.weight":
+        for i, v in enumerate(t.data.tolist()):
+            print(i, "%.9g" % v)
+PYEOF
+{
+    echo "# rope_freqs.weight of llama.cpp c392e50's convert_hf_to_gguf.py --outtype f32 on test_llama3's llama3 folder"
+    echo "#   (Llama-3.2-1B's rope_scaling; $versions); made by $dir/make.sh on $(date -u +%Y-%m-%d). pair i | factor"
+} >"$dir/rope-freqs.txt"
+PYTHONPATH="$LLAMA_SRC/gguf-py" "$PY" "$tmp/ropefreqs.py" "$tmp/llama3.llamacpp.gguf" >>"$dir/rope-freqs.txt"
 cat >"$tmp/freq.py" <<'PYEOF'
 import sys
 from transformers import AutoConfig
