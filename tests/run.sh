@@ -3,14 +3,17 @@
 # one), and adds up their "N passed, N failed[, N skipped (cause N, ...)]" lines
 # into one closing line.  Skips are counted by cause (data, cpu, tools, other; a
 # skip count without causes is "other") and listed by cause before that line.
+# Each program's wall time follows its output ("time: PROG N s"), to keep CI short.
 # Under CI (CI=true) a data skip is a failure: CI must compare against ../shared.
 total_p=0; total_f=0; total_s=0; crashed=0
 causes="data cpu tools other"
 for c in $causes; do eval "skip_$c=0"; done
 log=$(mktemp); skips=$(mktemp); trap 'rm -f "$log" "$skips"' EXIT
 run_one() {
+    t0=$(date +%s)
     "$@" >"$log" 2>&1; rc=$?
     cat "$log"
+    echo "time: $* $(($(date +%s) - t0)) s"
     line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "ERROR: $* exited $rc without a result line"; crashed=$((crashed + 1)); return
