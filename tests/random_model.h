@@ -23,6 +23,7 @@ typedef struct {
     int head_dim;     /* written as config.json's head_dim; 0: embd/heads, no key       */
     int tied;         /* no lm_head.weight */
     uint64_t seed;
+    float wscale;     /* weights (not norms) uniform in [-wscale, wscale]; 0: 1 */
     const char *config; /* config.json written as given (a real model's, shrunk), or NULL */
 } rm_spec;
 
@@ -92,7 +93,8 @@ static inline int rm_write(const char *dir, const rm_spec *sp, rt *ts, int *n_ts
         int64_t cnt = ts[i].rows * (ts[i].cols ? ts[i].cols : 1);
         ts[i].w = malloc((size_t)cnt * sizeof(float));
         int norm = strstr(ts[i].name, "norm") != NULL;
-        for (int64_t k = 0; k < cnt; k++) ts[i].w[k] = norm ? 1.0f + 0.2f * stw_rand(&seed) : stw_rand(&seed);
+        const float ws = sp->wscale > 0 ? sp->wscale : 1.0f;
+        for (int64_t k = 0; k < cnt; k++) ts[i].w[k] = norm ? 1.0f + 0.2f * stw_rand(&seed) : ws * stw_rand(&seed);
         st[i] = (stw_tensor){ts[i].name, "F32", ts[i].cols ? 2 : 1, {ts[i].rows, ts[i].cols}, ts[i].w, (size_t)cnt * 4};
     }
     *n_ts = n;

@@ -82,8 +82,9 @@
     "\"rms_norm_eps\":1e-05,\"rope_theta\":1000000.0,\"sliding_window\":" sliding_window ","                      \
     "\"tie_word_embeddings\":false,\"torch_dtype\":\"bfloat16\",\"use_cache\":true,\"vocab_size\":2051}"
 
-static gf_gguf *convert(const char *dir, membuf *m, gf_err *err) {
-    gf_convert_opts o = {.type = GF_TYPE_F32, .embed_type = -1, .output_type = -1};
+/* dir converted to type (the default layout of `quantize --type`) into m, and parsed. */
+static gf_gguf *convert_as(const char *dir, gf_type type, membuf *m, gf_err *err) {
+    gf_convert_opts o = {.type = type, .embed_type = -1, .output_type = -1};
     gf_sink sink = {mem_write, m};
     gf_convert_summary sum;
     m->n = 0;
@@ -91,6 +92,8 @@ static gf_gguf *convert(const char *dir, membuf *m, gf_err *err) {
     gf_gguf *g = NULL;
     return gf_gguf_parse(m->p, m->n, dir, &g, err) ? NULL : g;
 }
+
+static gf_gguf *convert(const char *dir, membuf *m, gf_err *err) { return convert_as(dir, GF_TYPE_F32, m, err); }
 
 /* llama.cpp's formula (convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors)
  * in double: the divisor of pair i's angle. */
@@ -115,6 +118,15 @@ static const rm_spec LLAMA_SHAPE = {.embd = 256, .heads = 4, .kv_heads = 1, .ff 
 static const rm_spec QWEN_SHAPE = {.qwen2 = 1, .embd = 256, .heads = 4, .kv_heads = 2, .ff = 512, .layers = 2,
                                    .tied = 1, .seed = 11};
 static const rm_spec SMOL_SHAPE = {.embd = 576, .heads = 9, .kv_heads = 3, .ff = 256, .layers = 2, .tied = 1, .seed = 13};
+/* The same with weights in [-0.1, 0.1]: logits of a sane size (PPL near the vocabulary's), so
+ * that Q8_0 and Q4_0 rounding moves the PPL by little and two engines can be compared at 0.5 %.
+ * Weights in [-1, 1] give PPLs of 1e14, where a rounding step moves the PPL by 10 %. */
+static const rm_spec LLAMA_QUIET = {.embd = 256, .heads = 4, .kv_heads = 1, .ff = 512, .layers = 2, .tied = 1, .seed = 7,
+                                    .wscale = 0.1f};
+static const rm_spec QWEN_QUIET = {.qwen2 = 1, .embd = 256, .heads = 4, .kv_heads = 2, .ff = 512, .layers = 2,
+                                   .tied = 1, .seed = 11, .wscale = 0.1f};
+static const rm_spec SMOL_QUIET = {.embd = 576, .heads = 9, .kv_heads = 3, .ff = 256, .layers = 2, .tied = 1, .seed = 13,
+                                   .wscale = 0.1f};
 static const rm_spec MISTRAL_SHAPE = {.embd = 256, .heads = 8, .kv_heads = 2, .ff = 896, .layers = 2, .seed = 9};
 
 /* The models of the test and of reference-outputs/llama3/make.sh, in DIR/<name>. */
@@ -128,7 +140,11 @@ static const struct {
     {"qwen2-yarn", QWEN25_05B(YARN_SCALING), &QWEN_SHAPE},
     {"qwen2-plain", QWEN25_05B("null"), &QWEN_SHAPE},
     {"smollm2", SMOLLM2_135M, &SMOL_SHAPE},
+    {"llama3-q", LLAMA32_1B(LLAMA3_SCALING), &LLAMA_QUIET},
+    {"qwen2-yarn-q", QWEN25_05B(YARN_SCALING), &QWEN_QUIET},
+    {"smollm2-q", SMOLLM2_135M, &SMOL_QUIET},
 };
+#define N_QUIET 3 /* the last three: reference-outputs/llama3/ppl-quant.txt's models */
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
 static void model_dir(char *out, size_t n, const char *root, const char *name) { snprintf(out, n, "%s/%s", root, name); }
@@ -292,43 +308,60 @@ static double ppl_of(const membuf *m, const char *text, size_t len, int chunks) 
     return ppl;
 }
 
-/* Against llama-perplexity on the same F32 files (reference-outputs/llama3/ppl.txt):
- * llama.cpp applies rope_freqs.weight as GGML's freq_factors and the linear and yarn
- * keys as GGML's rope freq_scale, ext_factor and attn_factor. */
-static void test_vs_llamacpp(const char *root) {
-    char tp[512], line[256], *text = NULL;
-    size_t len = 0;
-    gf_err err = {0};
-    if (!check_shared_path(tp, sizeof tp, "data/nlp-valid.txt")) return;
-    FILE *f = fopen("reference-outputs/llama3/ppl.txt", "r");
-    CHECK(f != NULL, "reference-outputs/llama3/ppl.txt");
-    if (!f || gf_read_file(tp, (size_t)1 << 28, &text, &len, &err)) {
-        CHECK(f && 0, "%s", err.msg);
-        if (f) fclose(f);
-        return;
-    }
+/* Against llama-perplexity on the same files: reference-outputs/llama3/ppl.txt (F32, lines
+ * "model chunks PPL +/-") and ppl-quant.txt (Q8_0 and Q4_0 in the default layout, lines
+ * "model type chunks PPL +/-"). llama.cpp applies rope_freqs.weight as GGML's freq_factors
+ * and the linear and yarn keys as GGML's rope freq_scale, ext_factor and attn_factor. */
+#define PPL_REL_F32 1e-3   /* issue 12: 0.1 % for F32 */
+#define PPL_REL_QUANT 5e-3 /* and 0.5 % for quantized files */
+static int vs_file(const char *root, const char *path, int typed, const char *text, size_t len) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s", path);
+    if (!f) return 0;
+    char line[256];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
-        char name[64];
+        char name[64], tname[16] = "f32";
         int chunks;
         double want, pm;
-        if (line[0] == '#' || sscanf(line, "%63s %d %lf %lf", name, &chunks, &want, &pm) != 4) continue;
+        if (line[0] == '#' || (typed ? sscanf(line, "%63s %15s %d %lf %lf", name, tname, &chunks, &want, &pm) != 5
+                                     : sscanf(line, "%63s %d %lf %lf", name, &chunks, &want, &pm) != 4))
+            continue;
+        const int type = gf_type_from_name(tname);
+        CHECK(type >= 0, "%s: type '%s'", path, tname);
+        if (type < 0) continue;
         char d[1024];
         model_dir(d, sizeof d, root, name);
         membuf m = {0};
-        gf_gguf *g = convert(d, &m, &err);
+        gf_err err = {0};
+        gf_gguf *g = convert_as(d, (gf_type)type, &m, &err);
         CHECK(g != NULL, "%s", err.msg);
         gf_gguf_close(g);
         double got = g ? ppl_of(&m, text, len, chunks) : -1;
-        const double rel = fabs(got - want) / want;
-        printf("  %s, %d x 512 of nlp-valid.txt: PPL %.6e, llama-perplexity %.6e: relative difference %.2g\n", name,
-               chunks, got, want, rel);
-        CHECK(rel < 1e-3, "%s: PPL %g vs llama.cpp's %g", name, got, want); /* issue 12: 0.1 %% for F32 */
+        const double rel = fabs(got - want) / want, lim = typed ? PPL_REL_QUANT : PPL_REL_F32;
+        printf("  %s %s, %d x 512 of nlp-valid.txt: PPL %.6e, llama-perplexity %.6e: relative difference %.2g\n",
+               name, tname, chunks, got, want, rel);
+        CHECK(rel < lim, "%s %s: PPL %g vs llama.cpp's %g", name, tname, got, want);
         free(m.p);
         n++;
     }
-    CHECK(n == N_MODELS, "ppl.txt has the %d models: %d", N_MODELS, n);
     fclose(f);
+    return n;
+}
+
+static void test_vs_llamacpp(const char *root) {
+    char tp[512], *text = NULL;
+    size_t len = 0;
+    gf_err err = {0};
+    if (!check_shared_path(tp, sizeof tp, "data/nlp-valid.txt")) return;
+    if (gf_read_file(tp, (size_t)1 << 28, &text, &len, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    int n = vs_file(root, "reference-outputs/llama3/ppl.txt", 0, text, len);
+    CHECK(n == N_MODELS, "ppl.txt has the %d models: %d", N_MODELS, n);
+    n = vs_file(root, "reference-outputs/llama3/ppl-quant.txt", 1, text, len);
+    CHECK(n == 2 * N_QUIET, "ppl-quant.txt has the %d models at Q8_0 and Q4_0: %d", N_QUIET, n);
     free(text);
 }
 

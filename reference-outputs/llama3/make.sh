@@ -1,8 +1,11 @@
 #!/bin/sh
-# Makes the references of tests/test_llama3.c for its five random-weight models
+# Makes the references of tests/test_llama3.c for its nine random-weight models
 # (`test_llama3 --write DIR`: Llama-3.2-1B's config.json shrunk, with llama3, linear and
-# no rope_scaling; Qwen2.5-0.5B's shrunk, with yarn and none):
+# no rope_scaling; Qwen2.5-0.5B's shrunk, with yarn and none; SmolLM2-135M's; three of them again
+# with small weights, "-q"):
 #   ppl.txt      llama-perplexity on gguf-forge's F32 conversion of each model;
+#   ppl-quant.txt the same on gguf-forge's Q8_0 and Q4_0 files of the three "-q" models (weights
+#                in [-0.1, 0.1]: the others' PPLs of 1e14 move by 10 % with any rounding);
 #   keys.txt     the <arch>.rope.* keys llama.cpp's own converter (convert_hf_to_gguf.py)
 #                writes for each folder (name, type, value);
 #   rope-freqs.txt the rope_freqs.weight values that converter writes for the llama3 folder;
@@ -19,7 +22,8 @@ LLAMA_SRC=${LLAMA_SRC:-/work/llama.cpp}
 PY=${PY:-/work/venv/bin/python}
 CHUNKS=3
 dir=reference-outputs/llama3
-models="llama3 llama3-plain llama-linear qwen2-yarn qwen2-plain smollm2"
+models="llama3 llama3-plain llama-linear qwen2-yarn qwen2-plain smollm2 llama3-q qwen2-yarn-q smollm2-q"
+quiet="llama3-q qwen2-yarn-q smollm2-q" # weights in [-0.1, 0.1]: the quantized comparison
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 make -s build/tests/test_llama3 gguf-forge
 build/tests/test_llama3 --write "$tmp"
@@ -36,6 +40,21 @@ for m in $models; do
         >"$tmp/$m.log" 2>&1
     grep 'Final estimate' "$tmp/$m.log" | sed -E "s/.*PPL = ([0-9.e+]+) \+\/- ([0-9.e+]+).*/$m $CHUNKS \1 \2/" \
         >>"$dir/ppl.txt"
+done
+# our Q8_0 and Q4_0 files of the quiet folders (the default layout, as `quantize --type T` writes it)
+{
+    echo "# llama-perplexity as in ppl.txt, on gguf-forge quantize --type q8_0 / q4_0 (default layout) of the same"
+    echo "#   models; made by $dir/make.sh on $(date -u +%Y-%m-%d)"
+    echo "# model | type | chunks | PPL | +/-"
+} >"$dir/ppl-quant.txt"
+for m in $quiet; do
+    for t in q8_0 q4_0; do
+        ./gguf-forge quantize "$tmp/$m" -o "$tmp/$m-$t.gguf" --type $t >/dev/null 2>&1
+        "$LLAMA_BIN/llama-perplexity" -m "$tmp/$m-$t.gguf" -f ../shared/data/nlp-valid.txt -c 512 -t 2 \
+            --chunks $CHUNKS >"$tmp/$m-$t.log" 2>&1
+        grep 'Final estimate' "$tmp/$m-$t.log" |
+            sed -E "s/.*PPL = ([0-9.e+]+) \+\/- ([0-9.e+]+).*/$m $t $CHUNKS \1 \2/" >>"$dir/ppl-quant.txt"
+    done
 done
 # llama.cpp's converter on the same folders.  The test tokenizer's pre-tokenizer hash is
 # not in its list: it is told "qwen2", which changes only tokenizer keys, not rope keys.
@@ -109,4 +128,4 @@ echo "# model | pair i | inv_freq[i] | attention factor" >>"$dir/inv-freq.txt"
 args=""
 for m in $models; do args="$args $m $tmp/$m"; done
 "$PY" "$tmp/freq.py" $args >>"$dir/inv-freq.txt"
-cat "$dir/ppl.txt" "$dir/keys.txt"
+cat "$dir/ppl.txt" "$dir/ppl-quant.txt" "$dir/keys.txt"
