@@ -160,3 +160,14 @@ const int32_t *gf_probe_token_counts(const gf_probe *p, int64_t *n) {
     *n = p->n_counts;
     return p->counts;
 }
+
+float *gf_probe_stream(gf_probe *p, int *next, uint64_t *count) {
+    *next = p->next;
+    *count = (uint64_t)(p->c->n_samples * p->c->seqlen * p->c->cfg->n_embd);
+    return p->c->x;
+}
+
+void gf_probe_set_depth(gf_probe *p, int next) {
+    clear_inputs(p);
+    p->next = next;
+}

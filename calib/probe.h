@@ -38,4 +38,10 @@ const float *gf_probe_input(const gf_probe *p, const char *name, int64_t *n_tok,
  * embedding's error: counts (n), or NULL. */
 const int32_t *gf_probe_token_counts(const gf_probe *p, int64_t *n);
 
+/* The samples' residual stream (count floats), at the input of block *next: what a
+ * checkpoint keeps.  gf_probe_set_depth says the caller has put block `next`'s input
+ * there (a resumed run), so gf_probe_layer goes on from it. */
+float *gf_probe_stream(gf_probe *p, int *next, uint64_t *count);
+void gf_probe_set_depth(gf_probe *p, int next);
+
 #endif /* GF_PROBE_H */

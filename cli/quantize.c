@@ -60,6 +60,10 @@ static void help(FILE *f) {
             "                             iterations, 128 x 256, batch 4. --iters N, --batch N, --nsamples N,\n"
             "                             --seqlen N override single numbers (auto-round's own: 128 x 2048, batch 8)\n"
             "  --lr auto|X                AutoRound learning rate (auto: 1/iters, decaying linearly to 0)\n"
+            "  --checkpoint DIR           with a block method (--blocks awq, autoround, awq+autoround): save the run\n"
+            "                             in DIR after every decoder block; the same command again resumes after\n"
+            "                             the last saved block and writes the same bytes. A checkpoint of another\n"
+            "                             model or other options is refused, naming the difference\n"
             "  --list                     list the methods\n"
             "  --vocab-only               write the vocabulary and metadata only, no tensors\n"
             "  --name NAME                general.name (default: the folder's name)\n"
@@ -274,6 +278,18 @@ static void on_ar_progress(void *ctx, int layer, int iter, int iters, double los
     fputc(isatty(2) ? '\r' : '\n', stderr);
 }
 
+/* --checkpoint: a resumed run says so (even with -q: it explains a fast start), a saved
+ * block is one line.  GF_TEST_STOP_AFTER_BLOCK=K (tests/test_checkpoint.sh) kills the
+ * process with SIGKILL right after the checkpoint of block K (0-based) is saved, as a
+ * kill -9 would. */
+static void on_checkpoint(void *ctx, const char *dir, int n_done, int resumed) {
+    const progress_ctx *pc = ctx;
+    if (resumed) fprintf(stderr, "resuming from checkpoint %s: blocks 0..%d done\n", dir, n_done - 1);
+    else if (!pc->quiet) fprintf(stderr, "checkpoint %s: blocks 0..%d saved\n", dir, n_done - 1);
+    const char *stop = getenv("GF_TEST_STOP_AFTER_BLOCK");
+    if (!resumed && stop && *stop && atoi(stop) == n_done - 1) raise(SIGKILL);
+}
+
 static int parse_type(const char *opt, const char *v, gf_type *out) {
     int t = v ? gf_type_from_name(v) : -1;
     if (t < 0 || !gf_type_can_write((gf_type)t)) {
@@ -419,6 +435,7 @@ static int opt_lr(qargs *q, const char *opt, const char *v) {
     }
     return 0;
 }
+static int opt_checkpoint(qargs *q, const char *opt, const char *v) { return q->o.checkpoint = v, 0; }
 static int opt_threads(qargs *q, const char *opt, const char *v) {
     long n;
     if (gf_cli_int("quantize", opt, v, 1, 1024, &n)) return -1;
@@ -452,6 +469,7 @@ static const struct {
     {"--iters", NULL, 1, opt_iters},
     {"--batch", NULL, 1, opt_batch},
     {"--lr", NULL, 1, opt_lr},
+    {"--checkpoint", NULL, 1, opt_checkpoint},
     {"--report", NULL, 1, opt_report},
     {"--list", NULL, 0, opt_list},
     {"--pure", NULL, 0, opt_pure},
@@ -666,6 +684,7 @@ int gf_cmd_quantize(int argc, char **argv) {
     q.o.measure = !q.quiet || q.report_path != NULL; /* the error is shown in the progress lines and the report */
     q.o.block_progress = on_block_progress;
     q.o.ar_progress = on_ar_progress;
+    q.o.checkpoint_event = on_checkpoint;
     if (apply_methods(&q, &ar)) goto usage_err;
     if (q.report_path) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
     if (q.threads) omp_set_num_threads(q.threads);

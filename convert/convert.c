@@ -21,9 +21,11 @@
 #include <limits.h>
 #include <math.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../calib/checkpoint.h"
 #include "../calib/probe.h"
 #include "../formats/lora.h"
 #include "../engine/gemm.h"
@@ -32,7 +34,10 @@
 #include "../formats/hfload.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
+#include "../common/hash.h"
+#include "../common/textfile.h"
 #include "../common/types.h"
+#include "../engine/cpu.h"
 
 #define CHUNK_FLOATS ((int64_t)1 << 21) /* 8 MB of float rows per read */
 
@@ -86,6 +91,9 @@ typedef struct {
     double *scratch;           /* per-row error sums of a chunk                         */
     float *act_tmp;            /* act_acc's scratch                                     */
     int bt_layer, probe_layer, probe_final; /* where the calibration and probe stand    */
+    gf_ckpt *ck;               /* --checkpoint: the folder, or NULL                     */
+    int ck_done;               /* tensors 0 .. ck_done-1 come from the checkpoint       */
+    int ck_capture;            /* the tensor being written goes into the checkpoint too */
 } conversion;
 
 gf_type gf_convert_default_embed_type(gf_type type) {
@@ -264,6 +272,14 @@ static gf_status act_add(act_acc *a, gf_type type, const float *w, const uint8_t
     return GF_OK;
 }
 
+/* Tensor data to the GGUF (a whole tensor, or a part of one), and to the checkpoint
+ * when the tensor is one a checkpoint keeps. */
+static gf_status emit(conversion *cv, gf_sink *sink, uint64_t idx, const void *data, size_t n, int part, gf_err *err) {
+    if (cv->ck_capture) GF_TRY(gf_ckpt_tensor_data(cv->ck, data, n, err));
+    return part ? gf_gguf_write_tensor_part(cv->w, sink, idx, data, n, err)
+                : gf_gguf_write_tensor_data(cv->w, sink, idx, data, n, err);
+}
+
 /* Blocks chosen by a method itself (autoround): written as they are; the error
  * is measured against the float rows mem. */
 static gf_status write_blocks(conversion *cv, const plan_entry *p, uint64_t idx, const float *mem, const uint8_t *blocks,
@@ -279,7 +295,7 @@ static gf_status write_blocks(conversion *cv, const plan_entry *p, uint64_t idx,
         *sq_ref += n2;
     }
     GF_TRY(act_add(act, p->type, mem, blocks, 0, t->n_rows, len, err));
-    return gf_gguf_write_tensor_data(cv->w, sink, idx, blocks, rs * (size_t)t->n_rows, err);
+    return emit(cv, sink, idx, blocks, rs * (size_t)t->n_rows, 0, err);
 }
 
 /* Rows r0 .. r0+n-1 of float rows x (already in GGUF layout): quantized, measured, written. */
@@ -293,7 +309,7 @@ static gf_status write_chunk(conversion *cv, const plan_entry *p, uint64_t idx, 
         *sq_err += err2[i];
         *sq_ref += ref2[i];
     }
-    return gf_gguf_write_tensor_part(cv->w, sink, idx, cv->qbuf, gf_row_size(p->type, len) * (size_t)n, err);
+    return emit(cv, sink, idx, cv->qbuf, gf_row_size(p->type, len) * (size_t)n, 1, err);
 }
 
 /* A tensor's rows, from mem (rewritten by a block method) or read from the
@@ -483,6 +499,7 @@ static void conversion_free(conversion *cv) {
     gf_gguf_writer_free(cv->w);
     gf_calib_free(cv->calib);
     gf_probe_free(cv->probe);
+    gf_ckpt_free(cv->ck);
     free(cv->act_tmp);
     free(cv->head_h), free(cv->head_out), free(cv->head_tied), free(cv->head_eye);
     gf_imatrix_free(cv->calib_imx);
@@ -619,6 +636,224 @@ static gf_status plan(conversion *cv, gf_err *err) {
     return gf_vocab_from_hf(cv->dir, cv->hp.n_vocab, &cv->vocab, err);
 }
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* The identity text a checkpoint is checked against: one "what\tvalue" line for the
+ * model and for every option that changes the bytes written (not -t, -q, --report). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} idtext;
+
+__attribute__((format(printf, 3, 4))) static void idline(idtext *t, const char *what, const char *fmt, ...) {
+    char val[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    size_t need = t->len + strlen(what) + strlen(val) + 3;
+    if (need > t->cap) {
+        char *s = realloc(t->s, need * 2);
+        if (!s) return (void)(t->oom = 1);
+        t->s = s, t->cap = need * 2;
+    }
+    t->len += (size_t)sprintf(t->s + t->len, "%s\t%s\n", what, val);
+}
+
+/* the model: its name, its files' sizes, its tensor table and (a folder's) config.json */
+static gf_status model_identity(const conversion *cv, idtext *t, gf_err *err) {
+    const gf_safetensors *st = cv->st;
+    uint64_t size = 0, h = GF_FNV1A64_BASIS;
+    for (int f = 0; f < st->n_files; f++) size += st->files[f].size;
+    for (int64_t i = 0; i < st->n_tensors; i++) {
+        const gf_st_tensor *x = &st->tensors[i];
+        uint64_t v[4] = {(uint64_t)x->dtype, x->n_dims, x->offset, x->nbytes};
+        h = gf_fnv1a64_from(h, x->name, strlen(x->name) + 1);
+        h = gf_fnv1a64_from(h, v, sizeof v);
+        h = gf_fnv1a64_from(h, x->shape, sizeof x->shape);
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", cv->dir);
+    size_t l = strlen(tmp);
+    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+    const char *b = strrchr(tmp, '/');
+    idline(t, "the model", "%s", b ? b + 1 : tmp);
+    idline(t, "the model's size", "%llu bytes in %d files", (unsigned long long)size, st->n_files);
+    idline(t, "the model's tensor table", "fnv1a64:%016llx", (unsigned long long)h);
+    if (!cv->src) {
+        char path[PATH_MAX + 16], *text = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/config.json", cv->dir);
+        GF_TRY(gf_read_text(path, (size_t)1 << 24, &text, &len, err));
+        idline(t, "the model's config.json", "fnv1a64:%016llx", (unsigned long long)gf_fnv1a64(text, len));
+        free(text);
+    }
+    return GF_OK;
+}
+
+/* what a --tensor-type rule list, an imatrix and the lora adapters are, in one value each */
+static void input_identity(const conversion *cv, idtext *t) {
+    const gf_convert_opts *o = cv->o;
+    char buf[1024] = "none";
+    for (int i = 0; i < o->n_rules; i++)
+        snprintf(buf + (i ? strlen(buf) : 0), sizeof buf - (i ? strlen(buf) : 0), "%s%s=%s", i ? " " : "",
+                 o->rules[i].regex, gf_type_name(o->rules[i].type));
+    idline(t, "option --tensor-type", "%s", buf);
+    uint64_t h = GF_FNV1A64_BASIS;
+    for (int64_t i = 0; o->imatrix && i < o->imatrix->n; i++) {
+        const gf_imatrix_entry *e = &o->imatrix->e[i];
+        h = gf_fnv1a64_from(h, e->name, strlen(e->name) + 1);
+        h = gf_fnv1a64_from(h, e->values, (size_t)e->n * sizeof *e->values);
+    }
+    if (o->imatrix) idline(t, "option --imatrix", "%s fnv1a64:%016llx", o->imatrix_name ? o->imatrix_name : "",
+                           (unsigned long long)h);
+    else idline(t, "option --imatrix", "none");
+    snprintf(buf, sizeof buf, "none");
+    for (int i = 0; i < cv->lora.n; i++)
+        snprintf(buf + (i ? strlen(buf) : 0), sizeof buf - (i ? strlen(buf) : 0), "%s%s fnv1a64:%016llx x%.17g",
+                 i ? ", " : "", cv->lora.ad[i].path, (unsigned long long)cv->lora.ad[i].hash, cv->lora.ad[i].user_scale);
+    idline(t, "option --lora", "%s", buf);
+}
+
+static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    const gf_ar_opts *a = &cv->tuning;
+    idtext t = {0};
+    gf_status rc = model_identity(cv, &t, err);
+    const char *ct = cv->co.text;
+    size_t cl = cv->co.text_len;
+    if (!ct) ct = gf_calib_default_text(&cl);
+    idline(&t, "gguf-forge", "%s", GF_VERSION);
+    idline(&t, "the kernel set", "%s", gf_kernels_name(gf_kernels_default()));
+    idline(&t, "option --type", "%s", gf_type_name(o->type));
+    idline(&t, "option --embed-type", "%s", o->embed_type >= 0 ? gf_type_name((gf_type)o->embed_type) : "default");
+    idline(&t, "option --output-type", "%s", o->output_type >= 0 ? gf_type_name((gf_type)o->output_type) : "default");
+    idline(&t, "option --pure", "%s", o->pure ? "yes" : "no");
+    input_identity(cv, &t);
+    idline(&t, "option --blocks", "%s", (o->blocks ? o->blocks : gf_qmethod_default())->name);
+    idline(&t, "option --embed", "%s", (o->embed ? o->embed : gf_qmethod_default())->name);
+    idline(&t, "option --output", "%s", (o->output ? o->output : gf_qmethod_default())->name);
+    idline(&t, "option --calib", "%s fnv1a64:%016llx", cv->co.text ? cv->co.name : "built-in",
+           (unsigned long long)gf_calib_text_hash(ct, cl));
+    idline(&t, "option --nsamples", "%lld", (long long)cv->co.nsamples);
+    idline(&t, "option --seqlen", "%lld", (long long)cv->co.seqlen);
+    idline(&t, "option --seed", "%llu", (unsigned long long)cv->co.seed);
+    idline(&t, "option --recipe", "%s", o->ar_recipe ? o->ar_recipe : "default");
+    idline(&t, "option --iters", "%d", a->iters);
+    idline(&t, "option --batch", "%lld", (long long)a->batch);
+    if (a->lr > 0) idline(&t, "option --lr", "%.17g", a->lr);
+    else idline(&t, "option --lr", "auto");
+    idline(&t, "AutoRound's minibatch seed", "%llu", (unsigned long long)a->seed);
+    idline(&t, "AutoRound's range tuning", "%d", a->tune_range);
+    idline(&t, "option --name", "%s", o->name ? o->name : "(the model's)");
+    if (!rc && t.oom) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    if (rc) free(t.s);
+    else *out = t.s;
+    return rc;
+}
+
+/* The saved tensors must be this run's first ones, ending with a whole block. */
+static gf_status check_saved(const conversion *cv, gf_err *err) {
+    const int k = gf_ckpt_layers_done(cv->ck), n = gf_ckpt_n_tensors(cv->ck);
+    const char *dir = cv->o->checkpoint;
+    GF_FAIL_IF(n > cv->n, err, GF_E_FORMAT, "checkpoint %s: %d tensors saved, this run writes %d", dir, n, cv->n);
+    for (int i = 0; i < n; i++) {
+        const gf_ckpt_tensor *t = gf_ckpt_tensor_at(cv->ck, i);
+        const plan_entry *p = &cv->plan[i];
+        uint64_t nb = gf_row_size(p->type, p->src->row_len) * (uint64_t)p->src->n_rows;
+        GF_FAIL_IF(strcmp(t->name, p->map.name) || t->nbytes != nb, err, GF_E_FORMAT,
+                   "checkpoint %s: saved tensor %d is '%s' of %llu bytes, this run's is '%s' of %llu", dir, i, t->name,
+                   (unsigned long long)t->nbytes, p->map.name, (unsigned long long)nb);
+    }
+    GF_FAIL_IF(!n || cv->plan[n - 1].map.layer != k - 1 || (n < cv->n && cv->plan[n].map.layer >= 0 &&
+               cv->plan[n].map.layer < k), err, GF_E_FORMAT,
+               "checkpoint %s: its %d tensors do not end with block %d", dir, n, k - 1);
+    return GF_OK;
+}
+
+/* The calibration streams at block k's input, from the checkpoint (the probe's is
+ * optional: without it the probe runs the float blocks itself). */
+static gf_status resume_streams(conversion *cv, int k, gf_err *err) {
+    gf_calib *c = cv->calib;
+    const uint64_t count = (uint64_t)(c->n_samples * c->seqlen * c->cfg->n_embd);
+    int found = 0;
+    GF_TRY(gf_ckpt_read_stream(cv->ck, "x", c->x, count, &found, err));
+    GF_FAIL_IF(!found, err, GF_E_FORMAT, "checkpoint %s: no stream 'x'", cv->o->checkpoint);
+    if (c->xq) {
+        GF_TRY(gf_ckpt_read_stream(cv->ck, "xq", c->xq, count, &found, err));
+        GF_FAIL_IF(!found, err, GF_E_FORMAT, "checkpoint %s: no stream 'xq'", cv->o->checkpoint);
+    }
+    if (cv->probe) {
+        int next;
+        uint64_t pn;
+        float *px = gf_probe_stream(cv->probe, &next, &pn);
+        GF_TRY(gf_ckpt_read_stream(cv->ck, "probe.x", px, pn, &found, err));
+        if (found) gf_probe_set_depth(cv->probe, k);
+    }
+    return GF_OK;
+}
+
+/* --checkpoint: opens the folder, refusing a checkpoint of another run before any
+ * calibration work. */
+static gf_status open_checkpoint(conversion *cv, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    GF_FAIL_IF(!o->blocks || !o->blocks->transform_block, err, GF_E_USAGE, "--checkpoint %s: only a block method's run (--blocks awq, autoround, "
+               "awq+autoround) is saved block by block; --blocks %s has nothing to save", o->checkpoint,
+               (o->blocks ? o->blocks : gf_qmethod_default())->name);
+    char *id = NULL;
+    GF_TRY(run_identity(cv, &id, err));
+    gf_status rc = gf_ckpt_open(o->checkpoint, id, &cv->ck, err);
+    free(id);
+    return rc;
+}
+
+/* After calibration is set up: when the checkpoint holds blocks, the run goes on after them. */
+static gf_status resume(conversion *cv, gf_err *err) {
+    const gf_convert_opts *o = cv->o;
+    const int k = gf_ckpt_layers_done(cv->ck);
+    if (!k) return GF_OK;
+    GF_TRY(check_saved(cv, err));
+    GF_TRY(resume_streams(cv, k, err));
+    cv->ck_done = gf_ckpt_n_tensors(cv->ck);
+    if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, k, 1);
+    return GF_OK;
+}
+
+/* Block `layer`'s last tensor is written: the checkpoint gets the blocks so far and the
+ * streams at the next block's input. */
+static gf_status save_checkpoint(conversion *cv, int layer, gf_err *err) {
+    gf_calib *c = cv->calib;
+    const uint64_t count = (uint64_t)(c->n_samples * c->seqlen * c->cfg->n_embd);
+    const char *names[3] = {"x", "xq", "probe.x"};
+    const float *src[3] = {c->x, c->xq, NULL};
+    uint64_t counts[3] = {count, count, 0};
+    int n = c->xq ? 2 : 1, next = -1;
+    if (cv->probe) src[2] = gf_probe_stream(cv->probe, &next, &counts[2]);
+    if (!c->xq) names[1] = names[2], src[1] = src[2], counts[1] = counts[2];
+    if (cv->probe && next == layer + 1) n++;
+    GF_TRY(gf_ckpt_save(cv->ck, layer, n, names, src, counts, err));
+    const gf_convert_opts *o = cv->o;
+    if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, layer + 1, 0);
+    return GF_OK;
+}
+
+/* Tensor i as the checkpoint has it: its data and its figures. */
+static gf_status saved_tensor(conversion *cv, int i, gf_sink *sink, gf_convert_event *ev, double *e2, double *r2,
+                              gf_err *err) {
+    const gf_ckpt_tensor *t = gf_ckpt_tensor_at(cv->ck, i);
+    void *data = malloc(t->nbytes ? (size_t)t->nbytes : 1);
+    GF_FAIL_IF(!data, err, GF_E_NOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
+               (unsigned long long)t->nbytes);
+    gf_status rc = gf_ckpt_read_tensor(cv->ck, i, data, err);
+    if (!rc) rc = gf_gguf_write_tensor_data(cv->w, sink, (uint64_t)i, data, t->nbytes, err);
+    free(data);
+    *e2 = t->e2, *r2 = t->r2;
+    ev->act_rel = t->act_rel;
+    ev->seconds = t->seconds;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- step 2: calibrate */
 
 /* a method that tunes heads chosen for the embedding or output head (--embed/--output
@@ -682,6 +917,7 @@ static gf_status attach_importance(conversion *cv, gf_err *err) {
 static gf_status calibrate(conversion *cv, gf_err *err) {
     const gf_convert_opts *o = cv->o;
     cv->imx = o->imatrix;
+    if (o->checkpoint) GF_TRY(open_checkpoint(cv, err));
     int want_stats = 0, want_head = 0;
     for (int i = 0; i < cv->n; i++) {
         const plan_entry *p = &cv->plan[i];
@@ -708,6 +944,7 @@ static gf_status calibrate(conversion *cv, gf_err *err) {
     }
     if (o->act_error) /* a few samples for the output-activation error */
         GF_TRY(gf_probe_open(&cv->hp, cv->st, cv->vocab, &cv->co, ACT_TOKENS, &cv->probe, err));
+    if (cv->ck) GF_TRY(resume(cv, err));
     return attach_importance(cv, err);
 }
 
@@ -808,7 +1045,32 @@ static gf_status probe_inputs(conversion *cv, const plan_entry *p, act_acc *act,
     return GF_OK;
 }
 
-/* Tensor i: progress before, its rows quantized and written, progress and sums after. */
+/* Tensor i's rows quantized and written (into the checkpoint too when it keeps them):
+ * the sums of its errors into *e2, *r2, its time and output error into ev. */
+static gf_status computed_tensor(conversion *cv, int i, gf_sink *sink, gf_convert_event *ev, double *e2, double *r2,
+                                 gf_err *err) {
+    const plan_entry *p = &cv->plan[i];
+    const gf_st_tensor *t = p->src;
+    double t1 = gf_time_now();
+    const float *mem = NULL;
+    const void *blocks = NULL;
+    if (cv->bt && p->map.layer >= 0) GF_TRY(transformed_rows(cv, i, &mem, &blocks, err));
+    act_acc act = {.tmp = cv->act_tmp}, *ap = NULL;
+    if (cv->probe && t->n_dims == 2) GF_TRY(probe_inputs(cv, p, &act, &ap, err));
+    cv->ck_capture = cv->ck && p->group <= 1; /* the embedding and the blocks */
+    if (cv->ck_capture) GF_TRY(gf_ckpt_tensor_begin(cv->ck, p->map.name, ev->nbytes, err));
+    if (blocks) GF_TRY(write_blocks(cv, p, (uint64_t)i, mem, blocks, sink, ap, e2, r2, err));
+    else GF_TRY(write_tensor(cv, p, (uint64_t)i, mem, sink, ap, e2, r2, err));
+    ev->act_rel = ap && act.r2 > 0 ? sqrt(act.e2 / act.r2) : -1;
+    ev->seconds = gf_time_now() - t1;
+    if (!cv->ck_capture) return GF_OK;
+    cv->ck_capture = 0;
+    gf_ckpt_tensor fig = {.name = p->map.name, .e2 = *e2, .r2 = *r2, .act_rel = ev->act_rel, .seconds = ev->seconds};
+    return gf_ckpt_tensor_end(cv->ck, &fig, err);
+}
+
+/* Tensor i: progress before, its rows quantized and written (or taken from the
+ * checkpoint), progress and sums after. */
 static gf_status stream_tensor(conversion *cv, int i, gf_sink *sink, gf_err *err) {
     const gf_convert_opts *o = cv->o;
     const plan_entry *p = &cv->plan[i];
@@ -819,17 +1081,10 @@ static gf_status stream_tensor(conversion *cv, int i, gf_sink *sink, gf_err *err
                            .nbytes = gf_gguf_tensor_nbytes_at(cv->w, (uint64_t)i),
                            .method = p->on_grid ? "exact" : p->method->name,
                            .act_rel = -1};
-    double t1 = gf_time_now(), e2, r2;
+    double e2, r2;
     if (o->progress) o->progress(o->progress_ctx, &ev);
-    const float *mem = NULL;
-    const void *blocks = NULL;
-    if (cv->bt && p->map.layer >= 0) GF_TRY(transformed_rows(cv, i, &mem, &blocks, err));
-    act_acc act = {.tmp = cv->act_tmp}, *ap = NULL;
-    if (cv->probe && t->n_dims == 2) GF_TRY(probe_inputs(cv, p, &act, &ap, err));
-    if (blocks) GF_TRY(write_blocks(cv, p, (uint64_t)i, mem, blocks, sink, ap, &e2, &r2, err));
-    else GF_TRY(write_tensor(cv, p, (uint64_t)i, mem, sink, ap, &e2, &r2, err));
-    ev.act_rel = ap && act.r2 > 0 ? sqrt(act.e2 / act.r2) : -1;
-    ev.seconds = gf_time_now() - t1;
+    if (i < cv->ck_done) GF_TRY(saved_tensor(cv, i, sink, &ev, &e2, &r2, err));
+    else GF_TRY(computed_tensor(cv, i, sink, &ev, &e2, &r2, err));
     ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
     ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
     ev.done = 1;
@@ -853,7 +1108,12 @@ static gf_status stream(conversion *cv, gf_sink *sink, gf_err *err) {
     if (cv->probe) cv->act_tmp = malloc((size_t)(ACT_ROWS * (max_row + 2 * ACT_TOKENS)) * sizeof *cv->act_tmp);
     GF_FAIL_IF(!cv->buf || !cv->qbuf || !cv->scratch || (cv->probe && !cv->act_tmp), err, GF_E_NOMEM,
                "out of memory for a %lld-float buffer", (long long)cap);
-    for (int i = 0; i < cv->n; i++) GF_TRY(stream_tensor(cv, i, sink, err));
+    for (int i = 0; i < cv->n; i++) {
+        GF_TRY(stream_tensor(cv, i, sink, err));
+        const int layer = cv->plan[i].map.layer; /* a block's last tensor: save the checkpoint */
+        if (cv->ck && i >= cv->ck_done && layer >= 0 && (i + 1 == cv->n || cv->plan[i + 1].map.layer != layer))
+            GF_TRY(save_checkpoint(cv, layer, err));
+    }
     if (cv->hp.n_rope_freqs && !cv->o->vocab_only)
         GF_TRY(gf_gguf_write_tensor_data(cv->w, sink, (uint64_t)cv->n, cv->hp.rope_freqs,
                                          (size_t)cv->hp.n_rope_freqs * sizeof(float), err));

@@ -87,6 +87,11 @@ typedef struct {
     void (*notice)(void *ctx, const char *text);
     void *progress_ctx;
     volatile int *cancel;      /* checked between tensors; set by a signal handler */
+    const char *checkpoint;    /* a block method's run is saved there after every block,
+                                  and resumed from it (calib/checkpoint.h); NULL: not  */
+    /* after a checkpoint is saved with blocks 0 .. n_done-1 (resumed 0), or when a run
+       resumes after them (resumed 1); ctx: progress_ctx */
+    void (*checkpoint_event)(void *ctx, const char *dir, int n_done, int resumed);
 } gf_convert_opts;
 
 typedef struct {
