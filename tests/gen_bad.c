@@ -3,7 +3,7 @@
  * gguf-forge must reject with a clear message, a clean exit code and no output left behind.
  *
  *   gen_bad OUT_DIR                        write the suite (same bytes on every run: fixed seeds)
- *   gen_bad --classify quantize|lora|inspect|ppl|eval P  print "<gf_status_name>\t<message>" for one case
+ *   gen_bad --classify quantize|lora|checkpoint|inspect|ppl|eval P  print "<gf_status_name>\t<message>" for one case
  *
  * The suite: base/ and base-sharded/, a good tiny Qwen2 model folder (hidden 32, 2 layers, 4 heads /
  * 2 KV heads, FFN 64, a 299-token byte-level BPE tokenizer, BF16 weights), which must quantize; one
@@ -16,7 +16,9 @@
  * LoRA adapter folder for base/ that must merge, and one adapter folder per LoRA case (quantize base --lora CASE,
  * issue 16); eval-hs-good.txt.gz, two HellaSwag tasks gzipped, and one task file per eval case (truncated
  * task, gold index out of range, not text, bad gzip; issue 13), eval-mc-good.bin and the multiple-choice
- * cases (a task offset past the end, a record cut short, 101 answers, a text file), a Winogrande case.  It checks nothing
+ * cases (a task offset past the end, a record cut short, 101 answers, a text file), a Winogrande case; checkpoint
+ * folders for `quantize base --blocks autoround --checkpoint CASE` (calib/checkpoint.c's state file cut short
+ * with its checksum made to match, shorter than any checkpoint file, another file's magic).  It checks nothing
  * itself: tests/test_bad_inputs.sh runs the cases.
  */
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "../common/gf.h"
+#include "../common/hash.h"
 #include "../convert/convert.h"
 #include "../engine/model.h"
 #include "../common/textfile.h"
@@ -1592,6 +1595,38 @@ static void eval_cases(gen *g) {
     eval_mc_wg_cases(g);
 }
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* A checkpoint folder whose state.gfck is body followed by its FNV-1a (a wrong one when
+ * bad_sum), or body alone when raw. */
+static void ckpt_case(gen *g, const char *name, const buf *body, int raw, const char *needle) {
+    buf b = {0};
+    put(&b, body->p, body->len);
+    uint64_t h = gf_fnv1a64(body->p, body->len);
+    if (!raw) put(&b, &h, 8);
+    make_dir(g, name);
+    write_buf(g, name, "state.gfck", &b);
+    manifest(g, name, "checkpoint", GF_E_FORMAT, needle, "quantize base --blocks autoround --checkpoint CASE");
+    buf_free(&b);
+}
+
+static void checkpoint_cases(gen *g) {
+    buf b = {0};
+    put(&b, "GFCKSTAT", 8);
+    put_u32(&b, 1);
+    put_u32(&b, 1000); /* an identity of 1000 bytes, of which the file has 10 */
+    put(&b, "the model\t", 10);
+    ckpt_case(g, "ckpt-state-truncated", &b, 0, "ckpt-state-truncated/state.gfck: truncated: identity at byte 16");
+    b.len = 10;
+    ckpt_case(g, "ckpt-state-10-bytes", &b, 1, "ckpt-state-10-bytes/state.gfck: truncated: 10 bytes");
+    b.len = 0;
+    put(&b, "GGUF\3\0\0\0", 8);
+    put_u32(&b, 1);
+    put_u32(&b, 0);
+    ckpt_case(g, "ckpt-state-not-checkpoint", &b, 0, "ckpt-state-not-checkpoint/state.gfck: not a checkpoint file");
+    buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- --classify */
 
 static gf_status discard(void *ctx, const void *p, size_t n, gf_err *err) { return GF_OK; }
@@ -1649,6 +1684,15 @@ static int classify(const char *kind, const char *path) {
         gf_sink sink = {discard, NULL};
         gf_convert_summary sum;
         st = gf_convert(base, &sink, &o, &sum, &err);
+    } else if (strcmp(kind, "checkpoint") == 0) { /* path: a checkpoint folder for base/ */
+        char base[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(base, sizeof base, "%.*sbase", slash ? (int)(slash - path + 1) : 0, path);
+        gf_convert_opts o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1,
+                             .blocks = gf_qmethod_find("autoround"), .checkpoint = path};
+        gf_sink sink = {discard, NULL};
+        gf_convert_summary sum;
+        st = gf_convert(base, &sink, &o, &sum, &err);
     } else if (strcmp(kind, "ppl") == 0) { /* the engine's load, which `ppl` does first */
         gf_model *m = NULL;
         st = gf_model_open(path, gf_kernels_detect(), &m, &err);
@@ -1656,7 +1700,7 @@ static int classify(const char *kind, const char *path) {
     } else if (strcmp(kind, "eval") == 0) { /* the task file's read and parse, which `eval` does first */
         st = classify_eval(path, &err);
     } else {
-        fprintf(stderr, "gen_bad: --classify wants quantize, lora, inspect, ppl or eval, not '%s'\n", kind);
+        fprintf(stderr, "gen_bad: --classify wants quantize, lora, checkpoint, inspect, ppl or eval, not '%s'\n", kind);
         return 1;
     }
     printf("%s\t%s\n", gf_status_name(st), st ? err.msg : "");
@@ -1668,7 +1712,7 @@ static int classify(const char *kind, const char *path) {
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--classify") == 0) return classify(argv[2], argv[3]);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|lora|inspect|ppl|eval PATH\n");
+        fprintf(stderr, "usage: gen_bad OUT_DIR | gen_bad --classify quantize|lora|checkpoint|inspect|ppl|eval PATH\n");
         return 1;
     }
     gen g = {.out = argv[1]};
@@ -1683,6 +1727,7 @@ int main(int argc, char **argv) {
     gguf_quantize_lines(&g);
     lora_cases(&g);
     eval_cases(&g);
+    checkpoint_cases(&g);
     write_buf(&g, NULL, "MANIFEST.tsv", &g.manifest);
     printf("gen_bad: %d cases in %s\n", g.n_cases, g.out);
     buf_free(&g.manifest);

@@ -6,6 +6,7 @@
 # gen_bad --classify), and nothing left in the output folder.  The good base models must
 # quantize, the good LoRA adapter merge, the good GGUF inspect and the good ppl model load in the engine, so that every
 # case fails for its own defect; and
+# a checkpoint of base/ must save and resume; and
 # gen_bad must remake the suite byte for byte.
 # A case whose note column starts with "BUG" is a known bug: it still runs and its
 # failures are printed, but they are counted as skipped until the bug is fixed.
@@ -43,6 +44,15 @@ done
 timeout 20 "$G" quantize "$S/base" --lora "$S/lora-good" -o "$T/o/out.gguf" -q >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && ok || bad "lora-good: the good adapter does not merge (exit $rc): $(tail -n 2 "$T/err")"
 rm -f "$T/o/out.gguf"
+# a fresh checkpoint of base/ is written and resumed: the checkpoint cases fail for their own defect
+for pass_ in write resume; do
+    timeout 20 "$G" quantize "$S/base" --blocks autoround --iters 1 --nsamples 1 --seqlen 16 --checkpoint "$T/ck" \
+        -o "$T/o/out.gguf" -q >/dev/null 2>"$T/err"; rc=$?
+    [ $rc -eq 0 ] && ok || bad "base --checkpoint ($pass_): exit $rc: $(tail -n 2 "$T/err")"
+    rm -f "$T/o/out.gguf"
+done
+grep -q "resuming from checkpoint $T/ck: blocks 0..1 done" "$T/err" && ok || bad "base --checkpoint did not resume: $(tail -n 2 "$T/err")"
+rm -rf "$T/ck"
 timeout 20 "$G" inspect "$S/gguf-good.gguf" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && ok || bad "gguf-good.gguf does not inspect (exit $rc): $(tail -n 2 "$T/err")"
 if [ -x "$GEN" ]; then # ppl-good.gguf has no tokenizer: the engine's load is what the ppl cases break
@@ -72,6 +82,9 @@ while IFS="$tab" read -r name kind code class needle note; do
         timeout 20 "$G" quantize "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = lora ]; then # an adapter folder for base/ (issue 16)
         timeout 20 "$G" quantize "$S/base" --lora "$p" -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
+    elif [ "$kind" = checkpoint ]; then # a checkpoint folder for base/: refused before any calibration
+        timeout 20 "$G" quantize "$S/base" --blocks autoround --iters 1 --nsamples 1 --seqlen 16 --checkpoint "$p" \
+            -o "$T/o/out.gguf" -q >"$T/out" 2>"$T/err"; rc=$?
     elif [ "$kind" = eval ]; then # a good model: the task file is refused before it loads
         case "$name" in
             eval-mc-*past-end*) set -- --multiple-choice "$p" --tasks 1 ;; # a drawn task is read at its offset
