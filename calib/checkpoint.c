@@ -9,7 +9,8 @@
  *       "GFCKBLCK" | u32 version 1 | u64 FNV-1a of the identity text | u32 LLLL |
  *       per tensor: u32 name length (> 0) | name | u64 n | n data bytes |
  *                   f64 squared error, f64 squared norm, f64 output rel. error, f64 seconds |
- *       u32 0 | u64 FNV-1a
+ *       u32 0 | u32 m | m bytes about the block (the caller's: what the block's method reported) |
+ *       u64 FNV-1a
  *   DIR/state.gfck       the commit point, replaced after each block file
  *       "GFCKSTAT" | u32 version 1 | u32 identity length | identity text ("what\tvalue\n"
  *       lines) | u32 blocks done K | u32 tensors saved (in block files 0 .. K-1) |
@@ -41,6 +42,7 @@
 #define CK_MAX_ID ((uint64_t)1 << 20)     /* identity text                      */
 #define CK_MAX_STREAMS 16
 #define CK_MAX_TENSORS (1 << 20)
+#define CK_MAX_INFO 4096                  /* bytes about a block                */
 #define CK_CHUNK ((size_t)1 << 20)        /* bytes per read while hashing       */
 
 typedef struct {
@@ -60,6 +62,9 @@ struct gf_ckpt {
     stream s[CK_MAX_STREAMS];
     int n_s;
     int n_saved;            /* tensors in block files 0 .. layers_done-1          */
+    uint8_t **info;         /* (n_loaded) the bytes about each block found saved, or NULL */
+    uint32_t *n_info;
+    int n_loaded;
     /* the block file being written */
     gf_outfile *seg;
     uint64_t seg_hash, cur_left;
@@ -158,14 +163,16 @@ static gf_status write_state(gf_ckpt *ck, int n, const char *const *names, const
     return finish(f, h, err);
 }
 
-gf_status gf_ckpt_save(gf_ckpt *ck, int layer, int n, const char *const *names, const float *const *src,
-                       const uint64_t *count, gf_err *err) {
-    GF_FAIL_IF(layer != ck->layers_done || !ck->seg || ck->in_tensor || n > CK_MAX_STREAMS, err, GF_E_USAGE,
-               "checkpoint %s: block %d saved out of order (%d done)", ck->dir, layer, ck->layers_done);
+gf_status gf_ckpt_save(gf_ckpt *ck, int layer, const void *info, uint32_t n_info, int n, const char *const *names,
+                       const float *const *src, const uint64_t *count, gf_err *err) {
+    GF_FAIL_IF(layer != ck->layers_done || !ck->seg || ck->in_tensor || n > CK_MAX_STREAMS || n_info > CK_MAX_INFO, err,
+               GF_E_USAGE, "checkpoint %s: block %d saved out of order (%d done)", ck->dir, layer, ck->layers_done);
     gf_outfile *seg = ck->seg;
     uint64_t h = ck->seg_hash;
     ck->seg = NULL;
     gf_status rc = put_u32(seg, &h, 0, err);
+    if (!rc) rc = put_u32(seg, &h, n_info, err);
+    if (!rc && n_info) rc = put(seg, &h, info, n_info, err);
     if (rc) {
         gf_outfile_abort(seg);
         return rc;
@@ -349,6 +356,13 @@ static gf_status read_block(gf_ckpt *ck, int layer, gf_err *err) {
         rc = gf_errf(err, GF_E_FORMAT, "%s: holds block %u of another run (identity %016llx, this run's %016llx)", path,
                      l, (unsigned long long)idh, (unsigned long long)ck->id_hash);
     while (!rc && !end) rc = read_record(ck, &r, layer, &end);
+    uint32_t m = 0;
+    if (!rc) rc = gf_reader_u32(&r, &m, "block figures size");
+    if (!rc && m > CK_MAX_INFO) rc = gf_errf(err, GF_E_FORMAT, "%s: %u bytes of block figures, at most %d", path, m,
+                                             CK_MAX_INFO);
+    if (!rc && m && !(ck->info[layer] = malloc(m))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    if (!rc && m) rc = gf_reader_bytes(&r, ck->info[layer], m, "block figures");
+    if (!rc) ck->n_info[layer] = m;
     if (!rc && gf_reader_left(&r))
         rc = gf_errf(err, GF_E_FORMAT, "%s: %llu bytes after the last tensor", path, (unsigned long long)gf_reader_left(&r));
     if (fd >= 0) close(fd);
@@ -377,6 +391,10 @@ static gf_status load(gf_ckpt *ck, gf_err *err) {
     if (stat(path, &sb) != 0) return GF_OK; /* a new checkpoint */
     int n_tensors = 0;
     GF_TRY(read_state(ck, path, &n_tensors, err));
+    ck->info = calloc((size_t)ck->layers_done, sizeof *ck->info);
+    ck->n_info = calloc((size_t)ck->layers_done, sizeof *ck->n_info);
+    GF_FAIL_IF(!ck->info || !ck->n_info, err, GF_E_NOMEM, "out of memory");
+    ck->n_loaded = ck->layers_done;
     for (int l = 0; l < ck->layers_done; l++) GF_TRY(read_block(ck, l, err));
     GF_FAIL_IF(ck->n_t != n_tensors, err, GF_E_FORMAT, "checkpoint %s: state.gfck counts %d tensors, its %d block files "
                "hold %d", ck->dir, n_tensors, ck->layers_done, ck->n_t);
@@ -412,6 +430,9 @@ void gf_ckpt_free(gf_ckpt *ck) {
     gf_outfile_abort(ck->seg);
     for (int i = 0; i < ck->n_t; i++) free((char *)ck->t[i].name);
     for (int i = 0; i < ck->n_s; i++) free(ck->s[i].name);
+    for (int i = 0; ck->info && i < ck->n_loaded; i++) free(ck->info[i]);
+    free(ck->info);
+    free(ck->n_info);
     free(ck->t);
     free(ck->t_layer);
     free(ck->t_off);
@@ -421,6 +442,13 @@ void gf_ckpt_free(gf_ckpt *ck) {
 
 int gf_ckpt_layers_done(const gf_ckpt *ck) { return ck->layers_done; }
 int gf_ckpt_n_tensors(const gf_ckpt *ck) { return ck->n_t; }
+
+const void *gf_ckpt_block_info(const gf_ckpt *ck, int layer, uint32_t *n) {
+    *n = 0;
+    if (!ck->info || layer < 0 || layer >= ck->n_loaded || !ck->info[layer]) return NULL;
+    *n = ck->n_info[layer];
+    return ck->info[layer];
+}
 const gf_ckpt_tensor *gf_ckpt_tensor_at(const gf_ckpt *ck, int i) { return &ck->t[i]; }
 
 /* n bytes at off of the checkpoint's file `layer` (-1: the state) into dst */

@@ -49,12 +49,15 @@ gf_status gf_ckpt_tensor_begin(gf_ckpt *ck, const char *name, uint64_t nbytes, g
 gf_status gf_ckpt_tensor_data(gf_ckpt *ck, const void *data, uint64_t n, gf_err *err);
 gf_status gf_ckpt_tensor_end(gf_ckpt *ck, const gf_ckpt_tensor *figures, gf_err *err);
 
-/* Block `layer` is finished: the tensors since the last save become block file `layer`,
- * then the state (blocks 0 .. layer done, the n streams, names[i] of count[i] floats)
- * replaces the previous one.  Each file is written whole or not at all (temporary file,
- * fsync, rename), the state last: a kill at any moment leaves the previous checkpoint
- * or the new one. */
-gf_status gf_ckpt_save(gf_ckpt *ck, int layer, int n, const char *const *names, const float *const *src,
-                       const uint64_t *count, gf_err *err);
+/* Block `layer` is finished: the tensors since the last save and the caller's n_info
+ * bytes about the block (what it reported) become block file `layer`, then the state
+ * (blocks 0 .. layer done, the n streams, names[i] of count[i] floats) replaces the
+ * previous one.  Each file is written whole or not at all (temporary file, fsync,
+ * rename), the state last: a kill at any moment leaves the previous checkpoint or the
+ * new one. */
+gf_status gf_ckpt_save(gf_ckpt *ck, int layer, const void *info, uint32_t n_info, int n, const char *const *names,
+                       const float *const *src, const uint64_t *count, gf_err *err);
+/* The bytes saved about finished block `layer` (*n of them), or NULL (*n = 0). */
+const void *gf_ckpt_block_info(const gf_ckpt *ck, int layer, uint32_t *n);
 
 #endif /* GF_CHECKPOINT_H */

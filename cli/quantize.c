@@ -247,7 +247,7 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
         }
         cJSON_AddItemToArray(pc->report_blocks, b);
     }
-    if (pc->quiet) return;
+    if (pc->quiet || ev->saved) return; /* a saved block's line was printed by the run that tuned it */
     fprintf(stderr, "%s: block %d/%d, %.1f s:", ev->method, ev->layer + 1, ev->n_layers, ev->seconds);
     static const char *groups[4] = {"q/k/v", "o", "gate/up", "down"};
     for (int g = 0; ev->awq && g < 4; g++) {

@@ -59,6 +59,16 @@ typedef struct {
 
 /* ---------------------------------------------------------------- the conversion's state */
 
+/* What the block method reported about a block, as a checkpoint keeps it: raw bytes,
+ * read back only by a build of the same version (the identity says so) and of the
+ * same size. */
+typedef struct {
+    int32_t reported, has_awq, has_ar, pad; /* reported 0: the block was not tuned */
+    double seconds;
+    gf_awq_report awq;
+    gf_ar_report ar;
+} block_figures;
+
 /* Everything one gf_convert owns, so that its steps (plan, calibrate, write_header,
  * stream, report) share it and one function frees it. */
 typedef struct {
@@ -94,6 +104,7 @@ typedef struct {
     gf_ckpt *ck;               /* --checkpoint: the folder, or NULL                     */
     int ck_done;               /* tensors 0 .. ck_done-1 come from the checkpoint       */
     int ck_capture;            /* the tensor being written goes into the checkpoint too */
+    block_figures fig;         /* what the block method reported about the current block */
 } conversion;
 
 gf_type gf_convert_default_embed_type(gf_type type) {
@@ -465,11 +476,10 @@ static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err
 /* Loads decoder block `layer` into the calibration, runs the block method's hook
  * for the layer's matrix type, and advances the calibration activations past it. */
 static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, gf_type lt, const gf_method_env *env,
-                                 const gf_convert_opts *o, gf_err *err) {
+                                 const gf_convert_opts *o, block_figures *fig, gf_err *err) {
     /* lt GF_TYPE_F32: nothing to tune (no Q4_0/Q8_0 matrix, or one already on its grid) */
-    gf_awq_report awq_rep;
-    gf_ar_report ar_rep;
-    gf_block_report rep = {.awq = &awq_rep, .ar = &ar_rep};
+    memset(fig, 0, sizeof *fig);
+    gf_block_report rep = {.awq = &fig->awq, .ar = &fig->ar};
     double t0 = gf_time_now();
     GF_TRY(gf_calib_load_layer(c, layer, err));
     if (lt != GF_TYPE_Q4_0 && lt != GF_TYPE_Q8_0) { /* nothing to tune: carry both streams through the float block */
@@ -485,6 +495,10 @@ static gf_status transform_layer(gf_calib *c, const gf_qmethod *bt, int layer, g
     GF_TRY(bt->transform_block(c, layer, lt, env, &rep, err));
     gf_block_event ev = {.layer = layer, .n_layers = (int)c->cfg->n_layer, .method = bt->name, .awq = rep.awq,
                          .ar = rep.ar, .seconds = gf_time_now() - t0};
+    fig->reported = 1;
+    fig->has_awq = rep.awq != NULL;
+    fig->has_ar = rep.ar != NULL;
+    fig->seconds = ev.seconds;
     if (o->block_progress) o->block_progress(o->progress_ctx, &ev);
     return GF_OK;
 }
@@ -817,6 +831,18 @@ static gf_status resume(conversion *cv, gf_err *err) {
     GF_TRY(resume_streams(cv, k, err));
     cv->ck_done = gf_ckpt_n_tensors(cv->ck);
     if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, k, 1);
+    for (int l = 0; l < k; l++) { /* the saved blocks' reports, for the report and the ETA */
+        uint32_t n;
+        const void *info = gf_ckpt_block_info(cv->ck, l, &n);
+        block_figures fig;
+        GF_FAIL_IF(n != sizeof fig, err, GF_E_FORMAT, "checkpoint %s: block %d's figures are %u bytes, this build's %zu",
+                   o->checkpoint, l, n, sizeof fig);
+        memcpy(&fig, info, sizeof fig);
+        gf_block_event ev = {.layer = l, .n_layers = (int)cv->hp.n_layer, .method = cv->bt->name,
+                             .awq = fig.has_awq ? &fig.awq : NULL, .ar = fig.has_ar ? &fig.ar : NULL,
+                             .seconds = fig.seconds, .saved = 1};
+        if (fig.reported && o->block_progress) o->block_progress(o->progress_ctx, &ev);
+    }
     return GF_OK;
 }
 
@@ -832,7 +858,7 @@ static gf_status save_checkpoint(conversion *cv, int layer, gf_err *err) {
     if (cv->probe) src[2] = gf_probe_stream(cv->probe, &next, &counts[2]);
     if (!c->xq) names[1] = names[2], src[1] = src[2], counts[1] = counts[2];
     if (cv->probe && next == layer + 1) n++;
-    GF_TRY(gf_ckpt_save(cv->ck, layer, n, names, src, counts, err));
+    GF_TRY(gf_ckpt_save(cv->ck, layer, &cv->fig, sizeof cv->fig, n, names, src, counts, err));
     const gf_convert_opts *o = cv->o;
     if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, layer + 1, 0);
     return GF_OK;
@@ -1012,7 +1038,7 @@ static gf_status transformed_rows(conversion *cv, int i, const float **mem, cons
                 grid |= cv->plan[k].on_grid;
             }
         if (grid) lt = GF_TYPE_F32;
-        GF_TRY(transform_layer(cv->calib, cv->bt, p->map.layer, lt, &cv->env, cv->o, err));
+        GF_TRY(transform_layer(cv->calib, cv->bt, p->map.layer, lt, &cv->env, cv->o, &cv->fig, err));
         cv->bt_layer = p->map.layer;
     }
     *mem = gf_calib_tensor(cv->calib, p->map.name);

@@ -46,6 +46,7 @@ typedef struct gf_block_event {
     const gf_awq_report *awq;  /* NULL unless AWQ ran   */
     const gf_ar_report *ar;    /* NULL unless AutoRound ran */
     double seconds;
+    int saved;                 /* 1: done by an earlier run, read back from its checkpoint */
 } gf_block_event;
 
 /* A PEFT LoRA adapter to merge before quantizing (formats/lora.h). */
