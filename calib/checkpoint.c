@@ -16,6 +16,8 @@
  *       lines) | u32 blocks done K | u32 tensors saved (in block files 0 .. K-1) |
  *       u32 streams | per stream: u32 name length | name | u64 count | count f32 | u64 FNV-1a
  * The streams are the calibration activations at block K's depth (the caller names them).
+ *   DIR/lock             empty; flock()ed while a run uses the folder, so a second run
+ *       on the same folder is refused instead of removing the first one's temporary files
  * A block file past the state's K (a kill between the two renames) is ignored and later
  * replaced.  There is no RNG state to keep: AutoRound seeds each block's minibatch order
  * from --seed and the block's index (calib/autoround.c), and --seed is in the identity.
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +55,7 @@ typedef struct {
 
 struct gf_ckpt {
     char dir[PATH_MAX];
+    int lock_fd;            /* DIR/lock, flock()ed; -1 none                       */
     char *id;               /* identity text of this run                         */
     uint64_t id_hash;
     int layers_done;
@@ -415,6 +419,14 @@ gf_status gf_ckpt_open(const char *dir, const char *id, gf_ckpt **out, gf_err *e
     ck->id = strdup(id);
     ck->id_hash = gf_fnv1a64(id, strlen(id));
     gf_status rc = ck->id ? GF_OK : gf_errf(err, GF_E_NOMEM, "out of memory");
+    char lock[PATH_MAX + 8];
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    ck->lock_fd = rc ? -1 : open(lock, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
+    if (!rc && ck->lock_fd < 0 && errno == ENOENT) ck->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (!rc && ck->lock_fd < 0) rc = gf_errf(err, GF_E_IO, "checkpoint %s: cannot create %s: %s", dir, lock, strerror(errno));
+    if (!rc && flock(ck->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        rc = errno == EWOULDBLOCK ? gf_errf(err, GF_E_USAGE, "checkpoint %s: in use by another run (it holds %s)", dir, lock)
+                                  : gf_errf(err, GF_E_IO, "checkpoint %s: cannot lock %s: %s", dir, lock, strerror(errno));
     if (!rc) remove_leftovers(dir);
     if (!rc) rc = load(ck, err);
     if (rc) {
@@ -437,6 +449,7 @@ void gf_ckpt_free(gf_ckpt *ck) {
     free(ck->t_layer);
     free(ck->t_off);
     free(ck->id);
+    if (ck->lock_fd >= 0) close(ck->lock_fd); /* and the lock with it */
     free(ck);
 }
 

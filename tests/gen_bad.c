@@ -1606,6 +1606,7 @@ static void ckpt_case(gen *g, const char *name, const buf *body, int raw, const 
     if (!raw) put(&b, &h, 8);
     make_dir(g, name);
     write_buf(g, name, "state.gfck", &b);
+    write_file(g, name, "lock", "", 0); /* so that the run refusing the case writes nothing here */
     manifest(g, name, "checkpoint", GF_E_FORMAT, needle, "quantize base --blocks autoround --checkpoint CASE");
     buf_free(&b);
 }

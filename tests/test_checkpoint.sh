@@ -4,7 +4,8 @@
 # block 2 is saved, or at whatever moment a kill -9 from the shell lands, resumes after its
 # last saved block (it says so, and tunes only the blocks left) and writes the uninterrupted
 # run's bytes and report; a checkpoint of other options or another model is refused naming the
-# difference; a damaged or truncated checkpoint file is refused cleanly; nothing is left in
+# difference, and so is a folder another run holds; a damaged or truncated checkpoint file is
+# refused cleanly; nothing is left in
 # the output folder by a refused run.  On qwen2-tiny (4 blocks), AWQ + AutoRound blocks and an
 # AutoRound head, 2 samples of 32 tokens: a few seconds.
 G=${BUILD:-build}/gguf-forge
@@ -32,7 +33,7 @@ q "$T/plain.gguf" -q
 q "$T/ck.gguf" --checkpoint "$T/ck1"
 [ $rc -eq 0 ] && ok || bad "run with --checkpoint: exit $rc: $(tail -n 2 "$T/err")"
 cmp -s "$T/plain.gguf" "$T/ck.gguf" && ok || bad "--checkpoint changes the bytes written"
-[ "$(ls "$T/ck1" | tr '\n' ' ')" = "block-0000.gfck block-0001.gfck block-0002.gfck block-0003.gfck state.gfck " ] && ok ||
+[ "$(ls -A "$T/ck1" | tr '\n' ' ')" = "block-0000.gfck block-0001.gfck block-0002.gfck block-0003.gfck lock state.gfck " ] && ok ||
     bad "checkpoint folder holds: $(ls -A "$T/ck1" | tr '\n' ' ')"
 grep -q "checkpoint $T/ck1: blocks 0..3 saved" "$T/err" && ok || bad "no 'blocks 0..3 saved' line: $(tail -n 3 "$T/err")"
 
@@ -97,6 +98,10 @@ sed -i 's/"rms_norm_eps": 1e-06/"rms_norm_eps": 1e-05/' "$T/other/qwen2-tiny/con
 [ $rc -eq 1 ] && grep -q "checkpoint $T/ck1: the model's config.json was fnv1a64:" "$T/err" && ok ||
     bad "another config.json: exit $rc: $(tail -n 1 "$T/err")"
 no_output "another model"
+# a folder another run holds (its lock): refused, and its files left alone
+flock "$T/ck1/lock" "$G" quantize $M -o "$T/o/out.gguf" $OPTS --checkpoint "$T/ck1" -q 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "checkpoint $T/ck1: in use by another run" "$T/err" && ok || bad "a locked folder: exit $rc: $(tail -n 1 "$T/err")"
+no_output "a locked folder"
 # not a block method: nothing to save
 "$G" quantize $M -o "$T/o/out.gguf" --type q4_0 --checkpoint "$T/ck4" -q 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "nothing to save" "$T/err" && [ ! -e "$T/ck4" ] && ok || bad "--blocks minmax: exit $rc: $(tail -n 1 "$T/err")"
