@@ -270,11 +270,12 @@ static gf_status read_streams(gf_ckpt *ck, gf_reader *r) {
     uint32_t n;
     GF_TRY(gf_reader_u32(r, &n, "stream count"));
     GF_FAIL_IF(n > CK_MAX_STREAMS, r->err, GF_E_FORMAT, "%s: %u streams, at most %d", r->name, n, CK_MAX_STREAMS);
-    for (; ck->n_s < (int)n; ck->n_s++) {
+    while (ck->n_s < (int)n) {
         stream *s = &ck->s[ck->n_s];
         uint32_t len;
         GF_TRY(gf_reader_u32(r, &len, "stream name length"));
         GF_TRY(gf_reader_str(r, len, CK_MAX_NAME, &s->name, "stream name"));
+        ck->n_s++; /* owns the name now */
         GF_TRY(gf_reader_u64(r, &s->count, "stream size"));
         GF_FAIL_IF(s->count > gf_reader_left(r) / 4, r->err, GF_E_FORMAT,
                    "%s: truncated: stream '%s' of %llu floats at byte %llu, %llu bytes left", r->name, s->name,
