@@ -542,7 +542,7 @@ static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *er
     p->type = want;
     const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
     p->method = mm ? mm : gf_qmethod_default();
-    p->measure = o->measure;
+    p->measure = o->measure || o->checkpoint; /* a checkpoint keeps the figures for a run that shows them */
     p->env = &cv->env;
     const gf_type_traits *wt = gf_type_info(want);
     if (wt->is_quantized && src->row_len % wt->block_size) {
