@@ -15,17 +15,17 @@
  *   report      the summary.
  * Does not know any method by name: quantize_rows() is the single place where the
  * tensor's method turns float rows into blocks, and the methods' hooks do the rest.
+ * --checkpoint: emit() copies the tensor bytes into the checkpoint as they are written;
+ * what is saved and how a run resumes is convert/resume.c.
  */
-#include "convert.h"
+#include "conversion.h"
 
 #include <limits.h>
 #include <math.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../calib/checkpoint.h"
 #include "../calib/probe.h"
 #include "../formats/lora.h"
 #include "../engine/gemm.h"
@@ -34,78 +34,9 @@
 #include "../formats/hfload.h"
 #include "../formats/safetensors.h"
 #include "../formats/vocab.h"
-#include "../common/hash.h"
-#include "../common/textfile.h"
 #include "../common/types.h"
-#include "../engine/cpu.h"
 
 #define CHUNK_FLOATS ((int64_t)1 << 21) /* 8 MB of float rows per read */
-
-typedef struct {
-    const gf_st_tensor *src;
-    gf_tensor_map map;
-    gf_type type;
-    const gf_qmethod *method;
-    const float *importance;   /* (row_len) from the importance matrix, or NULL */
-    const float *head_h;       /* (row_len, row_len): the method tunes the embedding/output
-                                  head (tune_head), rows under this quadratic form; or NULL */
-    const gf_method_env *env;  /* what the method's hooks receive                   */
-    int measure;               /* compute the weight error while quantizing     */
-    int on_grid;               /* every block is already on the type's grid: written
-                                  exactly (gf_quantize_row_exact), no method runs  */
-    char note[160];
-    int group; /* order in the file: embedding, blocks, output norm, output */
-} plan_entry;
-
-/* ---------------------------------------------------------------- the conversion's state */
-
-/* What the block method reported about a block, as a checkpoint keeps it: raw bytes,
- * read back only by a build of the same version (the identity says so) and of the
- * same size. */
-typedef struct {
-    int32_t reported, has_awq, has_ar, pad; /* reported 0: the block was not tuned */
-    double seconds;
-    gf_awq_report awq;
-    gf_ar_report ar;
-} block_figures;
-
-/* Everything one gf_convert owns, so that its steps (plan, calibrate, write_header,
- * stream, report) share it and one function frees it. */
-typedef struct {
-    const char *dir;
-    const gf_convert_opts *o;
-    gf_convert_summary *sum;
-    gf_hfcfg hp;
-    gf_safetensors *st;        /* NULL for --vocab-only of a folder                     */
-    gf_lora lora;              /* the --lora adapters, merged as st's rows are read     */
-    gf_gguf *src;              /* a GGUF input (its metadata is copied through), or NULL */
-    gf_vocab *vocab;
-    gf_gguf_writer *w;
-    regex_t *rx;               /* the --tensor-type rules, compiled                     */
-    int n_rx;
-    plan_entry *plan;          /* (n) in file order                                     */
-    int n;
-    gf_ar_opts tuning;         /* o->autoround, or the default recipe's                 */
-    gf_method_env env;         /* what the methods' hooks receive                       */
-    gf_calib_opts co;
-    const gf_imatrix *imx;     /* o->imatrix, or the statistics calibration measured    */
-    gf_imatrix *calib_imx;
-    gf_calib *calib;           /* the calibration run (statistics, or the block method's) */
-    const gf_qmethod *bt;      /* the blocks' method when it has a block hook, or NULL  */
-    gf_probe *probe;           /* samples for the output-activation error, or NULL      */
-    float *head_h;             /* (D, D) second moment of the head's calibration inputs */
-    float *head_out, *head_tied, *head_eye; /* the quadratic form of each head role     */
-    int64_t max_row;           /* longest row of any tensor                             */
-    float *buf;                /* a chunk of float rows                                 */
-    uint8_t *qbuf;             /* its blocks                                            */
-    double *scratch;           /* per-row error sums of a chunk                         */
-    float *act_tmp;            /* act_acc's scratch                                     */
-    int bt_layer, probe_layer, probe_final; /* where the calibration and probe stand    */
-    gf_ckpt *ck;               /* --checkpoint: the folder, or NULL                     */
-    int ck_done;               /* tensors 0 .. ck_done-1 come from the checkpoint       */
-    int ck_capture;            /* the tensor being written goes into the checkpoint too */
-    block_figures fig;         /* what the block method reported about the current block */
-} conversion;
 
 gf_type gf_convert_default_embed_type(gf_type type) {
     return type == GF_TYPE_Q4_0 ? GF_TYPE_Q8_0 : type;
@@ -650,236 +581,6 @@ static gf_status plan(conversion *cv, gf_err *err) {
     return gf_vocab_from_hf(cv->dir, cv->hp.n_vocab, &cv->vocab, err);
 }
 
-/* ---------------------------------------------------------------- checkpoints */
-
-/* The identity text a checkpoint is checked against: one "what\tvalue" line for the
- * model and for every option that changes the bytes written (not -t, -q, --report). */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} idtext;
-
-__attribute__((format(printf, 3, 4))) static void idline(idtext *t, const char *what, const char *fmt, ...) {
-    char val[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof val, fmt, ap);
-    va_end(ap);
-    size_t need = t->len + strlen(what) + strlen(val) + 3;
-    if (need > t->cap) {
-        char *s = realloc(t->s, need * 2);
-        if (!s) return (void)(t->oom = 1);
-        t->s = s, t->cap = need * 2;
-    }
-    t->len += (size_t)sprintf(t->s + t->len, "%s\t%s\n", what, val);
-}
-
-/* the model: its name, its files' sizes, its tensor table and (a folder's) config.json */
-static gf_status model_identity(const conversion *cv, idtext *t, gf_err *err) {
-    const gf_safetensors *st = cv->st;
-    uint64_t size = 0, h = GF_FNV1A64_BASIS;
-    for (int f = 0; f < st->n_files; f++) size += st->files[f].size;
-    for (int64_t i = 0; i < st->n_tensors; i++) {
-        const gf_st_tensor *x = &st->tensors[i];
-        uint64_t v[4] = {(uint64_t)x->dtype, x->n_dims, x->offset, x->nbytes};
-        h = gf_fnv1a64_from(h, x->name, strlen(x->name) + 1);
-        h = gf_fnv1a64_from(h, v, sizeof v);
-        h = gf_fnv1a64_from(h, x->shape, sizeof x->shape);
-    }
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", cv->dir);
-    size_t l = strlen(tmp);
-    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-    const char *b = strrchr(tmp, '/');
-    idline(t, "the model", "%s", b ? b + 1 : tmp);
-    idline(t, "the model's size", "%llu bytes in %d files", (unsigned long long)size, st->n_files);
-    idline(t, "the model's tensor table", "fnv1a64:%016llx", (unsigned long long)h);
-    if (!cv->src) {
-        char path[PATH_MAX + 16], *text = NULL;
-        size_t len = 0;
-        snprintf(path, sizeof path, "%s/config.json", cv->dir);
-        GF_TRY(gf_read_text(path, (size_t)1 << 24, &text, &len, err));
-        idline(t, "the model's config.json", "fnv1a64:%016llx", (unsigned long long)gf_fnv1a64(text, len));
-        free(text);
-    }
-    return GF_OK;
-}
-
-/* what a --tensor-type rule list, an imatrix and the lora adapters are, in one value each */
-static void input_identity(const conversion *cv, idtext *t) {
-    const gf_convert_opts *o = cv->o;
-    char buf[1024] = "none";
-    for (int i = 0; i < o->n_rules; i++)
-        snprintf(buf + (i ? strlen(buf) : 0), sizeof buf - (i ? strlen(buf) : 0), "%s%s=%s", i ? " " : "",
-                 o->rules[i].regex, gf_type_name(o->rules[i].type));
-    idline(t, "option --tensor-type", "%s", buf);
-    uint64_t h = GF_FNV1A64_BASIS;
-    for (int64_t i = 0; o->imatrix && i < o->imatrix->n; i++) {
-        const gf_imatrix_entry *e = &o->imatrix->e[i];
-        h = gf_fnv1a64_from(h, e->name, strlen(e->name) + 1);
-        h = gf_fnv1a64_from(h, e->values, (size_t)e->n * sizeof *e->values);
-    }
-    if (o->imatrix) idline(t, "option --imatrix", "%s fnv1a64:%016llx", o->imatrix_name ? o->imatrix_name : "",
-                           (unsigned long long)h);
-    else idline(t, "option --imatrix", "none");
-    snprintf(buf, sizeof buf, "none");
-    for (int i = 0; i < cv->lora.n; i++)
-        snprintf(buf + (i ? strlen(buf) : 0), sizeof buf - (i ? strlen(buf) : 0), "%s%s fnv1a64:%016llx x%.17g",
-                 i ? ", " : "", cv->lora.ad[i].path, (unsigned long long)cv->lora.ad[i].hash, cv->lora.ad[i].user_scale);
-    idline(t, "option --lora", "%s", buf);
-}
-
-static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
-    const gf_convert_opts *o = cv->o;
-    const gf_ar_opts *a = &cv->tuning;
-    idtext t = {0};
-    gf_status rc = model_identity(cv, &t, err);
-    const char *ct = cv->co.text;
-    size_t cl = cv->co.text_len;
-    if (!ct) ct = gf_calib_default_text(&cl);
-    idline(&t, "gguf-forge", "%s", GF_VERSION);
-    idline(&t, "the kernel set", "%s", gf_kernels_name(gf_kernels_default()));
-    idline(&t, "option --type", "%s", gf_type_name(o->type));
-    idline(&t, "option --embed-type", "%s", o->embed_type >= 0 ? gf_type_name((gf_type)o->embed_type) : "default");
-    idline(&t, "option --output-type", "%s", o->output_type >= 0 ? gf_type_name((gf_type)o->output_type) : "default");
-    idline(&t, "option --pure", "%s", o->pure ? "yes" : "no");
-    input_identity(cv, &t);
-    idline(&t, "option --blocks", "%s", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    idline(&t, "option --embed", "%s", (o->embed ? o->embed : gf_qmethod_default())->name);
-    idline(&t, "option --output", "%s", (o->output ? o->output : gf_qmethod_default())->name);
-    idline(&t, "option --calib", "%s fnv1a64:%016llx", cv->co.text ? cv->co.name : "built-in",
-           (unsigned long long)gf_calib_text_hash(ct, cl));
-    idline(&t, "option --nsamples", "%lld", (long long)cv->co.nsamples);
-    idline(&t, "option --seqlen", "%lld", (long long)cv->co.seqlen);
-    idline(&t, "option --seed", "%llu", (unsigned long long)cv->co.seed);
-    idline(&t, "option --recipe", "%s", o->ar_recipe ? o->ar_recipe : "default");
-    idline(&t, "option --iters", "%d", a->iters);
-    idline(&t, "option --batch", "%lld", (long long)a->batch);
-    if (a->lr > 0) idline(&t, "option --lr", "%.17g", a->lr);
-    else idline(&t, "option --lr", "auto");
-    idline(&t, "AutoRound's minibatch seed", "%llu", (unsigned long long)a->seed);
-    idline(&t, "AutoRound's range tuning", "%d", a->tune_range);
-    idline(&t, "option --name", "%s", o->name ? o->name : "(the model's)");
-    if (!rc && t.oom) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
-    if (rc) free(t.s);
-    else *out = t.s;
-    return rc;
-}
-
-/* The saved tensors must be this run's first ones, ending with a whole block. */
-static gf_status check_saved(const conversion *cv, gf_err *err) {
-    const int k = gf_ckpt_layers_done(cv->ck), n = gf_ckpt_n_tensors(cv->ck);
-    const char *dir = cv->o->checkpoint;
-    GF_FAIL_IF(n > cv->n, err, GF_E_FORMAT, "checkpoint %s: %d tensors saved, this run writes %d", dir, n, cv->n);
-    for (int i = 0; i < n; i++) {
-        const gf_ckpt_tensor *t = gf_ckpt_tensor_at(cv->ck, i);
-        const plan_entry *p = &cv->plan[i];
-        uint64_t nb = gf_row_size(p->type, p->src->row_len) * (uint64_t)p->src->n_rows;
-        GF_FAIL_IF(strcmp(t->name, p->map.name) || t->nbytes != nb, err, GF_E_FORMAT,
-                   "checkpoint %s: saved tensor %d is '%s' of %llu bytes, this run's is '%s' of %llu", dir, i, t->name,
-                   (unsigned long long)t->nbytes, p->map.name, (unsigned long long)nb);
-    }
-    GF_FAIL_IF(!n || cv->plan[n - 1].map.layer != k - 1 || (n < cv->n && cv->plan[n].map.layer >= 0 &&
-               cv->plan[n].map.layer < k), err, GF_E_FORMAT,
-               "checkpoint %s: its %d tensors do not end with block %d", dir, n, k - 1);
-    return GF_OK;
-}
-
-/* The calibration streams at block k's input, from the checkpoint (the probe's is
- * optional: without it the probe runs the float blocks itself). */
-static gf_status resume_streams(conversion *cv, int k, gf_err *err) {
-    gf_calib *c = cv->calib;
-    const uint64_t count = (uint64_t)(c->n_samples * c->seqlen * c->cfg->n_embd);
-    int found = 0;
-    GF_TRY(gf_ckpt_read_stream(cv->ck, "x", c->x, count, &found, err));
-    GF_FAIL_IF(!found, err, GF_E_FORMAT, "checkpoint %s: no stream 'x'", cv->o->checkpoint);
-    if (c->xq) {
-        GF_TRY(gf_ckpt_read_stream(cv->ck, "xq", c->xq, count, &found, err));
-        GF_FAIL_IF(!found, err, GF_E_FORMAT, "checkpoint %s: no stream 'xq'", cv->o->checkpoint);
-    }
-    if (cv->probe) {
-        int next;
-        uint64_t pn;
-        float *px = gf_probe_stream(cv->probe, &next, &pn);
-        GF_TRY(gf_ckpt_read_stream(cv->ck, "probe.x", px, pn, &found, err));
-        if (found) gf_probe_set_depth(cv->probe, k);
-    }
-    return GF_OK;
-}
-
-/* --checkpoint: opens the folder, refusing a checkpoint of another run before any
- * calibration work. */
-static gf_status open_checkpoint(conversion *cv, gf_err *err) {
-    const gf_convert_opts *o = cv->o;
-    GF_FAIL_IF(!o->blocks || !o->blocks->transform_block, err, GF_E_USAGE, "--checkpoint %s: only a block method's run (--blocks awq, autoround, "
-               "awq+autoround) is saved block by block; --blocks %s has nothing to save", o->checkpoint,
-               (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    char *id = NULL;
-    GF_TRY(run_identity(cv, &id, err));
-    gf_status rc = gf_ckpt_open(o->checkpoint, id, &cv->ck, err);
-    free(id);
-    return rc;
-}
-
-/* After calibration is set up: when the checkpoint holds blocks, the run goes on after them. */
-static gf_status resume(conversion *cv, gf_err *err) {
-    const gf_convert_opts *o = cv->o;
-    const int k = gf_ckpt_layers_done(cv->ck);
-    if (!k) return GF_OK;
-    GF_TRY(check_saved(cv, err));
-    GF_TRY(resume_streams(cv, k, err));
-    cv->ck_done = gf_ckpt_n_tensors(cv->ck);
-    if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, k, 1);
-    for (int l = 0; l < k; l++) { /* the saved blocks' reports, for the report and the ETA */
-        uint32_t n;
-        const void *info = gf_ckpt_block_info(cv->ck, l, &n);
-        block_figures fig;
-        GF_FAIL_IF(n != sizeof fig, err, GF_E_FORMAT, "checkpoint %s: block %d's figures are %u bytes, this build's %zu",
-                   o->checkpoint, l, n, sizeof fig);
-        memcpy(&fig, info, sizeof fig);
-        gf_block_event ev = {.layer = l, .n_layers = (int)cv->hp.n_layer, .method = cv->bt->name,
-                             .awq = fig.has_awq ? &fig.awq : NULL, .ar = fig.has_ar ? &fig.ar : NULL,
-                             .seconds = fig.seconds, .saved = 1};
-        if (fig.reported && o->block_progress) o->block_progress(o->progress_ctx, &ev);
-    }
-    return GF_OK;
-}
-
-/* Block `layer`'s last tensor is written: the checkpoint gets the blocks so far and the
- * streams at the next block's input. */
-static gf_status save_checkpoint(conversion *cv, int layer, gf_err *err) {
-    gf_calib *c = cv->calib;
-    const uint64_t count = (uint64_t)(c->n_samples * c->seqlen * c->cfg->n_embd);
-    const char *names[3] = {"x", "xq", "probe.x"};
-    const float *src[3] = {c->x, c->xq, NULL};
-    uint64_t counts[3] = {count, count, 0};
-    int n = c->xq ? 2 : 1, next = -1;
-    if (cv->probe) src[2] = gf_probe_stream(cv->probe, &next, &counts[2]);
-    if (!c->xq) names[1] = names[2], src[1] = src[2], counts[1] = counts[2];
-    if (cv->probe && next == layer + 1) n++;
-    GF_TRY(gf_ckpt_save(cv->ck, layer, &cv->fig, sizeof cv->fig, n, names, src, counts, err));
-    const gf_convert_opts *o = cv->o;
-    if (o->checkpoint_event) o->checkpoint_event(o->progress_ctx, o->checkpoint, layer + 1, 0);
-    return GF_OK;
-}
-
-/* Tensor i as the checkpoint has it: its data and its figures. */
-static gf_status saved_tensor(conversion *cv, int i, gf_sink *sink, gf_convert_event *ev, double *e2, double *r2,
-                              gf_err *err) {
-    const gf_ckpt_tensor *t = gf_ckpt_tensor_at(cv->ck, i);
-    void *data = malloc(t->nbytes ? (size_t)t->nbytes : 1);
-    GF_FAIL_IF(!data, err, GF_E_NOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
-               (unsigned long long)t->nbytes);
-    gf_status rc = gf_ckpt_read_tensor(cv->ck, i, data, err);
-    if (!rc) rc = gf_gguf_write_tensor_data(cv->w, sink, (uint64_t)i, data, t->nbytes, err);
-    free(data);
-    *e2 = t->e2, *r2 = t->r2;
-    ev->act_rel = t->act_rel;
-    ev->seconds = t->seconds;
-    return rc;
-}
-
 /* ---------------------------------------------------------------- step 2: calibrate */
 
 /* a method that tunes heads chosen for the embedding or output head (--embed/--output
@@ -943,7 +644,7 @@ static gf_status attach_importance(conversion *cv, gf_err *err) {
 static gf_status calibrate(conversion *cv, gf_err *err) {
     const gf_convert_opts *o = cv->o;
     cv->imx = o->imatrix;
-    if (o->checkpoint) GF_TRY(open_checkpoint(cv, err));
+    if (o->checkpoint) GF_TRY(gf_convert_ckpt_open(cv, err));
     int want_stats = 0, want_head = 0;
     for (int i = 0; i < cv->n; i++) {
         const plan_entry *p = &cv->plan[i];
@@ -970,7 +671,7 @@ static gf_status calibrate(conversion *cv, gf_err *err) {
     }
     if (o->act_error) /* a few samples for the output-activation error */
         GF_TRY(gf_probe_open(&cv->hp, cv->st, cv->vocab, &cv->co, ACT_TOKENS, &cv->probe, err));
-    if (cv->ck) GF_TRY(resume(cv, err));
+    if (cv->ck) GF_TRY(gf_convert_ckpt_resume(cv, err));
     return attach_importance(cv, err);
 }
 
@@ -1109,7 +810,7 @@ static gf_status stream_tensor(conversion *cv, int i, gf_sink *sink, gf_err *err
                            .act_rel = -1};
     double e2, r2;
     if (o->progress) o->progress(o->progress_ctx, &ev);
-    if (i < cv->ck_done) GF_TRY(saved_tensor(cv, i, sink, &ev, &e2, &r2, err));
+    if (i < cv->ck_done) GF_TRY(gf_convert_ckpt_tensor(cv, i, sink, &ev, &e2, &r2, err));
     else GF_TRY(computed_tensor(cv, i, sink, &ev, &e2, &r2, err));
     ev.w_mse = e2 / ((double)t->row_len * (double)t->n_rows);
     ev.w_rel = r2 > 0 ? sqrt(e2 / r2) : 0;
@@ -1138,7 +839,7 @@ static gf_status stream(conversion *cv, gf_sink *sink, gf_err *err) {
         GF_TRY(stream_tensor(cv, i, sink, err));
         const int layer = cv->plan[i].map.layer; /* a block's last tensor: save the checkpoint */
         if (cv->ck && i >= cv->ck_done && layer >= 0 && (i + 1 == cv->n || cv->plan[i + 1].map.layer != layer))
-            GF_TRY(save_checkpoint(cv, layer, err));
+            GF_TRY(gf_convert_ckpt_save(cv, layer, err));
     }
     if (cv->hp.n_rope_freqs && !cv->o->vocab_only)
         GF_TRY(gf_gguf_write_tensor_data(cv->w, sink, (uint64_t)cv->n, cv->hp.rope_freqs,
