@@ -26,6 +26,7 @@
 #include "../formats/gguf.h"
 #include "../formats/hfconfig.h"
 #include "check.h"
+#include "mem_ppl.h"
 #include "membuf.h"
 #include "random_model.h"
 
@@ -272,41 +273,6 @@ done:
 
 /* Our perplexity of the GGUF in m over the first `chunks` windows of 512 of text,
  * as `gguf-forge ppl` computes it (F16 cache: llama.cpp's numbers); -1 on failure. */
-static double ppl_of(const membuf *m, const char *text, size_t len, int chunks) {
-    gf_err err = {0};
-    gf_gguf *g = NULL;
-    gf_model *model = NULL;
-    gf_vocab *v = NULL;
-    gf_tokenizer *t = NULL;
-    gf_ppl *r = NULL;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    double ppl = -1;
-    gf_status st = gf_gguf_parse(m->p, m->n, "mem", &g, &err);
-    if (!st) st = gf_model_from_gguf(g, gf_kernels_detect(), &model, &err);
-    if (!st) st = gf_vocab_from_gguf(g, &v, &err);
-    if (!st) st = gf_tokenizer_init(v, &t, &err);
-    if (!st) st = gf_tokenize(t, text, len, 1, 0, &ids, &n_ids, &err);
-    if (!st) {
-        gf_ppl_params p = {.n_ctx = 512, .n_batch = 512, .n_chunks = chunks, .add_bos = gf_tokenizer_adds_bos(t),
-                           .bos_id = gf_tokenizer_bos(t), .kv_type = GF_TYPE_F16};
-        st = gf_ppl_init(&r, model, NULL, ids, (int64_t)n_ids, &p, &err);
-    }
-    for (int64_t i = 0; !st && i < gf_ppl_n_chunks(r); i++) st = gf_ppl_step(r, &err);
-    if (!st) {
-        gf_ppl_report rep;
-        gf_ppl_summary(r, &rep, 0);
-        ppl = rep.ppl;
-    }
-    CHECK(st == GF_OK, "ppl: %s", err.msg);
-    gf_ppl_free(r);
-    free(ids);
-    gf_tokenizer_free(t);
-    gf_vocab_free(v);
-    gf_model_free(model);
-    gf_gguf_close(g);
-    return ppl;
-}
 
 /* Against llama-perplexity on the same files: reference-outputs/llama3/ppl.txt (F32, lines
  * "model chunks PPL +/-") and ppl-quant.txt (Q8_0 and Q4_0 in the default layout, lines
@@ -337,7 +303,7 @@ static int vs_file(const char *root, const char *path, int typed, const char *te
         gf_gguf *g = convert_as(d, (gf_type)type, &m, &err);
         CHECK(g != NULL, "%s", err.msg);
         gf_gguf_close(g);
-        double got = g ? ppl_of(&m, text, len, chunks) : -1;
+        double got = g ? mem_ppl(&m, text, len, chunks) : -1;
         const double rel = fabs(got - want) / want, lim = typed ? PPL_REL_QUANT : PPL_REL_F32;
         printf("  %s %s, %d x 512 of nlp-valid.txt: PPL %.6e, llama-perplexity %.6e: relative difference %.2g\n",
                name, tname, chunks, got, want, rel);

@@ -14,8 +14,10 @@
  * The explicit head_dim of the llama architecture is checked the same way, against
  * transformers' MistralForCausalLM, on Mistral-Nemo-Base-2407's config.json shrunk
  * (32/8 heads of 128 on a 64-wide stream; q/k rows permuted for llama's RoPE).
- * `test_qwen3 --write DIR` writes the three models (DIR/qwen3, DIR/qwen3-untied,
- * DIR/nemo) for reference-outputs/qwen3/make.sh.
+ * Our F32, Q8_0 and Q4_0 files of a fourth model with small weights (qwen3-q) are
+ * scored against a llama.cpp newer than c392e50, which knows qwen3.
+ * `test_qwen3 --write DIR` writes the four models (DIR/qwen3, DIR/qwen3-untied,
+ * DIR/nemo, DIR/qwen3-q) for reference-outputs/qwen3/make.sh and make-newer.sh.
  */
 #include <math.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include "../formats/hfconfig.h"
 #include "check.h"
 #include "kld.h"
+#include "mem_ppl.h"
 #include "membuf.h"
 #include "random_model.h"
 #include "sha256.h"
@@ -88,15 +91,23 @@ static int write_shape(const char *dir, const char *config, const rm_spec *shape
     return rc;
 }
 
-static int write_model(const char *dir, const char *config, int tied) {
+static int write_model_scaled(const char *dir, const char *config, int tied, float wscale) {
     rm_spec sp = QWEN3_SHAPE;
     sp.config = config;
     sp.tied = tied;
+    sp.wscale = wscale;
     rt ts[64];
     int n = 0, rc = rm_write(dir, &sp, ts, &n, 0);
     rm_free(ts, n);
     return rc;
 }
+
+static int write_model(const char *dir, const char *config, int tied) { return write_model_scaled(dir, config, tied, 0); }
+
+/* "qwen3-q": the tied model with weights in [-0.1, 0.1], whose perplexity (near the
+ * vocabulary's size) Q8_0 and Q4_0 rounding moves by little, so that two engines' scores
+ * of the same quantized file can be compared at 0.5 % (weights in [-1, 1] give 1e7). */
+#define QUIET_WSCALE 0.1f
 
 static gf_gguf *convert(const char *dir, const gf_convert_opts *o, membuf *m, gf_err *err) {
     gf_sink sink = {mem_write, m};
@@ -347,6 +358,50 @@ static void expect_refused(const char *what, const char *config, const char *key
     CHECK(system(cmd) == 0, "%s", cmd);
 }
 
+/* llama-perplexity of a llama.cpp newer than c392e50 (it knows qwen3: the tree vendored in
+ * llama-cpp-python 0.3.36, reference-outputs/qwen3/make-newer.sh) on our files of qwen3-q,
+ * lines "model type chunks PPL +/-": ours within 0.1 % (F32) and 0.5 % (Q8_0, Q4_0). */
+#define PPL_REL_F32 1e-3
+#define PPL_REL_QUANT 5e-3
+static void test_vs_newer_llamacpp(const char *dir) {
+    char tp[512], line[256], *text = NULL;
+    size_t len = 0;
+    gf_err err = {0};
+    if (!check_shared_path(tp, sizeof tp, "data/nlp-valid.txt")) return;
+    FILE *f = fopen("reference-outputs/qwen3/ppl-newer.txt", "r");
+    CHECK(f != NULL, "reference-outputs/qwen3/ppl-newer.txt");
+    if (!f || gf_read_file(tp, (size_t)1 << 28, &text, &len, &err)) {
+        CHECK(f && 0, "%s", err.msg);
+        if (f) fclose(f);
+        return;
+    }
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[64], tname[16];
+        int chunks;
+        double want, pm;
+        if (line[0] == '#' || sscanf(line, "%63s %15s %d %lf %lf", name, tname, &chunks, &want, &pm) != 5) continue;
+        const int type = gf_type_from_name(tname);
+        CHECK(type >= 0 && !strcmp(name, "qwen3-q"), "ppl-newer.txt: '%s %s'", name, tname);
+        if (type < 0) continue;
+        const gf_convert_opts o = {.type = (gf_type)type, .embed_type = -1, .output_type = -1};
+        membuf mb = {0};
+        gf_gguf *g = convert(dir, &o, &mb, &err);
+        CHECK(g != NULL, "%s: %s", tname, err.msg);
+        gf_gguf_close(g);
+        const double got = g ? mem_ppl(&mb, text, len, chunks) : -1, rel = fabs(got - want) / want;
+        const double lim = type == GF_TYPE_F32 ? PPL_REL_F32 : PPL_REL_QUANT;
+        printf("  %s %s, %d x 512 of nlp-valid.txt: PPL %.6f, newer llama-perplexity %.6f: relative difference %.2g\n",
+               name, tname, chunks, got, want, rel);
+        CHECK(rel < lim, "%s %s: PPL %g vs llama.cpp's %g", name, tname, got, want);
+        free(mb.p);
+        n++;
+    }
+    CHECK(n == 3, "ppl-newer.txt has qwen3-q at f32, q8_0 and q4_0: %d lines", n);
+    fclose(f);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--write")) { /* the models of reference-outputs/qwen3/make.sh */
         char a[1024], b[1024];
@@ -354,8 +409,10 @@ int main(int argc, char **argv) {
         snprintf(b, sizeof b, "%s/qwen3-untied", argv[2]);
         char c[1024];
         snprintf(c, sizeof c, "%s/nemo", argv[2]);
+        char q[1024];
+        snprintf(q, sizeof q, "%s/qwen3-q", argv[2]);
         return write_model(a, QWEN3_06B("false", "true"), 1) || write_model(b, QWEN3_06B("false", "false"), 0) ||
-               write_shape(c, NEMO, &NEMO_SHAPE);
+               write_shape(c, NEMO, &NEMO_SHAPE) || write_model_scaled(q, QWEN3_06B("false", "true"), 1, QUIET_WSCALE);
     }
     char dir[] = "/tmp/gf-qwen3-XXXXXX", untied[] = "/tmp/gf-qwen3u-XXXXXX";
     CHECK(mkdtemp(dir) && mkdtemp(untied), "mkdtemp");
@@ -394,9 +451,14 @@ int main(int argc, char **argv) {
     printf("6. refused configurations\n");
     expect_refused("attention_bias true", QWEN3_06B("true", "true"), "attention_bias", NULL);
     expect_refused("Qwen3MoeForCausalLM", QWEN3_MOE, "num_experts", "mixture-of-experts");
+    printf("7. a newer llama.cpp on our F32, Q8_0 and Q4_0 files (reference-outputs/qwen3/ppl-newer.txt)\n");
+    char quiet[] = "/tmp/gf-qwen3q-XXXXXX";
+    CHECK(mkdtemp(quiet) != NULL, "mkdtemp");
+    CHECK(write_model_scaled(quiet, QWEN3_06B("false", "true"), 1, QUIET_WSCALE) == 0, "writing %s", quiet);
+    test_vs_newer_llamacpp(quiet);
     free(m.p);
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", dir, untied, nemo);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s", dir, untied, nemo, quiet);
     CHECK(system(cmd) == 0, "%s", cmd);
     return check_done("test_qwen3");
 }
