@@ -3,7 +3,8 @@
 # --hellaswag` on the same file, tasks and threads, taking turns (best of REPS,
 # default 3), tasks/s from wall time (model load included for both).  Models:
 # qwen2-tiny F32 and Q4_0 (../shared/oracle) and, when bench/run.sh has written
-# it, the random-weight Qwen2.5-0.5B-shaped Q4_0 file (EVAL_TASKS_BIG tasks, default 50).
+# it, the random-weight Qwen2.5-0.5B-shaped Q4_0 file (EVAL_TASKS_BIG tasks, default 50), and
+# the files in EVAL_EXTRA (space-separated paths, e.g. a real model's Q4_0; EVAL_TASKS_BIG tasks).
 # llama-perplexity comes from LLAMA_CPP_DIR (a build directory with bin/; not a
 # GGML_NATIVE build on AMX CPUs).  Also checks that both print the same final
 # acc_norm.  Markdown out.  Not a test: numbers only.
@@ -51,5 +52,6 @@ for m in "$SHARED/oracle/qwen2-tiny-f32.f32.gguf" "$SHARED/oracle/qwen2-tiny-f32
     [ -f "$m" ] && one "$m" "$N"
 done
 [ -f "$OUT/ours-q4_0.gguf" ] && one "$OUT/ours-q4_0.gguf" "$NBIG"
+for m in ${EVAL_EXTRA:-}; do [ -f "$m" ] && one "$m" "$NBIG"; done
 [ -x "$LP" ] || echo "(set LLAMA_CPP_DIR=/path/to/llama.cpp/build to run llama-perplexity side by side)"
 echo
