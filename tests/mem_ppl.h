@@ -2,10 +2,14 @@
  * mem_ppl.h - the engine's perplexity of a GGUF held in memory, on the first chunks
  * of a text, with llama-perplexity's windows (-c 512 -b 512, F16 KV cache as its
  * default): what the tests compare with llama-perplexity's "Final estimate" on the
- * same file.  Test code only: test_llama3, test_qwen3.
+ * same file; and the check of a file of such perplexities against ours.  Test code
+ * only: test_llama3, test_qwen3.
  */
 #ifndef GF_TEST_MEM_PPL_H
 #define GF_TEST_MEM_PPL_H
+
+#include <math.h>
+#include <stdio.h>
 
 #include "../engine/cpu.h"
 #include "../engine/ppl.h"
@@ -50,6 +54,60 @@ static double mem_ppl(const membuf *m, const char *text, size_t len, int chunks)
     gf_model_free(model);
     gf_gguf_close(g);
     return ppl;
+}
+
+/* ---------------------------------------------------------------- against llama-perplexity */
+
+#define PPL_REL_F32 1e-3   /* issue 12: llama-perplexity's PPL within 0.1 % on F32 files */
+#define PPL_REL_QUANT 5e-3 /* and within 0.5 % on quantized ones */
+
+/* Model `name` of a reference file converted to type (the default layout of `quantize
+ * --type`) into m; 0, or -1 with err filled (a model the test does not have, too). */
+typedef int (*mem_ppl_convert_fn)(const char *name, gf_type type, membuf *m, const void *ctx, gf_err *err);
+
+/* The shared text rel (GF_SHARED), whole, or NULL: missing (a skip, a failure under CI) or unreadable. */
+static char *mem_ppl_text(const char *rel, size_t *len) {
+    char path[512], *text = NULL;
+    gf_err err = {0};
+    if (!check_shared_path(path, sizeof path, rel)) return NULL;
+    CHECK(gf_read_file(path, (size_t)1 << 28, &text, len, &err) == GF_OK, "%s", err.msg);
+    return text;
+}
+
+/* Every line "model [type] chunks PPL +/-" of path (typed: with the type column; else the
+ * files are F32): the model converted, scored by mem_ppl on text, and checked within
+ * PPL_REL_F32 / PPL_REL_QUANT of who's PPL.  Returns the number of lines checked. */
+static int mem_ppl_check_file(const char *path, int typed, mem_ppl_convert_fn convert, const void *ctx,
+                              const char *who, const char *text, size_t len) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s", path);
+    if (!f) return 0;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[64], tname[16] = "f32";
+        int chunks;
+        double want, pm;
+        if (line[0] == '#' || (typed ? sscanf(line, "%63s %15s %d %lf %lf", name, tname, &chunks, &want, &pm) != 5
+                                     : sscanf(line, "%63s %d %lf %lf", name, &chunks, &want, &pm) != 4))
+            continue;
+        const int type = gf_type_from_name(tname);
+        CHECK(type >= 0, "%s: type '%s'", path, tname);
+        if (type < 0) continue;
+        membuf m = {0};
+        gf_err err = {0};
+        const int ok = convert(name, (gf_type)type, &m, ctx, &err) == 0;
+        CHECK(ok, "%s: %s %s: %s", path, name, tname, err.msg);
+        const double got = ok ? mem_ppl(&m, text, len, chunks) : -1, rel = fabs(got - want) / want;
+        const double lim = type == GF_TYPE_F32 ? PPL_REL_F32 : PPL_REL_QUANT;
+        printf("  %s %s, %d x 512: PPL %.6e, %s %.6e: relative difference %.2g\n", name, tname, chunks, got, who,
+               want, rel);
+        CHECK(rel < lim, "%s %s: PPL %g vs %s's %g", name, tname, got, who, want);
+        free(m.p);
+        n++;
+    }
+    fclose(f);
+    return n;
 }
 
 #endif /* GF_TEST_MEM_PPL_H */

@@ -271,62 +271,28 @@ done:
     free(plain.p);
 }
 
-/* Our perplexity of the GGUF in m over the first `chunks` windows of 512 of text,
- * as `gguf-forge ppl` computes it (F16 cache: llama.cpp's numbers); -1 on failure. */
-
-/* Against llama-perplexity on the same files: reference-outputs/llama3/ppl.txt (F32, lines
- * "model chunks PPL +/-") and ppl-quant.txt (Q8_0 and Q4_0 in the default layout, lines
- * "model type chunks PPL +/-"). llama.cpp applies rope_freqs.weight as GGML's freq_factors
- * and the linear and yarn keys as GGML's rope freq_scale, ext_factor and attn_factor. */
-#define PPL_REL_F32 1e-3   /* issue 12: 0.1 % for F32 */
-#define PPL_REL_QUANT 5e-3 /* and 0.5 % for quantized files */
-static int vs_file(const char *root, const char *path, int typed, const char *text, size_t len) {
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL, "%s", path);
-    if (!f) return 0;
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        char name[64], tname[16] = "f32";
-        int chunks;
-        double want, pm;
-        if (line[0] == '#' || (typed ? sscanf(line, "%63s %15s %d %lf %lf", name, tname, &chunks, &want, &pm) != 5
-                                     : sscanf(line, "%63s %d %lf %lf", name, &chunks, &want, &pm) != 4))
-            continue;
-        const int type = gf_type_from_name(tname);
-        CHECK(type >= 0, "%s: type '%s'", path, tname);
-        if (type < 0) continue;
-        char d[1024];
-        model_dir(d, sizeof d, root, name);
-        membuf m = {0};
-        gf_err err = {0};
-        gf_gguf *g = convert_as(d, (gf_type)type, &m, &err);
-        CHECK(g != NULL, "%s", err.msg);
-        gf_gguf_close(g);
-        double got = g ? mem_ppl(&m, text, len, chunks) : -1;
-        const double rel = fabs(got - want) / want, lim = typed ? PPL_REL_QUANT : PPL_REL_F32;
-        printf("  %s %s, %d x 512 of nlp-valid.txt: PPL %.6e, llama-perplexity %.6e: relative difference %.2g\n",
-               name, tname, chunks, got, want, rel);
-        CHECK(rel < lim, "%s %s: PPL %g vs llama.cpp's %g", name, tname, got, want);
-        free(m.p);
-        n++;
-    }
-    fclose(f);
-    return n;
+/* Against llama-perplexity on the same files, 3 x 512 tokens of nlp-valid.txt:
+ * reference-outputs/llama3/ppl.txt (F32, lines "model chunks PPL +/-") and ppl-quant.txt
+ * (Q8_0 and Q4_0 in the default layout, lines "model type chunks PPL +/-"). llama.cpp
+ * applies rope_freqs.weight as GGML's freq_factors and the linear and yarn keys as GGML's
+ * rope freq_scale, ext_factor and attn_factor. */
+static int convert_named(const char *name, gf_type type, membuf *m, const void *root, gf_err *err) {
+    char d[1024];
+    model_dir(d, sizeof d, root, name);
+    gf_gguf *g = convert_as(d, type, m, err);
+    gf_gguf_close(g);
+    return g ? 0 : -1;
 }
 
 static void test_vs_llamacpp(const char *root) {
-    char tp[512], *text = NULL;
     size_t len = 0;
-    gf_err err = {0};
-    if (!check_shared_path(tp, sizeof tp, "data/nlp-valid.txt")) return;
-    if (gf_read_file(tp, (size_t)1 << 28, &text, &len, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
-    int n = vs_file(root, "reference-outputs/llama3/ppl.txt", 0, text, len);
+    char *text = mem_ppl_text("data/nlp-valid.txt", &len);
+    if (!text) return;
+    int n = mem_ppl_check_file("reference-outputs/llama3/ppl.txt", 0, convert_named, root, "llama-perplexity", text,
+                               len);
     CHECK(n == N_MODELS, "ppl.txt has the %d models: %d", N_MODELS, n);
-    n = vs_file(root, "reference-outputs/llama3/ppl-quant.txt", 1, text, len);
+    n = mem_ppl_check_file("reference-outputs/llama3/ppl-quant.txt", 1, convert_named, root, "llama-perplexity", text,
+                           len);
     CHECK(n == 2 * N_QUIET, "ppl-quant.txt has the %d models at Q8_0 and Q4_0: %d", N_QUIET, n);
     free(text);
 }

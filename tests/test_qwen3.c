@@ -361,44 +361,21 @@ static void expect_refused(const char *what, const char *config, const char *key
 /* llama-perplexity of a llama.cpp newer than c392e50 (it knows qwen3: the tree vendored in
  * llama-cpp-python 0.3.36, reference-outputs/qwen3/make-newer.sh) on our files of qwen3-q,
  * lines "model type chunks PPL +/-": ours within 0.1 % (F32) and 0.5 % (Q8_0, Q4_0). */
-#define PPL_REL_F32 1e-3
-#define PPL_REL_QUANT 5e-3
+static int convert_quiet(const char *name, gf_type type, membuf *m, const void *dir, gf_err *err) {
+    if (strcmp(name, "qwen3-q")) return gf_errf(err, GF_E_USAGE, "model '%s' is not qwen3-q", name), -1;
+    const gf_convert_opts o = {.type = type, .embed_type = -1, .output_type = -1};
+    gf_gguf *g = convert(dir, &o, m, err);
+    gf_gguf_close(g);
+    return g ? 0 : -1;
+}
+
 static void test_vs_newer_llamacpp(const char *dir) {
-    char tp[512], line[256], *text = NULL;
     size_t len = 0;
-    gf_err err = {0};
-    if (!check_shared_path(tp, sizeof tp, "data/nlp-valid.txt")) return;
-    FILE *f = fopen("reference-outputs/qwen3/ppl-newer.txt", "r");
-    CHECK(f != NULL, "reference-outputs/qwen3/ppl-newer.txt");
-    if (!f || gf_read_file(tp, (size_t)1 << 28, &text, &len, &err)) {
-        CHECK(f && 0, "%s", err.msg);
-        if (f) fclose(f);
-        return;
-    }
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        char name[64], tname[16];
-        int chunks;
-        double want, pm;
-        if (line[0] == '#' || sscanf(line, "%63s %15s %d %lf %lf", name, tname, &chunks, &want, &pm) != 5) continue;
-        const int type = gf_type_from_name(tname);
-        CHECK(type >= 0 && !strcmp(name, "qwen3-q"), "ppl-newer.txt: '%s %s'", name, tname);
-        if (type < 0) continue;
-        const gf_convert_opts o = {.type = (gf_type)type, .embed_type = -1, .output_type = -1};
-        membuf mb = {0};
-        gf_gguf *g = convert(dir, &o, &mb, &err);
-        CHECK(g != NULL, "%s: %s", tname, err.msg);
-        gf_gguf_close(g);
-        const double got = g ? mem_ppl(&mb, text, len, chunks) : -1, rel = fabs(got - want) / want;
-        const double lim = type == GF_TYPE_F32 ? PPL_REL_F32 : PPL_REL_QUANT;
-        printf("  %s %s, %d x 512 of nlp-valid.txt: PPL %.6f, newer llama-perplexity %.6f: relative difference %.2g\n",
-               name, tname, chunks, got, want, rel);
-        CHECK(rel < lim, "%s %s: PPL %g vs llama.cpp's %g", name, tname, got, want);
-        free(mb.p);
-        n++;
-    }
+    char *text = mem_ppl_text("data/nlp-valid.txt", &len);
+    if (!text) return;
+    const int n = mem_ppl_check_file("reference-outputs/qwen3/ppl-newer.txt", 1, convert_quiet, dir,
+                                     "newer llama-perplexity", text, len);
     CHECK(n == 3, "ppl-newer.txt has qwen3-q at f32, q8_0 and q4_0: %d lines", n);
-    fclose(f);
     free(text);
 }
 
