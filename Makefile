@@ -1,7 +1,7 @@
 # gguf-forge - one Makefile, explicit source lists, per-file SIMD flags.
 #   make            build ./gguf-forge
 #   make test       build and run every test program (installs missing Debian packages first)
-#   make demo       quantize and inspect the bundled qwen2-tiny model
+#   make demo       quantize the bundled qwen2-tiny model by min-max and AutoRound, compare their KLDs
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer campaigns (clang)
 #   make bench      benchmarks (see BENCHMARKS.md)
@@ -127,9 +127,7 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="$(FUZZ_TARGETS)" sh fuzz/run.sh build-fuzz/lib/libgf.a
 
 demo: deps gguf-forge
-	./gguf-forge quantize models/qwen2-tiny --type q4_0 -o demo-q4_0.gguf --force
-	./gguf-forge inspect demo-q4_0.gguf
-	./gguf-forge run demo-q4_0.gguf -p "The film" -n 24
+	@sh scripts/demo.sh ./gguf-forge
 
 BENCH_BIN = $(BUILD)/bench/gen_model $(BUILD)/bench/bench_kernels $(BUILD)/bench/bench_gemm $(BUILD)/bench/bench_autoround
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgf.a
