@@ -5,14 +5,21 @@
 #   make asan       the whole test suite under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer campaigns (clang)
 #   make bench      benchmarks (see BENCHMARKS.md)
+#   make MPI=1      ./gguf-forge-mpi: mpicc, -DGF_MPI (data-parallel AutoRound), objects in build-mpi
 
 CC      ?= gcc
+# MPI=1: the same sources through mpicc with -DGF_MPI (calib/dist.c), in their own build folder
+ifeq ($(MPI),1)
+CC      := mpicc
+BUILD   ?= build-mpi
+MPIFLAGS = -DGF_MPI
+endif
 BUILD   ?= build
 GF_SHARED ?= ../shared
 OPT     ?= -O2
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?=
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fopenmp $(CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fopenmp $(MPIFLAGS) $(CFLAGS)
 LDLIBS  = -fopenmp -lcjson -lpcre2-8 -lz -lm
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
@@ -21,7 +28,7 @@ COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c commo
 FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/lora.c formats/gguf_source.c formats/evalfile.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c
-CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c calib/checkpoint.c
+CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c calib/checkpoint.c calib/dist.c
 CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c convert/resume.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
@@ -74,7 +81,11 @@ FUZZ_REPLAY_BIN = $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps test demo asan fuzz bench clean
+ifeq ($(MPI),1)
+all: gguf-forge-mpi
+else
 all: gguf-forge
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -93,6 +104,10 @@ $(BUILD)/gguf-forge: $(CLI_OBJ) $(BUILD)/libgf.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 gguf-forge: $(BUILD)/gguf-forge
+	cp $< $@
+
+# the MPI build has its own name, so that it never replaces the plain ./gguf-forge
+gguf-forge-mpi: $(BUILD)/gguf-forge
 	cp $< $@
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h
@@ -143,7 +158,7 @@ asan:
 	$(MAKE) BUILD=build-asan CC=clang NO_ARM64=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
 
 clean:
-	rm -rf build build-* gguf-forge
+	rm -rf build build-* gguf-forge gguf-forge-mpi
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 

@@ -31,6 +31,7 @@
 #include "../common/types.h"
 #include "../quantizers/method.h"
 #include "awq.h"
+#include "dist.h"
 
 /* Elementwise loops go parallel from this many weights (a parallel region costs
  * microseconds, and much more on a loaded machine). */
@@ -320,17 +321,26 @@ typedef struct {
     float *Wq[GF_LIN_COUNT], *dW[GF_LIN_COUNT];     /* (n_out, n_in) fake-quantized W, dL/dWq */
     gf_block_weights qw;           /* the block with Wq                                 */
     float *targets, *ymm;          /* (N) float block's outputs; min-max block's outputs */
-    float *xb, *tb, *dy;           /* (B*T, D) a minibatch: inputs, targets, dL/dy       */
+    float *dy;                     /* (T, D) dL/dy of one sample                         */
+    gf_block_tape tape1;           /* one sample: the tuning passes run sample by sample */
     int64_t *order;                /* (n_samples) the minibatch shuffle                 */
     double *mm_loss;               /* (n_samples) min-max MSE of each sample            */
+    int64_t *pick;                 /* (B) the minibatch's samples, by position          */
+    double *ssq;                   /* (B) squared error of each position's sample       */
+    int64_t lo, hi;                /* this rank's positions of every minibatch          */
+    int64_t *acc[GF_LIN_COUNT];    /* (n_out, n_in) the minibatch's dL/dWq in fixed point */
+    int gexp[GF_LIN_COUNT];        /* the grid's bound: |dL/dWq| < 2^gexp               */
+    int have_grid, lgB;            /* gexp set; ceil(log2(B))                           */
 } ar_state;
 
 static void ar_state_free(ar_state *s) {
     for (int l = 0; l < GF_LIN_COUNT; l++)
-        free(s->V[l]), free(s->bestV[l]), free(s->A[l]), free(s->bestA[l]), free(s->Wq[l]), free(s->dW[l]), free(s->dda[l]);
+        free(s->V[l]), free(s->bestV[l]), free(s->A[l]), free(s->bestA[l]), free(s->Wq[l]), free(s->dW[l]), free(s->dda[l]),
+            free(s->acc[l]);
     gf_block_tape_free(&s->p.tape);
     gf_block_tape_free(&s->p.tape_rem);
-    free(s->targets), free(s->ymm), free(s->p.y), free(s->xb), free(s->tb), free(s->dy), free(s->order), free(s->mm_loss);
+    gf_block_tape_free(&s->tape1);
+    free(s->targets), free(s->ymm), free(s->p.y), free(s->dy), free(s->order), free(s->mm_loss), free(s->pick), free(s->ssq);
 }
 
 /* Shapes, the analytic work per token, and every buffer (blocks[l] too). */
@@ -353,15 +363,18 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
     s->p.flop_bwd_pair = 8 * Dq;
 
     GF_TRY(gf_block_tape_init(&s->p.tape, hp, s->B, T, err));
+    GF_TRY(gf_block_tape_init(&s->tape1, hp, 1, T, err));
+    gf_dist_split(s->B, gf_dist_rank(), gf_dist_size(), &s->lo, &s->hi);
+    while (((int64_t)1 << s->lgB) < s->B) s->lgB++;
     s->targets = malloc((size_t)s->N * sizeof *s->targets);
     s->ymm = malloc((size_t)s->N * sizeof *s->ymm);
     s->p.y = malloc((size_t)nbt * sizeof *s->p.y);
-    s->xb = malloc((size_t)nbt * sizeof *s->xb);
-    s->tb = malloc((size_t)nbt * sizeof *s->tb);
-    s->dy = malloc((size_t)nbt * sizeof *s->dy);
+    s->dy = malloc((size_t)(T * D) * sizeof *s->dy);
     s->order = malloc((size_t)b->n_samples * sizeof *s->order);
     s->mm_loss = malloc((size_t)b->n_samples * sizeof *s->mm_loss);
-    int oom = !s->targets || !s->ymm || !s->p.y || !s->xb || !s->tb || !s->dy || !s->order || !s->mm_loss;
+    s->pick = malloc((size_t)s->B * sizeof *s->pick);
+    s->ssq = malloc((size_t)s->B * sizeof *s->ssq);
+    int oom = !s->targets || !s->ymm || !s->p.y || !s->dy || !s->order || !s->mm_loss || !s->pick || !s->ssq;
     for (int l = 0; l < GF_LIN_COUNT && !oom; l++) {
         const size_t n = (size_t)(s->n_out[l] * s->n_in[l]), nb = n / GF_QK;
         s->Wq[l] = malloc(n * sizeof(float));
@@ -372,8 +385,10 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
         s->bestA[l] = malloc(nb * sizeof(float));
         s->dda[l] = malloc(nb * sizeof(float));
         s->dW[l] = malloc(n * sizeof(float));
+        s->acc[l] = malloc(n * sizeof(int64_t));
         blocks[l] = malloc(gf_row_size(s->type, s->n_in[l]) * (size_t)s->n_out[l]);
-        oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !blocks[l];
+        oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !s->acc[l] ||
+               !blocks[l];
         for (size_t i = 0; !oom && i < nb; i++) {
             s->A[l][i] = s->bestA[l][i] = 1.0f;
             s->dda[l][i] = block_dda(s->type, b->bw->w[l] + i * GF_QK);
@@ -400,6 +415,139 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
     return pass_all(&s->p, &s->qw, s->b->xq, s->ymm, s->targets, s->mm_loss, &rep->loss_minmax, err);
 }
 
+/* ---------------------------------------------------------------- exact sums over samples
+ *
+ * A minibatch's gradient is the sum of its samples' gradients.  Each sample's
+ * dL/dWq comes from a forward and backward of that sample alone, is put on a
+ * fixed-point grid every rank knows (units of 2^(gexp - 62 + lgB) per matrix),
+ * and is added into int64: that sum is exact, so it does not depend on which
+ * rank computed which sample nor on the order MPI adds the ranks in, and R
+ * ranks write the bytes of one process.  The grid's bound 2^gexp is
+ * AR_HEADROOM doublings above the previous step's largest |g| (the maximum over
+ * ranks, itself exact); a step whose gradient reaches the bound (the first one
+ * of a block always) is recomputed on a grid fitted to it.  The grid is finer
+ * than float's precision for every element within 2^-30 of the largest, and
+ * SignSGD uses only the signs. */
+
+#define AR_HEADROOM 8
+
+/* acc[i] += g[i] on the grid of scale (units per 1.0), each term clamped to
+ * +-lim so that B of them cannot overflow; returns max |g[i]| (inf if not finite). */
+static double grid_add(int64_t *acc, const float *g, int64_t n, double scale, double lim) {
+    double m = 0.0;
+    #pragma omp parallel for schedule(static) reduction(max : m) if (n >= PAR_MIN_WEIGHTS)
+    for (int64_t i = 0; i < n; i++) {
+        const double v = (double)g[i];
+        if (!isfinite(v)) {
+            m = INFINITY;
+            continue;
+        }
+        const double a = fabs(v);
+        if (a > m) m = a;
+        double q = nearbyint(v * scale);
+        acc[i] += (int64_t)(q > lim ? lim : q < -lim ? -lim : q);
+    }
+    return m;
+}
+
+/* g[i] = acc[i] / scale */
+static void grid_get(float *g, const int64_t *acc, int64_t n, double scale) {
+    const double inv = 1.0 / scale; /* a power of two: exact */
+    #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
+    for (int64_t i = 0; i < n; i++) g[i] = (float)((double)acc[i] * inv);
+}
+
+/* The positions pick[0 .. B) of the next minibatch in the seeded shuffle (every
+ * rank draws the same); returns min-max's loss on them, summed in position order. */
+static double ar_draw(ar_state *s, uint64_t *rs, int64_t *pos) {
+    const gf_ar_block *b = s->b;
+    double mm = 0.0;
+    for (int64_t k = 0; k < s->B; k++) { /* epochs of a seeded shuffle */
+        if (*pos == b->n_samples) {
+            gf_shuffle_i64(s->order, b->n_samples, rs);
+            *pos = 0;
+        }
+        s->pick[k] = s->order[(*pos)++];
+        mm += s->mm_loss[s->pick[k]];
+    }
+    return mm;
+}
+
+/* This rank's samples of the minibatch (positions lo .. hi-1), one at a time:
+ * the squared errors into ssq[k] and the gradient onto the grid in acc; *gmax
+ * (GF_LIN_COUNT) the largest |g| per matrix on this rank. */
+static gf_status ar_local_grad(ar_state *s, double *gmax, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const int64_t T = b->seqlen, stride = T * b->hp->dim;
+    const float c = (float)(2.0 / (double)(s->B * stride)); /* dL/dy of the minibatch's MSE */
+    const double lim = ldexp(1.0, 62 - s->lgB);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        gmax[l] = 0.0;
+        if (s->acc[l]) memset(s->acc[l], 0, (size_t)(s->n_out[l] * s->n_in[l]) * sizeof(int64_t));
+    }
+    for (int64_t k = s->lo; k < s->hi; k++) {
+        const int64_t smp = s->pick[k];
+        GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, b->xq + smp * stride, s->p.y, &s->tape1), err, GF_E_NOMEM,
+                   "autoround: block %d: out of memory in the forward's matrix products", b->layer);
+        const float *y = s->p.y, *t = s->targets + smp * stride;
+        double ssq = 0.0;
+        for (int64_t i = 0; i < stride; i++) {
+            const double d = (double)y[i] - (double)t[i];
+            ssq += d * d;
+            s->dy[i] = c * (y[i] - t[i]);
+        }
+        s->ssq[k] = ssq;
+        for (int l = 0; l < GF_LIN_COUNT; l++)
+            if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
+        GF_FAIL_IF(gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->tape1), err, GF_E_NOMEM,
+                   "autoround: block %d: out of memory in the backward's matrix products", b->layer);
+        s->p.flop += fwd_flop(&s->p, 1) + (double)T * s->p.flop_bwd_tok + (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
+        for (int l = 0; l < GF_LIN_COUNT; l++) {
+            if (!s->tuned[l]) continue;
+            double m = grid_add(s->acc[l], s->dW[l], s->n_out[l] * s->n_in[l], ldexp(1.0, 62 - s->lgB - s->gexp[l]), lim);
+            if (!(m <= gmax[l])) gmax[l] = m;
+        }
+    }
+    return GF_OK;
+}
+
+/* The minibatch's loss (*loss) and gradient (s->dW, every rank the same), exact
+ * whatever the number of ranks. */
+static gf_status ar_grad(ar_state *s, int it, double *loss, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    double gmax[GF_LIN_COUNT];
+    for (;;) {
+        memset(s->ssq, 0, (size_t)s->B * sizeof *s->ssq);
+        GF_TRY(ar_local_grad(s, gmax, err));
+        GF_TRY(gf_dist_max_f64(gmax, GF_LIN_COUNT, err));
+        int refit = 0;
+        for (int l = 0; l < GF_LIN_COUNT; l++) {
+            if (!s->tuned[l]) continue;
+            GF_FAIL_IF(!isfinite(gmax[l]), err, GF_E_VALUE, "autoround: block %d: gradient not finite at iteration %d",
+                       b->layer, it);
+            int e = 0;
+            if (gmax[l] > 0) frexp(gmax[l], &e); /* gmax < 2^e */
+            if (!s->have_grid || gmax[l] >= ldexp(1.0, s->gexp[l])) refit = 1, s->gexp[l] = e + AR_HEADROOM;
+        }
+        s->have_grid = 1;
+        if (!refit) break;
+    }
+    GF_TRY(gf_dist_gather_f64(s->ssq, s->B, err));
+    double sum = 0.0;
+    for (int64_t k = 0; k < s->B; k++) sum += s->ssq[k];
+    *loss = sum / (double)(s->B * b->seqlen * b->hp->dim);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        if (!s->tuned[l]) continue;
+        const int64_t n = s->n_out[l] * s->n_in[l];
+        GF_TRY(gf_dist_sum_i64(s->acc[l], n, err));
+        grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
+        /* the next step's grid: AR_HEADROOM doublings above this step's largest |g| */
+        int e = 0;
+        if (gmax[l] > 0) frexp(gmax[l], &e), s->gexp[l] = e + AR_HEADROOM;
+    }
+    return GF_OK;
+}
+
 /* SignSGD over minibatches of a seeded shuffle; bestV/bestA keep the iterate with
  * the lowest minibatch loss relative to min-max's on the same samples. */
 static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err *err) {
@@ -407,7 +555,6 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
     const gf_block_weights *bw = b->bw;
     const int iters = s->o->iters;
     const double lr0 = s->o->lr > 0 ? s->o->lr : iters > 0 ? 1.0 / iters : 0.0;
-    const int64_t B = s->B, T = b->seqlen, stride = T * b->hp->dim, nbt = B * stride;
     double best = INFINITY, best_raw = INFINITY;
     int best_iter = 0;
     uint64_t rs = (s->o->seed + 1) * 0x9e3779b97f4a7c15ull ^ ((uint64_t)(b->layer + 1) * 0xbf58476d1ce4e5b9ull);
@@ -418,24 +565,13 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
         if (s->tuned[l])
             step_and_quant(s->type, bw->w[l], s->dda[l], s->V[l], s->A[l], NULL, s->n_out[l], s->n_in[l], 0, 0, s->Wq[l]);
     for (int it = 0; it < iters; it++) {
-        double mm_batch = 0.0; /* min-max's loss on this minibatch (times B) */
-        for (int64_t k = 0; k < B; k++) { /* epochs of a seeded shuffle */
-            if (pos == b->n_samples) {
-                gf_shuffle_i64(s->order, b->n_samples, &rs);
-                pos = 0;
-            }
-            int64_t smp = s->order[pos++];
-            mm_batch += s->mm_loss[smp];
-            memcpy(s->xb + k * stride, b->xq + smp * stride, (size_t)stride * sizeof(float));
-            memcpy(s->tb + k * stride, s->targets + smp * stride, (size_t)stride * sizeof(float));
-        }
-        GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape), err, GF_E_NOMEM,
-                   "autoround: block %d: out of memory in the forward's matrix products", b->layer);
-        double loss = gf_mse_loss(s->p.y, s->tb, s->dy, nbt);
+        const double mm_batch = ar_draw(s, &rs, &pos); /* min-max's loss on this minibatch (times B) */
+        double loss = 0.0;
+        GF_TRY(ar_grad(s, it, &loss, err));
         GF_FAIL_IF(!isfinite(loss), err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", b->layer, loss, it);
         /* The kept iterate: auto-round takes the lowest minibatch loss; we divide it by
          * min-max's loss on the same samples, so that an easy minibatch cannot win. */
-        const double crit = mm_batch > 0 ? loss / (mm_batch / (double)B) : loss;
+        const double crit = mm_batch > 0 ? loss / (mm_batch / (double)s->B) : loss;
         if (crit < best) {
             best = crit;
             best_raw = loss;
@@ -446,12 +582,6 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
                 memcpy(s->bestA[l], s->A[l], (size_t)(s->n_out[l] * s->n_in[l] / GF_QK) * sizeof(float));
             }
         }
-        for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
-        GF_FAIL_IF(gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->p.tape), err, GF_E_NOMEM,
-                   "autoround: block %d: out of memory in the backward's matrix products", b->layer);
-        s->p.flop += fwd_flop(&s->p, B) + (double)B * (double)T * s->p.flop_bwd_tok +
-                     (double)B * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
         const float lr = (float)(lr0 * (1.0 - (double)it / iters)); /* linear decay to 0 */
         for (int l = 0; l < GF_LIN_COUNT; l++)
             if (s->tuned[l])

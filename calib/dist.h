@@ -1,0 +1,38 @@
+/*
+ * dist.h - the few collective operations data-parallel AutoRound needs, behind
+ * one interface: with -DGF_MPI (make MPI=1) they are MPI calls on
+ * MPI_COMM_WORLD; without it they are those of one process (rank 0 of 1, every
+ * reduction the identity), so the default build has no MPI dependency.
+ * Only exact operations are offered (integer sums, maxima, sums of arrays that
+ * at most one rank fills per element): their results do not depend on the
+ * number of ranks or on the order MPI combines them in.
+ */
+#ifndef GF_DIST_H
+#define GF_DIST_H
+
+#include "../common/gf.h"
+
+/* MPI_Init (GF_MPI builds) with MPI_ERRORS_RETURN on MPI_COMM_WORLD, so a
+ * failed call returns a code that gf_dist_* turn into a gf_err. */
+gf_status gf_dist_init(int *argc, char ***argv, gf_err *err);
+/* MPI_Finalize after a successful run. */
+void gf_dist_finalize(void);
+/* Ends every rank of the job with exit code `code` (MPI_Abort), after a failure
+ * that the other ranks may be waiting on; returns only without MPI. */
+void gf_dist_abort(int code);
+int gf_dist_rank(void); /* 0 .. size-1; 0 without MPI */
+int gf_dist_size(void); /* ranks in the job; 1 without MPI */
+/* Rank r's share [*lo, *hi) of n items split contiguously over size ranks:
+ * lo = r*n/size, so shares differ by at most one and rank order is item order. */
+void gf_dist_split(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
+
+/* In place, on every rank: buf[i] = the sum over ranks of buf[i] (exact). */
+gf_status gf_dist_sum_i64(int64_t *buf, int64_t n, gf_err *err);
+/* In place, on every rank: buf[i] = the maximum over ranks (exact). */
+gf_status gf_dist_max_f64(double *buf, int64_t n, gf_err *err);
+/* In place, on every rank: buf[i] = the sum over ranks, where at most one rank
+ * holds a non-zero buf[i] (the others 0): exact, so each element arrives as
+ * that one rank computed it. */
+gf_status gf_dist_gather_f64(double *buf, int64_t n, gf_err *err);
+
+#endif /* GF_DIST_H */
