@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../calib/dist.h"
 #include "../engine/model.h"
 
 typedef struct {
@@ -85,6 +86,25 @@ int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi
     return 0;
 }
 
+/* A command inside MPI (make MPI=1; without it gf_dist_* do nothing): a failure on
+ * any rank ends the whole job with its exit code, since the other ranks may be
+ * waiting for it in a collective; rank 0 has already removed its temporary output. */
+static int run_command(const command *c, int argc, char **argv) {
+    gf_err err = {0};
+    if (gf_dist_init(&argc, &argv, &err)) {
+        fprintf(stderr, "gguf-forge: %s\n", err.msg);
+        return GF_EXIT_IO;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (rc) {
+        if (gf_dist_size() > 1) fprintf(stderr, "gguf-forge: rank %d of %d failed (exit %d): ending the job\n",
+                                        gf_dist_rank(), gf_dist_size(), rc);
+        gf_dist_abort(rc);
+    }
+    gf_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv) {
     /* A file-size limit must surface as a write error (EFBIG), not kill us. */
     signal(SIGXFSZ, SIG_IGN);
@@ -101,7 +121,7 @@ int main(int argc, char **argv) {
         return GF_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return run_command(&commands[i], argc, argv);
     fprintf(stderr, "gguf-forge: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return GF_EXIT_USAGE;

@@ -18,6 +18,7 @@
 #include "../common/textfile.h"
 #include "../convert/convert.h"
 #include "../calib/awq.h"
+#include "../calib/dist.h"
 #include "../formats/imatrix.h"
 #include "../formats/outfile.h"
 #include "cli.h"
@@ -94,6 +95,7 @@ static void on_signal(int sig) {
 
 typedef struct {
     int quiet;
+    int quiet_rank;       /* an MPI rank other than 0: prints nothing but its own errors */
     cJSON *report;        /* array of per-tensor objects, or NULL */
     cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
     int blocks_done, ar_blocks, n_layers;
@@ -284,8 +286,8 @@ static void on_ar_progress(void *ctx, int layer, int iter, int iters, double los
  * kill -9 would. */
 static void on_checkpoint(void *ctx, const char *dir, int n_done, int resumed) {
     const progress_ctx *pc = ctx;
-    if (resumed) fprintf(stderr, "resuming from checkpoint %s: blocks 0..%d done\n", dir, n_done - 1);
-    else if (!pc->quiet) fprintf(stderr, "checkpoint %s: blocks 0..%d saved\n", dir, n_done - 1);
+    if (resumed && !pc->quiet_rank) fprintf(stderr, "resuming from checkpoint %s: blocks 0..%d done\n", dir, n_done - 1);
+    else if (!resumed && !pc->quiet) fprintf(stderr, "checkpoint %s: blocks 0..%d saved\n", dir, n_done - 1);
     const char *stop = getenv("GF_TEST_STOP_AFTER_BLOCK");
     if (!resumed && stop && *stop && atoi(stop) == n_done - 1) raise(SIGKILL);
 }
@@ -538,6 +540,21 @@ fail:
     return gf_exit_code(st);
 }
 
+
+/* Under MPI (more than one rank): how every minibatch of `batch` samples is shared
+ * ("autoround: 3 ranks, samples split 2+3+3", the ranks' contiguous positions). */
+static void print_split(int64_t batch) {
+    const int n = gf_dist_size();
+    if (n < 2) return;
+    fprintf(stderr, "autoround: %d ranks, samples split ", n);
+    for (int r = 0; r < n; r++) {
+        int64_t lo, hi;
+        gf_dist_split(batch, r, n, &lo, &hi);
+        fprintf(stderr, "%s%lld", r ? "+" : "", (long long)(hi - lo));
+    }
+    fprintf(stderr, " (each minibatch; rank 0 writes the output)\n");
+}
+
 /* What the methods' table entries ask of the options: a head method that can do
  * blocks only is refused; a tuning method gets the recipe's settings (those the
  * command line did not give).  0, or -1 (usage error, printed). */
@@ -577,13 +594,14 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
     if (!q->have_seqlen) q->copts.seqlen = rcp->seqlen;
     o->autoround = ar;
     o->ar_recipe = q->recipe;
-    if (!q->quiet) {
+    if (!q->quiet && gf_dist_rank() == 0) {
         const int64_t ns = q->copts.nsamples;
         fprintf(stderr, "autoround: recipe %s, %d iterations, %lld x %lld tokens, batch %lld, lr ", q->recipe, ar->iters,
                 (long long)ns, (long long)q->copts.seqlen, (long long)(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8));
         if (ar->lr > 0) fprintf(stderr, "%g", ar->lr);
         else fprintf(stderr, "1/iterations");
         fprintf(stderr, ", seed %llu\n", (unsigned long long)ar->seed);
+        print_split(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8);
     }
     return 0;
 }
@@ -635,30 +653,38 @@ static void print_summary(const qargs *q, const progress_ctx *pc, const gf_conve
 /* A line the converter wants read before the run (even with --quiet: it says what
  * the result is measured against). */
 static void on_notice(void *ctx, const char *text) {
-    (void)ctx;
+    if (((const progress_ctx *)ctx)->quiet_rank) return;
     fprintf(stderr, "note: %s\n", text);
+}
+
+/* The sink of the ranks other than 0 under MPI: the bytes are rank 0's to write. */
+static gf_status discard(void *ctx, const void *buf, size_t n, gf_err *err) {
+    (void)ctx, (void)buf, (void)n, (void)err;
+    return GF_OK;
 }
 
 /* Converts into the temporary output, then commits or removes it: 0 or the exit code (printed). */
 static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
     gf_err err = {0};
     gf_outfile *f = NULL;
-    gf_status st = open_output(q->out, q->force, &f, &err);
+    const int writer = gf_dist_rank() == 0; /* under MPI the other ranks compute the same and write nothing */
+    gf_status st = writer ? open_output(q->out, q->force, &f, &err) : GF_OK;
     if (!st) {
-        gf_sink sink = {gf_outfile_write, f};
+        gf_sink sink = {writer ? gf_outfile_write : discard, f};
         q->o.progress = on_progress;
         q->o.notice = on_notice;
         q->o.progress_ctx = pc;
-        if (!q->quiet)
+        if (!q->quiet && writer)
             fprintf(stderr, "gguf-forge %s: %s -> %s (%s, %d threads)\n", GF_VERSION, q->model, q->out,
                     gf_type_info(q->o.type)->name, omp_get_max_threads());
         st = gf_convert(q->model, &sink, &q->o, sum, &err);
-        if (!st) st = gf_outfile_commit(f, &err); /* frees f */
-        else gf_outfile_abort(f);
+        if (writer && !st) st = gf_outfile_commit(f, &err); /* frees f */
+        else if (writer) gf_outfile_abort(f);
         tmp_path[0] = '\0';
     }
     if (!st) return 0;
-    fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
+    if (gf_dist_size() > 1) fprintf(stderr, "gguf-forge quantize (rank %d): %s\n", gf_dist_rank(), err.msg);
+    else fprintf(stderr, "gguf-forge quantize: %s\n", err.msg);
     return gf_exit_code(st);
 }
 
@@ -686,17 +712,26 @@ int gf_cmd_quantize(int argc, char **argv) {
     q.o.ar_progress = on_ar_progress;
     q.o.checkpoint_event = on_checkpoint;
     if (apply_methods(&q, &ar)) goto usage_err;
-    if (q.report_path) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
+    if (q.o.checkpoint && gf_dist_size() > 1) {
+        if (gf_dist_rank() == 0)
+            fprintf(stderr, "gguf-forge quantize: --checkpoint is not supported with more than one MPI rank yet "
+                            "(%d ranks): run it with one process, or without --checkpoint\n", gf_dist_size());
+        rc = GF_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (q.report_path && gf_dist_rank() == 0) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
     if (q.threads) omp_set_num_threads(q.threads);
 
-    progress_ctx pc = {.quiet = q.quiet, .report = report, .report_blocks = report_blocks};
+    const int quiet_rank = gf_dist_rank() != 0; /* under MPI only rank 0 prints progress */
+    progress_ctx pc = {.quiet = q.quiet || quiet_rank, .quiet_rank = quiet_rank, .report = report,
+                       .report_blocks = report_blocks};
     gf_convert_summary sum;
     if ((rc = run(&q, &pc, &sum))) goto cleanup;
     if (report && write_report(q.report_path, report, report_blocks, q.model, q.out, &q.o, &sum)) {
         rc = GF_EXIT_IO;
         goto cleanup;
     }
-    print_summary(&q, &pc, &sum);
+    if (!quiet_rank) print_summary(&q, &pc, &sum);
     rc = GF_EXIT_OK;
     goto cleanup;
 usage_err:
