@@ -266,8 +266,12 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
     fputc('\n', stderr);
 }
 
+/* GF_TEST_KILL_RANK=R (tests/test_mpi.sh): MPI rank R dies (SIGKILL) at its first AutoRound
+ * progress call, as a lost machine would. */
 static void on_ar_progress(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed) {
     const progress_ctx *pc = ctx;
+    const char *kill_rank = getenv("GF_TEST_KILL_RANK");
+    if (kill_rank && *kill_rank && gf_dist_size() > 1 && atoi(kill_rank) == gf_dist_rank()) raise(SIGKILL);
     if (pc->quiet) return;
     double per_block = pc->blocks_done ? pc->block_seconds / pc->blocks_done : 0;
     double left = iter > 0 ? elapsed / iter * (iters - iter) : 0; /* of this block */
