@@ -16,7 +16,10 @@
  * iterate is then checked against llama.cpp's min-max blocks on all samples:
  * the better of the two is stored, so the calibration loss never gets worse.
  * Deterministic: elementwise work is per block of 32, every sum in a fixed order,
- * and the passes are backward.h's (thread-count independent).  Not here: the
+ * and the passes are backward.h's (thread-count independent).  The tuning passes
+ * run one sample at a time and the minibatch's gradient is an exact fixed-point
+ * sum of the samples' (calib/dist.h), so under MPI the ranks can share the
+ * samples and still write one process's bytes.  Not here: the
  * choice of samples (calib.c) and writing the GGUF (convert/).
  */
 #include "autoround.h"
@@ -425,9 +428,9 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
  * ranks write the bytes of one process.  The grid's bound 2^gexp is
  * AR_HEADROOM doublings above the previous step's largest |g| (the maximum over
  * ranks, itself exact); a step whose gradient reaches the bound (the first one
- * of a block always) is recomputed on a grid fitted to it.  The grid is finer
- * than float's precision for every element within 2^-30 of the largest, and
- * SignSGD uses only the signs. */
+ * of a block always) is recomputed on a grid fitted to it.  Its resolution,
+ * 2^(lgB - 53) of the largest |g|, is finer than float's for every element above
+ * 2^-26 of the largest, and SignSGD uses only the signs. */
 
 #define AR_HEADROOM 8
 
