@@ -334,6 +334,7 @@ typedef struct {
     int64_t *acc[GF_LIN_COUNT];    /* (n_out, n_in) the minibatch's dL/dWq in fixed point */
     int gexp[GF_LIN_COUNT];        /* the grid's bound: |dL/dWq| < 2^gexp               */
     int have_grid, lgB;            /* gexp set; ceil(log2(B))                           */
+    uint64_t grad_check;           /* gf_ar_report's                                     */
 } ar_state;
 
 static void ar_state_free(ar_state *s) {
@@ -453,11 +454,19 @@ static double grid_add(int64_t *acc, const float *g, int64_t n, double scale, do
     return m;
 }
 
-/* g[i] = acc[i] / scale */
-static void grid_get(float *g, const int64_t *acc, int64_t n, double scale) {
+/* g[i] = acc[i] / scale; returns the sum over i of g[i]'s bits times an odd
+ * number per index (mod 2^64: the same for any thread count), for grad_check */
+static uint64_t grid_get(float *g, const int64_t *acc, int64_t n, double scale) {
     const double inv = 1.0 / scale; /* a power of two: exact */
-    #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WEIGHTS)
-    for (int64_t i = 0; i < n; i++) g[i] = (float)((double)acc[i] * inv);
+    uint64_t h = 0;
+    #pragma omp parallel for schedule(static) reduction(+ : h) if (n >= PAR_MIN_WEIGHTS)
+    for (int64_t i = 0; i < n; i++) {
+        g[i] = (float)((double)acc[i] * inv);
+        uint32_t bits;
+        memcpy(&bits, &g[i], sizeof bits);
+        h += (uint64_t)bits * (2 * (uint64_t)i + 0x9e3779b97f4a7c15ull);
+    }
+    return h;
 }
 
 /* The positions pick[0 .. B) of the next minibatch in the seeded shuffle (every
@@ -543,7 +552,8 @@ static gf_status ar_grad(ar_state *s, int it, double *loss, gf_err *err) {
         if (!s->tuned[l]) continue;
         const int64_t n = s->n_out[l] * s->n_in[l];
         GF_TRY(gf_dist_sum_i64(s->acc[l], n, err));
-        grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
+        const uint64_t h = grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
+        s->grad_check = s->grad_check * 0x100000001b3ull + h; /* FNV's prime: the matrices in order */
         /* the next step's grid: AR_HEADROOM doublings above this step's largest |g| */
         int e = 0;
         if (gmax[l] > 0) frexp(gmax[l], &e), s->gexp[l] = e + AR_HEADROOM;
@@ -595,6 +605,7 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
     }
     rep->best_iter = best_iter;
     rep->loss_best_batch = best_raw;
+    rep->grad_check = s->grad_check;
     return GF_OK;
 }
 

@@ -39,6 +39,8 @@ typedef struct gf_ar_report {
                                the tuned ones did worse on all samples                                  */
     double seconds;         /* wall time of the call                                                   */
     double gflop;           /* floating-point work of the forward/backward passes (analytic count)     */
+    uint64_t grad_check;    /* every step's summed gradient, bit for bit, folded into one number
+                               (an order-free sum): equal runs took the same path, whatever the ranks */
 } gf_ar_report;
 
 /* A named recipe: iteration count and the calibration shape it was sized for

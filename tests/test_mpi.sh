@@ -2,7 +2,9 @@
 # test_mpi.sh - data-parallel AutoRound (make MPI=1, calib/dist.c, issue 15): the MPI build
 # under mpirun -np 1, 2 and 3 (--oversubscribe) writes the bytes of the plain build's single
 # process, with the samples of every minibatch really split (rank 0's "samples split" line);
-# only rank 0 writes (one output, no other file in the output folder); a rank killed mid-run
+# and every step's summed gradient is bit-identical (the report's grad_check per block: a float
+# allreduce of per-rank sums fails that, while its bytes happen to agree on these small runs);
+# only rank 0 writes (one output and report, no other file in the output folder); a rank killed mid-run
 # ends the job non-zero and leaves no output; --checkpoint with 2 ranks is refused.
 # stories260K (shared) Q4_0 AutoRound, 8 samples of 32 tokens, batch 6, 20 iterations, and
 # qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks.
@@ -41,15 +43,22 @@ mpi() {
 S=${GF_SHARED:-../shared}/models/stories260K/f32
 if [ -f "$S/model.safetensors" ]; then
     A="--type q4_0 --blocks autoround --calib calib/default-calibration.txt --nsamples 8 --seqlen 32 --batch 6 --iters 20 -t 1"
-    "$G" quantize "$S" -o "$T/one.gguf" $A 2>"$T/one.err" && ok || bad "single process: $(tail -n 2 "$T/one.err")"
+    "$G" quantize "$S" -o "$T/one.gguf" $A --report "$T/one.json" 2>"$T/one.err" && ok ||
+        bad "single process: $(tail -n 2 "$T/one.err")"
+    grep '"grad_check"' "$T/one.json" >"$T/one.grad"
+    [ "$(wc -l <"$T/one.grad")" -eq 5 ] && ok || bad "the report has $(wc -l <"$T/one.grad") grad_check entries, not 5"
     # the tuned blocks are the ones kept (not min-max's), or identical bytes would prove little
     grep -q "best iteration 1[0-9]" "$T/one.err" && ! grep -q "best iteration -1" "$T/one.err" && ok ||
         bad "the tuned blocks were not kept in every block: $(grep 'best iteration' "$T/one.err" | head -n 2)"
     for n in 1 2 3; do
         mkdir -p "$T/o$n"
-        mpi $n quantize "$S" -o "$T/o$n/out.gguf" $A
+        mpi $n quantize "$S" -o "$T/o$n/out.gguf" $A --report "$T/r$n.json"
         [ $rc -eq 0 ] && ok || bad "mpirun -np $n: exit $rc: $(tail -n 3 "$T/err")"
         cmp -s "$T/one.gguf" "$T/o$n/out.gguf" && ok || bad "mpirun -np $n writes other bytes than one process"
+        # the bytes could agree by luck (a float sum of the ranks' gradients differs in low bits that rarely
+        # flip a sign here); every step's summed gradient must agree bit for bit
+        grep '"grad_check"' "$T/r$n.json" | cmp -s - "$T/one.grad" && ok ||
+            bad "mpirun -np $n: the summed gradients differ from one process's (report grad_check)"
         [ "$(ls -A "$T/o$n")" = out.gguf ] && ok || bad "mpirun -np $n left in the output folder: $(ls -A "$T/o$n")"
         case $n in 1) want="" ;; 2) want="autoround: 2 ranks, samples split 3+3" ;; 3) want="autoround: 3 ranks, samples split 2+2+2" ;; esac
         if [ -n "$want" ]; then
