@@ -35,6 +35,7 @@
 #include "../quantizers/method.h"
 #include "awq.h"
 #include "dist.h"
+#include "gridsum.h"
 
 /* Elementwise loops go parallel from this many weights (a parallel region costs
  * microseconds, and much more on a loaded machine). */
@@ -435,40 +436,6 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
 
 #define AR_HEADROOM 8
 
-/* acc[i] += g[i] on the grid of scale (units per 1.0), each term clamped to
- * +-lim so that B of them cannot overflow; returns max |g[i]| (inf if not finite). */
-static double grid_add(int64_t *acc, const float *g, int64_t n, double scale, double lim) {
-    double m = 0.0;
-    #pragma omp parallel for schedule(static) reduction(max : m) if (n >= PAR_MIN_WEIGHTS)
-    for (int64_t i = 0; i < n; i++) {
-        const double v = (double)g[i];
-        if (!isfinite(v)) {
-            m = INFINITY;
-            continue;
-        }
-        const double a = fabs(v);
-        if (a > m) m = a;
-        double q = nearbyint(v * scale);
-        acc[i] += (int64_t)(q > lim ? lim : q < -lim ? -lim : q);
-    }
-    return m;
-}
-
-/* g[i] = acc[i] / scale; returns the sum over i of g[i]'s bits times an odd
- * number per index (mod 2^64: the same for any thread count), for grad_check */
-static uint64_t grid_get(float *g, const int64_t *acc, int64_t n, double scale) {
-    const double inv = 1.0 / scale; /* a power of two: exact */
-    uint64_t h = 0;
-    #pragma omp parallel for schedule(static) reduction(+ : h) if (n >= PAR_MIN_WEIGHTS)
-    for (int64_t i = 0; i < n; i++) {
-        g[i] = (float)((double)acc[i] * inv);
-        uint32_t bits;
-        memcpy(&bits, &g[i], sizeof bits);
-        h += (uint64_t)bits * (2 * (uint64_t)i + 0x9e3779b97f4a7c15ull);
-    }
-    return h;
-}
-
 /* The positions pick[0 .. B) of the next minibatch in the seeded shuffle (every
  * rank draws the same); returns min-max's loss on them, summed in position order. */
 static double ar_draw(ar_state *s, uint64_t *rs, int64_t *pos) {
@@ -516,7 +483,7 @@ static gf_status ar_local_grad(ar_state *s, double *gmax, gf_err *err) {
         s->p.flop += fwd_flop(&s->p, 1) + (double)T * s->p.flop_bwd_tok + (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
         for (int l = 0; l < GF_LIN_COUNT; l++) {
             if (!s->tuned[l]) continue;
-            double m = grid_add(s->acc[l], s->dW[l], s->n_out[l] * s->n_in[l], ldexp(1.0, 62 - s->lgB - s->gexp[l]), lim);
+            double m = gf_grid_add(s->acc[l], s->dW[l], s->n_out[l] * s->n_in[l], ldexp(1.0, 62 - s->lgB - s->gexp[l]), lim);
             if (!(m <= gmax[l])) gmax[l] = m;
         }
     }
@@ -552,7 +519,7 @@ static gf_status ar_grad(ar_state *s, int it, double *loss, gf_err *err) {
         if (!s->tuned[l]) continue;
         const int64_t n = s->n_out[l] * s->n_in[l];
         GF_TRY(gf_dist_sum_i64(s->acc[l], n, err));
-        const uint64_t h = grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
+        const uint64_t h = gf_grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
         s->grad_check = s->grad_check * 0x100000001b3ull + h; /* FNV's prime: the matrices in order */
         /* the next step's grid: AR_HEADROOM doublings above this step's largest |g| */
         int e = 0;

@@ -1,0 +1,21 @@
+/*
+ * gridsum.h - exact sums of float arrays: each term is put on a fixed-point grid
+ * (a power of two per array, chosen by the caller) and added as int64, so the
+ * sum does not depend on the order of the terms nor on how they are split
+ * between threads or MPI ranks (calib/dist.h sums the int64 arrays).
+ * calib/autoround.c sums its per-sample gradients this way.
+ */
+#ifndef GF_GRIDSUM_H
+#define GF_GRIDSUM_H
+
+#include <stdint.h>
+
+/* acc[i] += round(g[i] * scale) (scale: grid units per 1.0, a power of two),
+ * each term clamped to +-lim so that a known number of them cannot overflow;
+ * returns max |g[i]| (INFINITY if an element is not finite: its term is 0). */
+double gf_grid_add(int64_t *acc, const float *g, int64_t n, double scale, double lim);
+/* g[i] = acc[i] / scale; returns the sum over i of g[i]'s bits times an odd
+ * number per index (mod 2^64, the same for any thread count): a checksum. */
+uint64_t gf_grid_get(float *g, const int64_t *acc, int64_t n, double scale);
+
+#endif /* GF_GRIDSUM_H */
