@@ -394,31 +394,71 @@ gf_status gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *b
     return GF_OK;
 }
 
+/* One matrix of the backward: dx (BT, n_in) = dy · W (added when acc_dx, skipped
+ * when dx is NULL), then dW: += dyᵀ · x over all BT rows, or with a sink one
+ * sample at a time (dW = that sample's dyᵀ · x, handed to the sink). */
+typedef struct {
+    float *const *dW;
+    gf_block_dw_sink sink;
+    void *ctx;
+    int group;
+    float *scratch;
+    int64_t n_seq, n_tok;
+} bwd_ctx;
+
+static gf_status lin_bwd(const bwd_ctx *c, gf_linear l, float *dx, const float *dy, const float *x, const float *W,
+                         int64_t n_in, int64_t n_out, int acc_dx) {
+    const int64_t BT = c->n_seq * c->n_tok;
+    float *dW = c->dW ? c->dW[l] : NULL;
+    if (dx) GF_TRY(gf_gemm_nn(BT, n_in, n_out, dy, W, dx, acc_dx));
+    if (!dW) return GF_OK;
+    if (!c->sink) return gf_gemm_tn(n_out, n_in, BT, dy, x, dW, 1);
+    for (int64_t s0 = 0; s0 < c->n_seq; s0 += c->group) {
+        const int m = c->n_seq - s0 < c->group ? (int)(c->n_seq - s0) : c->group;
+        const float *g[GF_BWD_GROUP_MAX];
+        for (int j = 0; j < m; j++) {
+            float *dst = j == 0 ? dW : c->scratch + (size_t)(j - 1) * (size_t)(n_out * n_in);
+            const int64_t s = s0 + j;
+            GF_TRY(gf_gemm_tn(n_out, n_in, c->n_tok, dy + s * c->n_tok * n_out, x + s * c->n_tok * n_in, dst, 0));
+            g[j] = dst;
+        }
+        GF_TRY(c->sink(c->ctx, l, s0, m, g));
+    }
+    return GF_OK;
+}
+
 gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
                             float *const dW[GF_LIN_COUNT], float *dx, gf_block_tape *tp) {
+    return gf_block_backward_per_sample(hp, bw, dy, dW, NULL, NULL, 1, NULL, dx, tp);
+}
+
+gf_status gf_block_backward_per_sample(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
+                                       float *const dW[GF_LIN_COUNT], gf_block_dw_sink sink, void *ctx, int group,
+                                       float *scratch, float *dx, gf_block_tape *tp) {
     check_shapes(hp, tp);
     assert(tp->forward_done);
     const int64_t BT = tp->n_seq * tp->n_tok, D = hp->dim, F = hp->n_ff;
     const int64_t Dq = hp->n_heads * hp->head_dim, Dkv = hp->n_kv_heads * hp->head_dim;
     const float *const *W = bw->w;
-    float *g[GF_LIN_COUNT] = {0}; /* dW, or all NULL */
-    if (dW) memcpy(g, dW, sizeof g);
+    assert(!sink || (group >= 1 && group <= GF_BWD_GROUP_MAX && (group == 1 || scratch)));
+    const bwd_ctx c = {
+        .dW = dW, .sink = sink, .ctx = ctx, .group = group, .scratch = scratch, .n_seq = tp->n_seq, .n_tok = tp->n_tok};
 
     /* feed-forward; silu(gate)*up is recomputed rather than kept (F floats a token) */
     float *hid = tp->work_f, *dh = tp->work_f + BT * F;
     swiglu_par(hid, tp->gate, tp->up, BT, F);
-    GF_TRY(gf_linear_backward(dh, g[GF_LIN_DOWN], dy, hid, W[GF_LIN_DOWN], BT, F, D, 0));
+    GF_TRY(lin_bwd(&c, GF_LIN_DOWN, dh, dy, hid, W[GF_LIN_DOWN], F, D, 0));
     float *dgate = dh, *dup = hid; /* hid is dead once dW_down is done */
     gf_swiglu_backward(dgate, dup, dh, tp->gate, tp->up, BT * F);
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
-    GF_TRY(gf_linear_backward(tp->dxn, g[GF_LIN_GATE], dgate, tp->xn, W[GF_LIN_GATE], BT, D, F, 0));
-    GF_TRY(gf_linear_backward(tp->dxn, g[GF_LIN_UP], dup, tp->xn, W[GF_LIN_UP], BT, D, F, 1));
+    GF_TRY(lin_bwd(&c, GF_LIN_GATE, tp->dxn, dgate, tp->xn, W[GF_LIN_GATE], D, F, 0));
+    GF_TRY(lin_bwd(&c, GF_LIN_UP, tp->dxn, dup, tp->xn, W[GF_LIN_UP], D, F, 1));
     memcpy(tp->dx1, dy, (size_t)(BT * D) * sizeof(float)); /* the residual path */
     gf_norm_backward(gf_arch_get(hp->arch)->norm, tp->dx1, tp->dxn, tp->x1, bw->norm[GF_NORM_FFN], BT, D, hp->rms_eps);
 
     /* attention */
     float *datt = tp->work_f, *dq = datt + BT * Dq, *dk = dq + BT * Dq, *dv = dk + BT * Dkv, *aw = dv + BT * Dkv;
-    GF_TRY(gf_linear_backward(datt, g[GF_LIN_O], tp->dx1, tp->att, W[GF_LIN_O], BT, Dq, D, 0));
+    GF_TRY(lin_bwd(&c, GF_LIN_O, datt, tp->dx1, tp->att, W[GF_LIN_O], Dq, D, 0));
     gf_attention_backward(dq, dk, dv, datt, tp->q, tp->k, tp->v, tp->probs, tp->n_seq, tp->n_tok, hp->n_heads,
                           hp->n_kv_heads, hp->head_dim, aw);
     rope_seqs(dq, hp, hp->n_heads, tp, 1);
@@ -431,9 +471,9 @@ gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, co
     }
     norm_par(gf_arch_get(hp->arch)->norm, tp->xn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);
     float *dxn = dx ? tp->dxn : NULL; /* AutoRound needs no dL/dx: three products fewer */
-    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_Q], dq, tp->xn, W[GF_LIN_Q], BT, D, Dq, 0));
-    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_K], dk, tp->xn, W[GF_LIN_K], BT, D, Dkv, 1));
-    GF_TRY(gf_linear_backward(dxn, g[GF_LIN_V], dv, tp->xn, W[GF_LIN_V], BT, D, Dkv, 1));
+    GF_TRY(lin_bwd(&c, GF_LIN_Q, dxn, dq, tp->xn, W[GF_LIN_Q], D, Dq, 0));
+    GF_TRY(lin_bwd(&c, GF_LIN_K, dxn, dk, tp->xn, W[GF_LIN_K], D, Dkv, 1));
+    GF_TRY(lin_bwd(&c, GF_LIN_V, dxn, dv, tp->xn, W[GF_LIN_V], D, Dkv, 1));
     if (dx) {
         memcpy(dx, tp->dx1, (size_t)(BT * D) * sizeof(float));
         gf_norm_backward(gf_arch_get(hp->arch)->norm, dx, tp->dxn, tp->x, bw->norm[GF_NORM_ATTN], BT, D, hp->rms_eps);

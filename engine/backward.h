@@ -131,4 +131,23 @@ gf_status gf_block_forward_train(const gf_hparams *hp, const gf_block_weights *b
 gf_status gf_block_backward(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
                             float *const dW[GF_LIN_COUNT], float *dx, gf_block_tape *tp);
 
+#define GF_BWD_GROUP_MAX 16 /* gf_block_backward_per_sample's largest group */
+
+/* Receives the dL/dW[l] of samples s0 .. s0+m-1 (g[j] for sample s0+j, each
+ * like bw->w[l]; valid until the call returns); a non-GF_OK status ends the
+ * backward with it. */
+typedef gf_status (*gf_block_dw_sink)(void *ctx, gf_linear l, int64_t s0, int m, const float *const *g);
+
+/* gf_block_backward, with the weight gradients one sample at a time: the
+ * backward-data products still run over all B*T rows (row results do not depend
+ * on how many rows a product has, gemm.h), but each sample's dL/dW[l] (for the
+ * non-NULL dW[l]) is its own dyᵀ·x, bit for bit what a backward of that sample
+ * alone gives, handed to sink in groups of up to `group` samples, in sample
+ * order.  The group's first gradient goes into dW[l] (overwritten), the others
+ * into scratch: (group - 1) times the largest wanted matrix in floats.
+ * sink NULL: exactly gf_block_backward. */
+gf_status gf_block_backward_per_sample(const gf_hparams *hp, const gf_block_weights *bw, const float *dy,
+                                       float *const dW[GF_LIN_COUNT], gf_block_dw_sink sink, void *ctx, int group,
+                                       float *scratch, float *dx, gf_block_tape *tp);
+
 #endif /* GF_BACKWARD_H */

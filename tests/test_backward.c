@@ -603,6 +603,76 @@ static void test_block_grad(const char *name, gf_arch arch, int64_t D, int64_t H
     fblock_free(&fb);
 }
 
+/* ---------------------------------------------------------------- per-sample weight gradients */
+
+/* gf_block_backward_per_sample: every sample's dL/dW handed to the sink is bit for bit
+ * the dL/dW of a forward and backward of that sample alone (a 1-sample tape), the
+ * samples come in order in groups of the given size, and dL/dx is the batched one. */
+typedef struct {
+    const gf_hparams *hp;
+    float *ref[8][GF_LIN_COUNT]; /* per sample, its own backward's dW */
+    int64_t next[GF_LIN_COUNT];  /* the next sample expected per matrix */
+    int group, bad_order, bad_bits, calls;
+} ps_ctx;
+
+static gf_status ps_sink(void *ctx, gf_linear l, int64_t s0, int m, const float *const *g) {
+    ps_ctx *c = ctx;
+    int64_t n_out, n_in;
+    gf_block_linear_shape(c->hp, l, &n_out, &n_in);
+    c->calls++;
+    if (s0 != c->next[l] || m < 1 || m > c->group) c->bad_order++;
+    for (int j = 0; j < m && s0 + j < 8; j++)
+        c->bad_bits += memcmp(g[j], c->ref[s0 + j][l], (size_t)(n_out * n_in) * sizeof(float)) != 0;
+    c->next[l] = s0 + m;
+    return GF_OK;
+}
+
+static void test_per_sample(const char *name, gf_arch arch, int64_t hd, int biases, int64_t B, int group) {
+    gf_err err = {0};
+    gf_hparams hp = make_hp_hd(arch, 48, 4, 2, 80, hd);
+    fblock fb;
+    fblock_init(&fb, &hp, biases);
+    const int64_t T = 6, st = T * hp.dim, n = B * st;
+    float *x = rand_f(n, 1.0, 0.0), *r = rand_f(n, 1.0, 0.0), *y = falloc(n), *dx = falloc(n), *dx2 = falloc(n);
+    ps_ctx c = {.hp = &hp, .group = group};
+    float *dW[GF_LIN_COUNT], *dWb[GF_LIN_COUNT];
+    int64_t nmax = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(&hp, l, &n_out, &n_in);
+        dW[l] = falloc(n_out * n_in), dWb[l] = falloc(n_out * n_in);
+        if (n_out * n_in > nmax) nmax = n_out * n_in;
+        for (int64_t k = 0; k < B; k++) c.ref[k][l] = falloc(n_out * n_in);
+    }
+    gf_block_tape t1, tp;
+    CHECK(gf_block_tape_init(&t1, &hp, 1, T, &err) == GF_OK, "%s", err.msg);
+    CHECK(gf_block_tape_init(&tp, &hp, B, T, &err) == GF_OK, "%s", err.msg);
+    for (int64_t k = 0; k < B; k++) {
+        gf_block_forward_train(&hp, &fb.bw, x + k * st, y, &t1);
+        gf_block_backward(&hp, &fb.bw, r + k * st, c.ref[k], NULL, &t1);
+    }
+    gf_block_forward_train(&hp, &fb.bw, x, y, &tp);
+    gf_block_backward(&hp, &fb.bw, r, dWb, dx, &tp);
+    float *scratch = falloc((group - 1) * nmax);
+    CHECK(gf_block_backward_per_sample(&hp, &fb.bw, r, dW, ps_sink, &c, group, scratch, dx2, &tp) == GF_OK, "%s", name);
+    int64_t groups = (B + group - 1) / group;
+    int done = 1;
+    for (int l = 0; l < GF_LIN_COUNT; l++) done &= c.next[l] == B;
+    printf("  per-sample dW (%s, B=%lld, groups of %d): %d sink calls, %d not bit-identical to a lone sample's\n", name,
+           (long long)B, group, c.calls, c.bad_bits);
+    CHECK(c.calls == GF_LIN_COUNT * groups && !c.bad_order && done, "%s: sink calls %d, out of order %d", name, c.calls,
+          c.bad_order);
+    CHECK(c.bad_bits == 0, "%s: %d per-sample dW differ from a lone sample's backward", name, c.bad_bits);
+    CHECK(memcmp(dx, dx2, (size_t)n * sizeof(float)) == 0, "%s: dL/dx differs from gf_block_backward's", name);
+    gf_block_tape_free(&t1), gf_block_tape_free(&tp);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        free(dW[l]), free(dWb[l]);
+        for (int64_t k = 0; k < B; k++) free(c.ref[k][l]);
+    }
+    free(scratch), free(x), free(r), free(y), free(dx), free(dx2);
+    fblock_free(&fb);
+}
+
 /* ---------------------------------------------------------------- 3. threads */
 
 typedef struct {
@@ -772,6 +842,9 @@ int main(int argc, char **argv) {
     test_block_grad("qwen3, head_dim 8 < 32/2, MQA", GF_ARCH_QWEN3, 32, 2, 1, 8, 40, 0, 2, 5, NULL);
     static const float ff6b[6] = {1.0f, 1.3f, 2.9f, 8.0f, 31.0f, 32.0f}; /* head 12: 6 pairs */
     test_block_grad("llama, rope_freqs", GF_ARCH_LLAMA, 48, 4, 2, 0, 80, 0, 2, 6, ff6b);
+    test_per_sample("qwen2 biases", GF_ARCH_QWEN2, 0, 1, 5, 2);
+    test_per_sample("qwen3 q/k norms", GF_ARCH_QWEN3, 16, 0, 3, 4);
+    test_per_sample("llama", GF_ARCH_LLAMA, 0, 0, 4, 1);
 
     printf("3. threads and bad shapes\n");
     test_threads();
