@@ -17,8 +17,8 @@
  * the better of the two is stored, so the calibration loss never gets worse.
  * Deterministic: elementwise work is per block of 32, every sum in a fixed order,
  * and the passes are backward.h's (thread-count independent).  The tuning passes
- * run one sample at a time and the minibatch's gradient is an exact fixed-point
- * sum of the samples' (calib/dist.h), so under MPI the ranks can share the
+ * run batched, but the minibatch's gradient is an exact fixed-point sum of the
+ * samples' own weight gradients (calib/dist.h), so under MPI the ranks can share the
  * samples and still write one process's bytes.  Not here: the
  * choice of samples (calib.c) and writing the GGUF (convert/).
  */
@@ -262,6 +262,10 @@ static void par_copy(float *dst, const float *src, int64_t n) {
 
 /* ---------------------------------------------------------------- passes */
 
+/* Up to this many samples' dL/dWq are gridded in one pass over acc (memory:
+ * AR_GROUP - 1 of the largest matrix in floats; the pass is memory-bound). */
+#define AR_GROUP 4
+
 typedef struct {
     const gf_hparams *hp;
     int64_t n_samples, T, D, B;  /* samples, tokens each, dim, minibatch      */
@@ -325,8 +329,8 @@ typedef struct {
     float *Wq[GF_LIN_COUNT], *dW[GF_LIN_COUNT];     /* (n_out, n_in) fake-quantized W, dL/dWq */
     gf_block_weights qw;           /* the block with Wq                                 */
     float *targets, *ymm;          /* (N) float block's outputs; min-max block's outputs */
-    float *dy;                     /* (T, D) dL/dy of one sample                         */
-    gf_block_tape tape1;           /* one sample: the tuning passes run sample by sample */
+    float *xb, *dy;                /* (hi-lo, T, D) this rank's samples: inputs, dL/dy   */
+    gf_block_tape tape1;           /* hi-lo samples when fewer than B (else p.tape is used) */
     int64_t *order;                /* (n_samples) the minibatch shuffle                 */
     double *mm_loss;               /* (n_samples) min-max MSE of each sample            */
     int64_t *pick;                 /* (B) the minibatch's samples, by position          */
@@ -336,6 +340,8 @@ typedef struct {
     int gexp[GF_LIN_COUNT];        /* the grid's bound: |dL/dWq| < 2^gexp               */
     int have_grid, lgB;            /* gexp set; ceil(log2(B))                           */
     uint64_t grad_check;           /* gf_ar_report's                                     */
+    int group;                     /* samples whose dL/dWq are gridded in one pass      */
+    float *gscratch;               /* (group-1, largest n_out*n_in) their dL/dWq          */
 } ar_state;
 
 static void ar_state_free(ar_state *s) {
@@ -345,7 +351,7 @@ static void ar_state_free(ar_state *s) {
     gf_block_tape_free(&s->p.tape);
     gf_block_tape_free(&s->p.tape_rem);
     gf_block_tape_free(&s->tape1);
-    free(s->targets), free(s->ymm), free(s->p.y), free(s->dy), free(s->order), free(s->mm_loss), free(s->pick), free(s->ssq);
+    free(s->targets), free(s->ymm), free(s->p.y), free(s->xb), free(s->dy), free(s->order), free(s->mm_loss), free(s->pick), free(s->ssq), free(s->gscratch);
 }
 
 /* Shapes, the analytic work per token, and every buffer (blocks[l] too). */
@@ -368,18 +374,25 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
     s->p.flop_bwd_pair = 8 * Dq;
 
     GF_TRY(gf_block_tape_init(&s->p.tape, hp, s->B, T, err));
-    GF_TRY(gf_block_tape_init(&s->tape1, hp, 1, T, err));
     gf_dist_split(s->B, gf_dist_rank(), gf_dist_size(), &s->lo, &s->hi);
+    const int64_t n_loc = s->hi - s->lo;
+    if (n_loc > 0 && n_loc < s->B) GF_TRY(gf_block_tape_init(&s->tape1, hp, n_loc, T, err));
     while (((int64_t)1 << s->lgB) < s->B) s->lgB++;
     s->targets = malloc((size_t)s->N * sizeof *s->targets);
     s->ymm = malloc((size_t)s->N * sizeof *s->ymm);
     s->p.y = malloc((size_t)nbt * sizeof *s->p.y);
-    s->dy = malloc((size_t)(T * D) * sizeof *s->dy);
+    s->xb = malloc((size_t)((n_loc > 0 ? n_loc : 1) * T * D) * sizeof *s->xb);
+    s->dy = malloc((size_t)((n_loc > 0 ? n_loc : 1) * T * D) * sizeof *s->dy);
     s->order = malloc((size_t)b->n_samples * sizeof *s->order);
     s->mm_loss = malloc((size_t)b->n_samples * sizeof *s->mm_loss);
     s->pick = malloc((size_t)s->B * sizeof *s->pick);
     s->ssq = malloc((size_t)s->B * sizeof *s->ssq);
-    int oom = !s->targets || !s->ymm || !s->p.y || !s->dy || !s->order || !s->mm_loss || !s->pick || !s->ssq;
+    s->group = n_loc < AR_GROUP ? (n_loc > 0 ? (int)n_loc : 1) : AR_GROUP;
+    int64_t n_max = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        if (s->n_out[l] * s->n_in[l] > n_max) n_max = s->n_out[l] * s->n_in[l];
+    if (s->group > 1) s->gscratch = malloc((size_t)(s->group - 1) * (size_t)n_max * sizeof(float));
+    int oom = (s->group > 1 && !s->gscratch) || !s->targets || !s->ymm || !s->p.y || !s->xb || !s->dy || !s->order || !s->mm_loss || !s->pick || !s->ssq;
     for (int l = 0; l < GF_LIN_COUNT && !oom; l++) {
         const size_t n = (size_t)(s->n_out[l] * s->n_in[l]), nb = n / GF_QK;
         s->Wq[l] = malloc(n * sizeof(float));
@@ -423,7 +436,8 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
 /* ---------------------------------------------------------------- exact sums over samples
  *
  * A minibatch's gradient is the sum of its samples' gradients.  Each sample's
- * dL/dWq comes from a forward and backward of that sample alone, is put on a
+ * dL/dWq (its own dyᵀ·x, from one batched forward and backward of the rank's
+ * samples: the same bits as a pass of that sample alone) is put on a
  * fixed-point grid every rank knows (units of 2^(gexp - 62 + lgB) per matrix),
  * and is added into int64: that sum is exact, so it does not depend on which
  * rank computed which sample nor on the order MPI adds the ranks in, and R
@@ -452,54 +466,91 @@ static double ar_draw(ar_state *s, uint64_t *rs, int64_t *pos) {
     return mm;
 }
 
-/* This rank's samples of the minibatch (positions lo .. hi-1), one at a time:
- * the squared errors into ssq[k] and the gradient onto the grid in acc; *gmax
- * (GF_LIN_COUNT) the largest |g| per matrix on this rank. */
-static gf_status ar_local_grad(ar_state *s, double *gmax, gf_err *err) {
-    const gf_ar_block *b = s->b;
-    const int64_t T = b->seqlen, stride = T * b->hp->dim;
-    const float c = (float)(2.0 / (double)(s->B * stride)); /* dL/dy of the minibatch's MSE */
-    const double lim = ldexp(1.0, 62 - s->lgB);
-    for (int l = 0; l < GF_LIN_COUNT; l++) {
-        gmax[l] = 0.0;
-        if (s->acc[l]) memset(s->acc[l], 0, (size_t)(s->n_out[l] * s->n_in[l]) * sizeof(int64_t));
+/* What the backward's per-sample sink needs: whether to grid (else only the
+ * largest |g| is wanted: no grid known yet), the bound of a grid term, and the
+ * largest |g| seen per matrix. */
+typedef struct {
+    ar_state *s;
+    double *gmax, lim;
+    int grid;
+} ar_sink_ctx;
+
+static gf_status ar_sink(void *ctx, gf_linear l, int64_t s0, int m, const float *const *g) {
+    ar_sink_ctx *c = ctx;
+    ar_state *s = c->s;
+    if (!s->tuned[l]) return GF_OK;
+    const int64_t n = s->n_out[l] * s->n_in[l];
+    if (c->grid) { /* the first group sets acc */
+        const double mx = gf_grid_add(s->acc[l], g, m, n, ldexp(1.0, 62 - s->lgB - s->gexp[l]), c->lim, s0 == 0);
+        if (!(mx <= c->gmax[l])) c->gmax[l] = mx;
     }
-    for (int64_t k = s->lo; k < s->hi; k++) {
-        const int64_t smp = s->pick[k];
-        GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, b->xq + smp * stride, s->p.y, &s->tape1), err, GF_E_NOMEM,
-                   "autoround: block %d: out of memory in the forward's matrix products", b->layer);
-        const float *y = s->p.y, *t = s->targets + smp * stride;
-        double ssq = 0.0;
-        for (int64_t i = 0; i < stride; i++) {
-            const double d = (double)y[i] - (double)t[i];
-            ssq += d * d;
-            s->dy[i] = c * (y[i] - t[i]);
-        }
-        s->ssq[k] = ssq;
-        for (int l = 0; l < GF_LIN_COUNT; l++)
-            if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
-        GF_FAIL_IF(gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->tape1), err, GF_E_NOMEM,
-                   "autoround: block %d: out of memory in the backward's matrix products", b->layer);
-        s->p.flop += fwd_flop(&s->p, 1) + (double)T * s->p.flop_bwd_tok + (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
-        for (int l = 0; l < GF_LIN_COUNT; l++) {
-            if (!s->tuned[l]) continue;
-            double m = gf_grid_add(s->acc[l], s->dW[l], s->n_out[l] * s->n_in[l], ldexp(1.0, 62 - s->lgB - s->gexp[l]), lim);
-            if (!(m <= gmax[l])) gmax[l] = m;
-        }
+    for (int j = 0; !c->grid && j < m; j++) {
+        const double mx = gf_grid_max(g[j], n);
+        if (!(mx <= c->gmax[l])) c->gmax[l] = mx;
     }
     return GF_OK;
 }
 
+/* The forward of this rank's samples of the minibatch (positions lo .. hi-1),
+ * all at once (rows do not depend on each other): dL/dy into dy, each sample's
+ * squared error into ssq[k]; *tp the tape used. */
+static gf_status ar_local_fwd(ar_state *s, gf_block_tape **tp, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const int64_t T = b->seqlen, stride = T * b->hp->dim, n_loc = s->hi - s->lo;
+    const float c = (float)(2.0 / (double)(s->B * stride)); /* dL/dy of the minibatch's MSE */
+    *tp = n_loc < s->B ? &s->tape1 : &s->p.tape;
+    for (int64_t k = 0; k < n_loc; k++)
+        memcpy(s->xb + k * stride, b->xq + s->pick[s->lo + k] * stride, (size_t)stride * sizeof(float));
+    GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, *tp), err, GF_E_NOMEM,
+               "autoround: block %d: out of memory in the forward's matrix products", b->layer);
+    for (int64_t k = 0; k < n_loc; k++) {
+        const float *y = s->p.y + k * stride, *t = s->targets + s->pick[s->lo + k] * stride;
+        float *dy = s->dy + k * stride;
+        double ssq = 0.0;
+        for (int64_t i = 0; i < stride; i++) {
+            const double d = (double)y[i] - (double)t[i];
+            ssq += d * d;
+            dy[i] = c * (y[i] - t[i]);
+        }
+        s->ssq[s->lo + k] = ssq;
+    }
+    s->p.flop += fwd_flop(&s->p, n_loc);
+    return GF_OK;
+}
+
+/* The backward of the last ar_local_fwd: each sample's dL/dWq on its own
+ * (gf_block_backward_per_sample), onto the grid in acc when grid, else only
+ * measured; *gmax (GF_LIN_COUNT) the largest |g| per matrix on this rank. */
+static gf_status ar_local_bwd(ar_state *s, gf_block_tape *tp, int grid, double *gmax, gf_err *err) {
+    const gf_ar_block *b = s->b;
+    const int64_t T = b->seqlen, n_loc = s->hi - s->lo;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        gmax[l] = 0.0;
+        if (grid && n_loc <= 0 && s->acc[l]) memset(s->acc[l], 0, (size_t)(s->n_out[l] * s->n_in[l]) * sizeof(int64_t));
+    }
+    if (n_loc <= 0) return GF_OK;
+    ar_sink_ctx sc = {.s = s, .gmax = gmax, .lim = ldexp(1.0, 62 - s->lgB), .grid = grid};
+    GF_FAIL_IF(gf_block_backward_per_sample(b->hp, &s->qw, s->dy, s->dW, ar_sink, &sc, s->group, s->gscratch, NULL, tp), err, GF_E_NOMEM,
+               "autoround: block %d: out of memory in the backward's matrix products", b->layer);
+    s->p.flop += (double)n_loc * (double)T * s->p.flop_bwd_tok +
+                 (double)n_loc * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
+    return GF_OK;
+}
+
 /* The minibatch's loss (*loss) and gradient (s->dW, every rank the same), exact
- * whatever the number of ranks. */
+ * whatever the number of ranks.  One forward; the backward again (measuring
+ * only, the first step of a block, or on a grid fitted to it) while the
+ * gradient reaches the grid's bound. */
 static gf_status ar_grad(ar_state *s, int it, double *loss, gf_err *err) {
     const gf_ar_block *b = s->b;
     double gmax[GF_LIN_COUNT];
+    gf_block_tape *tp = NULL;
+    memset(s->ssq, 0, (size_t)s->B * sizeof *s->ssq);
+    if (s->hi > s->lo) GF_TRY(ar_local_fwd(s, &tp, err));
     for (;;) {
-        memset(s->ssq, 0, (size_t)s->B * sizeof *s->ssq);
-        GF_TRY(ar_local_grad(s, gmax, err));
+        GF_TRY(ar_local_bwd(s, tp, s->have_grid, gmax, err));
         GF_TRY(gf_dist_max_f64(gmax, GF_LIN_COUNT, err));
-        int refit = 0;
+        int refit = !s->have_grid;
         for (int l = 0; l < GF_LIN_COUNT; l++) {
             if (!s->tuned[l]) continue;
             GF_FAIL_IF(!isfinite(gmax[l]), err, GF_E_VALUE, "autoround: block %d: gradient not finite at iteration %d",
