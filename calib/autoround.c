@@ -16,10 +16,11 @@
  * iterate is then checked against llama.cpp's min-max blocks on all samples:
  * the better of the two is stored, so the calibration loss never gets worse.
  * Deterministic: elementwise work is per block of 32, every sum in a fixed order,
- * and the passes are backward.h's (thread-count independent).  The tuning passes
- * run batched, but the minibatch's gradient is an exact fixed-point sum of the
- * samples' own weight gradients (calib/dist.h), so under MPI the ranks can share the
- * samples and still write one process's bytes.  Not here: the
+ * and the passes are backward.h's (thread-count independent).  The minibatch's
+ * gradient is taken one of two ways (ar_grad_paths, chosen at build time): the
+ * plain build's batched float backward, or the MPI build's exact fixed-point sum
+ * of the samples' own weight gradients (calib/dist.h, gridsum.h), so that ranks
+ * can share the samples and still write one process's bytes.  Not here: the
  * choice of samples (calib.c) and writing the GGUF (convert/).
  */
 #include "autoround.h"
@@ -33,9 +34,9 @@
 #include "../formats/gguf.h"
 #include "../common/types.h"
 #include "../quantizers/method.h"
+#include "autoround_internal.h"
 #include "awq.h"
 #include "dist.h"
-#include "gridsum.h"
 
 /* Elementwise loops go parallel from this many weights (a parallel region costs
  * microseconds, and much more on a loaded machine). */
@@ -262,25 +263,6 @@ static void par_copy(float *dst, const float *src, int64_t n) {
 
 /* ---------------------------------------------------------------- passes */
 
-/* Up to this many samples' dL/dWq are gridded in one pass over acc (memory:
- * AR_GROUP - 1 of the largest matrix in floats; the pass is memory-bound). */
-#define AR_GROUP 4
-
-typedef struct {
-    const gf_hparams *hp;
-    int64_t n_samples, T, D, B;  /* samples, tokens each, dim, minibatch      */
-    gf_block_tape tape, tape_rem; /* B samples; n_samples % B (lazily)         */
-    float *y;                      /* (B*T, D) block output scratch             */
-    double flop;                   /* work done so far                          */
-    double flop_fwd_tok, flop_bwd_tok; /* per token, matrix products            */
-    double flop_fwd_pair, flop_bwd_pair; /* per (sample, query, key) pair        */
-} pass_ctx;
-
-static double fwd_flop(const pass_ctx *p, int64_t n_seq) {
-    double pairs = (double)n_seq * (double)p->T * (double)(p->T + 1) / 2;
-    return (double)n_seq * (double)p->T * p->flop_fwd_tok + pairs * p->flop_fwd_pair;
-}
-
 /* The block over every sample of in (n_samples, T, D), in chunks of B samples:
  * out (may equal in, or be NULL) receives the outputs; if target is given,
  * per_sample (n_samples, may be NULL) the MSE of each sample and *loss the MSE
@@ -313,48 +295,20 @@ static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *
 
 /* ---------------------------------------------------------------- a block */
 
-/* One gf_autoround_block's buffers (l: the seven matrices; tuned[l]: its rows are
- * whole blocks of 32, else it is left to the pipeline as f16). */
-typedef struct {
-    const gf_ar_block *b;
-    gf_type type;
-    const gf_ar_opts *o;
-    int64_t N, B;                  /* floats of all samples' activations; minibatch     */
-    pass_ctx p;
-    int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT];
-    int tuned[GF_LIN_COUNT];
-    float *V[GF_LIN_COUNT], *bestV[GF_LIN_COUNT];   /* (n_out, n_in) rounding offsets     */
-    float *A[GF_LIN_COUNT], *bestA[GF_LIN_COUNT];   /* (n_out, n_in/32) range factors     */
-    float *dda[GF_LIN_COUNT];                        /* (n_out, n_in/32) block_dda         */
-    float *Wq[GF_LIN_COUNT], *dW[GF_LIN_COUNT];     /* (n_out, n_in) fake-quantized W, dL/dWq */
-    gf_block_weights qw;           /* the block with Wq                                 */
-    float *targets, *ymm;          /* (N) float block's outputs; min-max block's outputs */
-    float *xb, *dy;                /* (hi-lo, T, D) this rank's samples: inputs, dL/dy   */
-    gf_block_tape tape1;           /* hi-lo samples when fewer than B (else p.tape is used) */
-    int64_t *order;                /* (n_samples) the minibatch shuffle                 */
-    double *mm_loss;               /* (n_samples) min-max MSE of each sample            */
-    int64_t *pick;                 /* (B) the minibatch's samples, by position          */
-    double *ssq;                   /* (B) squared error of each position's sample       */
-    int64_t lo, hi;                /* this rank's positions of every minibatch          */
-    int64_t *acc[GF_LIN_COUNT];    /* (n_out, n_in) the minibatch's dL/dWq in fixed point */
-    int gexp[GF_LIN_COUNT];        /* the grid's bound: |dL/dWq| < 2^gexp               */
-    int have_grid, lgB;            /* gexp set; ceil(log2(B))                           */
-    uint64_t grad_check;           /* gf_ar_report's                                     */
-    int group;                     /* samples whose dL/dWq are gridded in one pass      */
-    float *gscratch;               /* (group-1, largest n_out*n_in) their dL/dWq          */
-} ar_state;
 
 static void ar_state_free(ar_state *s) {
     for (int l = 0; l < GF_LIN_COUNT; l++)
         free(s->V[l]), free(s->bestV[l]), free(s->A[l]), free(s->bestA[l]), free(s->Wq[l]), free(s->dW[l]), free(s->dda[l]),
-            free(s->acc[l]);
+            free(s->ex.acc[l]);
     gf_block_tape_free(&s->p.tape);
     gf_block_tape_free(&s->p.tape_rem);
-    gf_block_tape_free(&s->tape1);
-    free(s->targets), free(s->ymm), free(s->p.y), free(s->xb), free(s->dy), free(s->order), free(s->mm_loss), free(s->pick), free(s->ssq), free(s->gscratch);
+    gf_block_tape_free(&s->ex.tape1);
+    free(s->targets), free(s->ymm), free(s->p.y), free(s->xb), free(s->tb), free(s->dy), free(s->order), free(s->mm_loss),
+        free(s->pick), free(s->ex.ssq), free(s->ex.gscratch);
 }
 
-/* Shapes, the analytic work per token, and every buffer (blocks[l] too). */
+/* Shapes, the analytic work per token, and every buffer (blocks[l] too) but the
+ * gradient path's (its init). */
 static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *err) {
     const gf_ar_block *b = s->b;
     const gf_hparams *hp = b->hp;
@@ -374,25 +328,13 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
     s->p.flop_bwd_pair = 8 * Dq;
 
     GF_TRY(gf_block_tape_init(&s->p.tape, hp, s->B, T, err));
-    gf_dist_split(s->B, gf_dist_rank(), gf_dist_size(), &s->lo, &s->hi);
-    const int64_t n_loc = s->hi - s->lo;
-    if (n_loc > 0 && n_loc < s->B) GF_TRY(gf_block_tape_init(&s->tape1, hp, n_loc, T, err));
-    while (((int64_t)1 << s->lgB) < s->B) s->lgB++;
     s->targets = malloc((size_t)s->N * sizeof *s->targets);
     s->ymm = malloc((size_t)s->N * sizeof *s->ymm);
     s->p.y = malloc((size_t)nbt * sizeof *s->p.y);
-    s->xb = malloc((size_t)((n_loc > 0 ? n_loc : 1) * T * D) * sizeof *s->xb);
-    s->dy = malloc((size_t)((n_loc > 0 ? n_loc : 1) * T * D) * sizeof *s->dy);
     s->order = malloc((size_t)b->n_samples * sizeof *s->order);
     s->mm_loss = malloc((size_t)b->n_samples * sizeof *s->mm_loss);
     s->pick = malloc((size_t)s->B * sizeof *s->pick);
-    s->ssq = malloc((size_t)s->B * sizeof *s->ssq);
-    s->group = n_loc < AR_GROUP ? (n_loc > 0 ? (int)n_loc : 1) : AR_GROUP;
-    int64_t n_max = 0;
-    for (int l = 0; l < GF_LIN_COUNT; l++)
-        if (s->n_out[l] * s->n_in[l] > n_max) n_max = s->n_out[l] * s->n_in[l];
-    if (s->group > 1) s->gscratch = malloc((size_t)(s->group - 1) * (size_t)n_max * sizeof(float));
-    int oom = (s->group > 1 && !s->gscratch) || !s->targets || !s->ymm || !s->p.y || !s->xb || !s->dy || !s->order || !s->mm_loss || !s->pick || !s->ssq;
+    int oom = !s->targets || !s->ymm || !s->p.y || !s->order || !s->mm_loss || !s->pick;
     for (int l = 0; l < GF_LIN_COUNT && !oom; l++) {
         const size_t n = (size_t)(s->n_out[l] * s->n_in[l]), nb = n / GF_QK;
         s->Wq[l] = malloc(n * sizeof(float));
@@ -403,10 +345,8 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
         s->bestA[l] = malloc(nb * sizeof(float));
         s->dda[l] = malloc(nb * sizeof(float));
         s->dW[l] = malloc(n * sizeof(float));
-        s->acc[l] = malloc(n * sizeof(int64_t));
         blocks[l] = malloc(gf_row_size(s->type, s->n_in[l]) * (size_t)s->n_out[l]);
-        oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !s->acc[l] ||
-               !blocks[l];
+        oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !blocks[l];
         for (size_t i = 0; !oom && i < nb; i++) {
             s->A[l][i] = s->bestA[l][i] = 1.0f;
             s->dda[l][i] = block_dda(s->type, b->bw->w[l] + i * GF_QK);
@@ -433,22 +373,7 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
     return pass_all(&s->p, &s->qw, s->b->xq, s->ymm, s->targets, s->mm_loss, &rep->loss_minmax, err);
 }
 
-/* ---------------------------------------------------------------- exact sums over samples
- *
- * A minibatch's gradient is the sum of its samples' gradients.  Each sample's
- * dL/dWq (its own dyᵀ·x, from one batched forward and backward of the rank's
- * samples: the same bits as a pass of that sample alone) is put on a
- * fixed-point grid every rank knows (units of 2^(gexp - 62 + lgB) per matrix),
- * and is added into int64: that sum is exact, so it does not depend on which
- * rank computed which sample nor on the order MPI adds the ranks in, and R
- * ranks write the bytes of one process.  The grid's bound 2^gexp is
- * AR_HEADROOM doublings above the previous step's largest |g| (the maximum over
- * ranks, itself exact); a step whose gradient reaches the bound (the first one
- * of a block always) is recomputed on a grid fitted to it.  Its resolution,
- * 2^(lgB - 53) of the largest |g|, is finer than float's for every element above
- * 2^-26 of the largest, and SignSGD uses only the signs. */
-
-#define AR_HEADROOM 8
+/* ---------------------------------------------------------------- the minibatch's gradient */
 
 /* The positions pick[0 .. B) of the next minibatch in the seeded shuffle (every
  * rank draws the same); returns min-max's loss on them, summed in position order. */
@@ -466,118 +391,56 @@ static double ar_draw(ar_state *s, uint64_t *rs, int64_t *pos) {
     return mm;
 }
 
-/* What the backward's per-sample sink needs: whether to grid (else only the
- * largest |g| is wanted: no grid known yet), the bound of a grid term, and the
- * largest |g| seen per matrix. */
-typedef struct {
-    ar_state *s;
-    double *gmax, lim;
-    int grid;
-} ar_sink_ctx;
-
-static gf_status ar_sink(void *ctx, gf_linear l, int64_t s0, int m, const float *const *g) {
-    ar_sink_ctx *c = ctx;
-    ar_state *s = c->s;
-    if (!s->tuned[l]) return GF_OK;
-    const int64_t n = s->n_out[l] * s->n_in[l];
-    if (c->grid) { /* the first group sets acc */
-        const double mx = gf_grid_add(s->acc[l], g, m, n, ldexp(1.0, 62 - s->lgB - s->gexp[l]), c->lim, s0 == 0);
-        if (!(mx <= c->gmax[l])) c->gmax[l] = mx;
-    }
-    for (int j = 0; !c->grid && j < m; j++) {
-        const double mx = gf_grid_max(g[j], n);
-        if (!(mx <= c->gmax[l])) c->gmax[l] = mx;
-    }
+/* The float path (the plain build's): the minibatch's B samples through one
+ * batched forward and backward, dL/dWq summed by the backward's float products. */
+static gf_status float_init(ar_state *s, gf_err *err) {
+    const size_t nbt = (size_t)(s->B * s->b->seqlen * s->b->hp->dim);
+    s->xb = malloc(nbt * sizeof *s->xb);
+    s->tb = malloc(nbt * sizeof *s->tb);
+    s->dy = malloc(nbt * sizeof *s->dy);
+    GF_FAIL_IF(!s->xb || !s->tb || !s->dy, err, GF_E_NOMEM, "autoround: out of memory for block %d's minibatch (batch %lld)",
+               s->b->layer, (long long)s->B);
     return GF_OK;
 }
 
-/* The forward of this rank's samples of the minibatch (positions lo .. hi-1),
- * all at once (rows do not depend on each other): dL/dy into dy, each sample's
- * squared error into ssq[k]; *tp the tape used. */
-static gf_status ar_local_fwd(ar_state *s, gf_block_tape **tp, gf_err *err) {
+static gf_status float_grad(ar_state *s, int it, double *loss, gf_err *err) {
     const gf_ar_block *b = s->b;
-    const int64_t T = b->seqlen, stride = T * b->hp->dim, n_loc = s->hi - s->lo;
-    const float c = (float)(2.0 / (double)(s->B * stride)); /* dL/dy of the minibatch's MSE */
-    *tp = n_loc < s->B ? &s->tape1 : &s->p.tape;
-    for (int64_t k = 0; k < n_loc; k++)
-        memcpy(s->xb + k * stride, b->xq + s->pick[s->lo + k] * stride, (size_t)stride * sizeof(float));
-    GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, *tp), err, GF_E_NOMEM,
+    const int64_t B = s->B, T = b->seqlen, stride = T * b->hp->dim, nbt = B * stride;
+    (void)it;
+    for (int64_t k = 0; k < B; k++) {
+        memcpy(s->xb + k * stride, b->xq + s->pick[k] * stride, (size_t)stride * sizeof(float));
+        memcpy(s->tb + k * stride, s->targets + s->pick[k] * stride, (size_t)stride * sizeof(float));
+    }
+    GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape), err, GF_E_NOMEM,
                "autoround: block %d: out of memory in the forward's matrix products", b->layer);
-    for (int64_t k = 0; k < n_loc; k++) {
-        const float *y = s->p.y + k * stride, *t = s->targets + s->pick[s->lo + k] * stride;
-        float *dy = s->dy + k * stride;
-        double ssq = 0.0;
-        for (int64_t i = 0; i < stride; i++) {
-            const double d = (double)y[i] - (double)t[i];
-            ssq += d * d;
-            dy[i] = c * (y[i] - t[i]);
-        }
-        s->ssq[s->lo + k] = ssq;
-    }
-    s->p.flop += fwd_flop(&s->p, n_loc);
-    return GF_OK;
-}
-
-/* The backward of the last ar_local_fwd: each sample's dL/dWq on its own
- * (gf_block_backward_per_sample), onto the grid in acc when grid, else only
- * measured; *gmax (GF_LIN_COUNT) the largest |g| per matrix on this rank. */
-static gf_status ar_local_bwd(ar_state *s, gf_block_tape *tp, int grid, double *gmax, gf_err *err) {
-    const gf_ar_block *b = s->b;
-    const int64_t T = b->seqlen, n_loc = s->hi - s->lo;
-    for (int l = 0; l < GF_LIN_COUNT; l++) {
-        gmax[l] = 0.0;
-        if (grid && n_loc <= 0 && s->acc[l]) memset(s->acc[l], 0, (size_t)(s->n_out[l] * s->n_in[l]) * sizeof(int64_t));
-    }
-    if (n_loc <= 0) return GF_OK;
-    ar_sink_ctx sc = {.s = s, .gmax = gmax, .lim = ldexp(1.0, 62 - s->lgB), .grid = grid};
-    GF_FAIL_IF(gf_block_backward_per_sample(b->hp, &s->qw, s->dy, s->dW, ar_sink, &sc, s->group, s->gscratch, NULL, tp), err, GF_E_NOMEM,
+    *loss = gf_mse_loss(s->p.y, s->tb, s->dy, nbt);
+    for (int l = 0; l < GF_LIN_COUNT; l++)
+        if (s->dW[l]) par_copy(s->dW[l], NULL, s->n_out[l] * s->n_in[l]);
+    GF_FAIL_IF(gf_block_backward(b->hp, &s->qw, s->dy, s->dW, NULL, &s->p.tape), err, GF_E_NOMEM,
                "autoround: block %d: out of memory in the backward's matrix products", b->layer);
-    s->p.flop += (double)n_loc * (double)T * s->p.flop_bwd_tok +
-                 (double)n_loc * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
+    s->p.flop += fwd_flop(&s->p, B) + (double)B * (double)T * s->p.flop_bwd_tok +
+                 (double)B * (double)T * (double)(T + 1) / 2 * s->p.flop_bwd_pair;
     return GF_OK;
 }
 
-/* The minibatch's loss (*loss) and gradient (s->dW, every rank the same), exact
- * whatever the number of ranks.  One forward; the backward again (measuring
- * only, the first step of a block, or on a grid fitted to it) while the
- * gradient reaches the grid's bound. */
-static gf_status ar_grad(ar_state *s, int it, double *loss, gf_err *err) {
-    const gf_ar_block *b = s->b;
-    double gmax[GF_LIN_COUNT];
-    gf_block_tape *tp = NULL;
-    memset(s->ssq, 0, (size_t)s->B * sizeof *s->ssq);
-    if (s->hi > s->lo) GF_TRY(ar_local_fwd(s, &tp, err));
-    for (;;) {
-        GF_TRY(ar_local_bwd(s, tp, s->have_grid, gmax, err));
-        GF_TRY(gf_dist_max_f64(gmax, GF_LIN_COUNT, err));
-        int refit = !s->have_grid;
-        for (int l = 0; l < GF_LIN_COUNT; l++) {
-            if (!s->tuned[l]) continue;
-            GF_FAIL_IF(!isfinite(gmax[l]), err, GF_E_VALUE, "autoround: block %d: gradient not finite at iteration %d",
-                       b->layer, it);
-            int e = 0;
-            if (gmax[l] > 0) frexp(gmax[l], &e); /* gmax < 2^e */
-            if (!s->have_grid || gmax[l] >= ldexp(1.0, s->gexp[l])) refit = 1, s->gexp[l] = e + AR_HEADROOM;
-        }
-        s->have_grid = 1;
-        if (!refit) break;
-    }
-    GF_TRY(gf_dist_gather_f64(s->ssq, s->B, err));
-    double sum = 0.0;
-    for (int64_t k = 0; k < s->B; k++) sum += s->ssq[k];
-    *loss = sum / (double)(s->B * b->seqlen * b->hp->dim);
-    for (int l = 0; l < GF_LIN_COUNT; l++) {
-        if (!s->tuned[l]) continue;
-        const int64_t n = s->n_out[l] * s->n_in[l];
-        GF_TRY(gf_dist_sum_i64(s->acc[l], n, err));
-        const uint64_t h = gf_grid_get(s->dW[l], s->acc[l], n, ldexp(1.0, 62 - s->lgB - s->gexp[l]));
-        s->grad_check = s->grad_check * 0x100000001b3ull + h; /* FNV's prime: the matrices in order */
-        /* the next step's grid: AR_HEADROOM doublings above this step's largest |g| */
-        int e = 0;
-        if (gmax[l] > 0) frexp(gmax[l], &e), s->gexp[l] = e + AR_HEADROOM;
-    }
-    return GF_OK;
-}
+/* The two ways to the minibatch's loss and dL/dWq (into s->dW, from s->pick). */
+typedef struct {
+    const char *sum;  /* gf_ar_gradient_sum's name of it; NULL for the float path */
+    gf_status (*init)(ar_state *s, gf_err *err);           /* its buffers (freed by ar_state_free) */
+    gf_status (*grad)(ar_state *s, int it, double *loss, gf_err *err);
+} ar_grad_path;
+
+static const ar_grad_path ar_grad_paths[2] = {
+    {.sum = NULL, .init = float_init, .grad = float_grad},
+    {.sum = "per-sample, fixed point", .init = gf_ar_exact_init, .grad = gf_ar_exact_grad},
+};
+
+/* The one switch between them, fixed when the program is built (dist.h): the
+ * MPI build sums exactly whatever the ranks; the plain build keeps the faster
+ * float path and the bytes it always wrote. */
+static const ar_grad_path *const ar_grad_path_used = &ar_grad_paths[GF_DIST_EXACT];
+
+const char *gf_ar_gradient_sum(void) { return ar_grad_path_used->sum; }
 
 /* SignSGD over minibatches of a seeded shuffle; bestV/bestA keep the iterate with
  * the lowest minibatch loss relative to min-max's on the same samples. */
@@ -598,7 +461,7 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
     for (int it = 0; it < iters; it++) {
         const double mm_batch = ar_draw(s, &rs, &pos); /* min-max's loss on this minibatch (times B) */
         double loss = 0.0;
-        GF_TRY(ar_grad(s, it, &loss, err));
+        GF_TRY(ar_grad_path_used->grad(s, it, &loss, err));
         GF_FAIL_IF(!isfinite(loss), err, GF_E_VALUE, "autoround: block %d: loss %g at iteration %d", b->layer, loss, it);
         /* The kept iterate: auto-round takes the lowest minibatch loss; we divide it by
          * min-max's loss on the same samples, so that an easy minibatch cannot win. */
@@ -623,7 +486,7 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
     }
     rep->best_iter = best_iter;
     rep->loss_best_batch = best_raw;
-    rep->grad_check = s->grad_check;
+    rep->grad_check = s->ex.grad_check;
     return GF_OK;
 }
 
@@ -666,6 +529,7 @@ gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opt
     ar_state s = {.b = b, .type = type, .o = o, .N = S * b->seqlen * b->hp->dim,
                   .B = o->batch <= 0 ? (S < 8 ? S : 8) : o->batch < S ? o->batch : S};
     gf_status rc = ar_state_init(&s, blocks, err);
+    if (!rc) rc = ar_grad_path_used->init(&s, err);
     if (!rc) rc = ar_baseline(&s, rep, err);
     if (!rc) rc = ar_tune(&s, rep, t_start, err);
     if (!rc) rc = ar_keep(&s, blocks, rep, err);

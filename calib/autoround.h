@@ -40,7 +40,8 @@ typedef struct gf_ar_report {
     double seconds;         /* wall time of the call                                                   */
     double gflop;           /* floating-point work of the forward/backward passes (analytic count)     */
     uint64_t grad_check;    /* every step's summed gradient, bit for bit, folded into one number
-                               (an order-free sum): equal runs took the same path, whatever the ranks */
+                               (an order-free sum): equal runs took the same path, whatever the ranks;
+                               kept by the exact path only (gf_ar_gradient_sum non-NULL), else 0 */
 } gf_ar_report;
 
 /* A named recipe: iteration count and the calibration shape it was sized for
@@ -82,6 +83,11 @@ typedef struct {
     gf_ar_progress progress;    /* every few iterations, or NULL                         */
     void *ctx;                  /* progress's                                            */
 } gf_ar_block;
+
+/* How this build sums a minibatch's gradient: NULL in the plain build (the
+ * batched float backward), "per-sample, fixed point" in the MPI build (exact,
+ * the same bits for any number of ranks; grad_check is kept). */
+const char *gf_ar_gradient_sum(void);
 
 /* The same as gf_autoround_layer on b: blocks[l] receives malloc'd final blocks
  * (NULL for a matrix whose rows are not whole blocks of 32: left to the pipeline). */

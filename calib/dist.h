@@ -12,6 +12,17 @@
 
 #include "../common/gf.h"
 
+/* 1 in the MPI build: AutoRound then takes the exact gradient path (calib/
+ * autoround_exact.c) whatever the number of ranks, 1 included, so mpirun -np R
+ * writes the same bytes for every R.  0 in the plain build: AutoRound keeps its
+ * faster batched float gradient and the bytes it has always written.  The one
+ * place the build's choice is read (by calib/autoround.c's ar_grad_paths). */
+#ifdef GF_MPI
+#define GF_DIST_EXACT 1
+#else
+#define GF_DIST_EXACT 0
+#endif
+
 /* MPI_Init (GF_MPI builds) with MPI_ERRORS_RETURN on MPI_COMM_WORLD, so a
  * failed call returns a code that gf_dist_* turn into a gf_err. */
 gf_status gf_dist_init(int *argc, char ***argv, gf_err *err);

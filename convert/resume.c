@@ -108,9 +108,9 @@ static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
     if (!ct) ct = gf_calib_default_text(&cl);
     idline(&t, "gguf-forge", "%s", GF_VERSION);
     idline(&t, "the kernel set", "%s", gf_kernels_name(gf_kernels_default()));
-    /* AutoRound's minibatch gradient: per-sample passes summed in fixed point (since data-parallel
-     * AutoRound); a checkpoint of a build that summed in float is another run */
-    idline(&t, "the AutoRound gradient sum", "%s", "per-sample, fixed point");
+    /* AutoRound's minibatch gradient: the MPI build sums per-sample gradients in fixed point, the plain
+     * build in float (its identity as before): a checkpoint of the other build is another run */
+    if (gf_ar_gradient_sum()) idline(&t, "the AutoRound gradient sum", "%s", gf_ar_gradient_sum());
     idline(&t, "option --type", "%s", gf_type_name(o->type));
     idline(&t, "option --embed-type", "%s", o->embed_type >= 0 ? gf_type_name((gf_type)o->embed_type) : "default");
     idline(&t, "option --output-type", "%s", o->output_type >= 0 ? gf_type_name((gf_type)o->output_type) : "default");
