@@ -1,18 +1,20 @@
 #!/bin/sh
 # test_mpi.sh - data-parallel AutoRound (make MPI=1, calib/dist.c, issue 15): the MPI build
-# under mpirun -np 1, 2 and 3 (--oversubscribe) writes the bytes of the plain build's single
-# process, with the samples of every minibatch really split (rank 0's "samples split" line);
+# under mpirun -np 1, 2 and 3 (--oversubscribe) writes the bytes of the same binary run alone
+# (one process: its exact gradient path, calib/autoround_exact.c, is taken for every rank count),
+# with the samples of every minibatch really split (rank 0's "samples split" line);
 # and every step's summed gradient is bit-identical (the report's grad_check per block: a float
 # allreduce of per-rank sums fails that, while its bytes happen to agree on these small runs);
 # only rank 0 writes (one output and report, no other file in the output folder); a rank killed mid-run
-# ends the job non-zero and leaves no output; --checkpoint with 2 ranks is refused.
+# ends the job non-zero and leaves no output; --checkpoint with 2 ranks is refused.  The plain
+# build keeps its batched float gradient: its report has no grad_check.
 # stories260K (shared) Q4_0 AutoRound, 8 samples of 32 tokens, batch 6, 20 iterations, and
 # qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks.
 # Skips (cause "tools") without mpicc/mpirun (scripts/deps.sh mpi installs them), and under
 # make asan: the MPI build would need clang behind mpicc with the sanitizer runtime.
 B=${BUILD:-build}
-G=$B/gguf-forge
 P=$B-mpi
+G=$P/gguf-forge # the reference: the MPI build as one process, without mpirun
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL test_mpi: $*" >&2; }
@@ -53,6 +55,12 @@ if [ -f "$S/model.safetensors" ]; then
     # the tuned blocks are the ones kept (not min-max's), or identical bytes would prove little
     grep -q "best iteration 1[0-9]" "$T/one.err" && ! grep -q "best iteration -1" "$T/one.err" && ok ||
         bad "the tuned blocks were not kept in every block: $(grep 'best iteration' "$T/one.err" | head -n 2)"
+    # the plain build (make test's $B) takes the float path: no exact sums, so no grad_check
+    if [ -x "$B/gguf-forge" ]; then
+        "$B/gguf-forge" quantize "$S" -o "$T/plain.gguf" $A --report "$T/plain.json" 2>"$T/plain.err" && ok ||
+            bad "plain build: $(tail -n 2 "$T/plain.err")"
+        ! grep -q '"grad_check"' "$T/plain.json" && ok || bad "the plain build's report has grad_check (the exact path)"
+    fi
     for n in 1 2 3; do
         mkdir -p "$T/o$n"
         mpi $n quantize "$S" -o "$T/o$n/out.gguf" $A --report "$T/r$n.json"
