@@ -346,7 +346,7 @@ static void test_kernel_sets(const char *self) {
     if (!mkdtemp(tmp)) { CHECK(0, "mkdtemp"); return; }
     static const ks_limit lim[] = {
         {"imatrix", 25, 0, 8e-3}, {"awq", 8, 130, 3e-5}, {"autoround", 66000, 0, 6e-2},
-        {"awq+autoround", 56000, 130, 7.5e-2}};
+        {"awq+autoround", 56000, 130, 6e-2}};
     const gf_kernel_set def = gf_kernels_default();
     kld_ref ref;
     if (!kld_ref_open(&ref, "models/qwen2-tiny", text, 20000, 2)) return;
