@@ -295,7 +295,7 @@ static gf_status pass_all(pass_ctx *p, const gf_block_weights *bw, const float *
 
 /* ---------------------------------------------------------------- a block */
 
-
+/* ar_state (autoround_internal.h): every buffer of both gradient paths; free(NULL) does nothing. */
 static void ar_state_free(ar_state *s) {
     for (int l = 0; l < GF_LIN_COUNT; l++)
         free(s->V[l]), free(s->bestV[l]), free(s->A[l]), free(s->bestA[l]), free(s->Wq[l]), free(s->dW[l]), free(s->dda[l]),
