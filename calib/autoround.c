@@ -666,6 +666,10 @@ static gf_status ar_meta(gf_gguf_writer *w, const gf_method_env *env) {
     return rc;
 }
 
+/* why the heads get imatrix by default (BENCHMARKS.md, "Head methods") */
+#define AR_HEADS_WHY "on SmolLM2-135M, Q4_0 --pure, recipe light: KLD 0.219 with an imatrix head, 0.223 autoround, " \
+                     "0.259 minmax, 0.264 omse"
+
 const gf_qmethod gf_method_autoround = {
     .name = "autoround",
     .help = "per block, signed-gradient tuning of every weight's rounding and each block's range so the block's "
@@ -674,6 +678,7 @@ const gf_qmethod gf_method_autoround = {
     .needs_qpath = 1, .tunes = 1,
     .quantize_row = gf_quantize_row_minmax,
     .transform_block = ar_block, .tune_head = ar_head, .write_meta = ar_meta,
+    .embed_default = "imatrix", .output_default = "imatrix", .heads_why = AR_HEADS_WHY,
 };
 
 const gf_qmethod gf_method_awq_autoround = {
@@ -683,4 +688,5 @@ const gf_qmethod gf_method_awq_autoround = {
     .blocks_only = "AWQ rescales decoder blocks only",
     .quantize_row = gf_quantize_row_minmax,
     .transform_block = awq_ar_block, .write_meta = ar_meta,
+    .embed_default = "imatrix", .output_default = "imatrix", .heads_why = AR_HEADS_WHY,
 };

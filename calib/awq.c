@@ -404,4 +404,7 @@ const gf_qmethod gf_method_awq = {
     .blocks_only = "AWQ rescales decoder blocks only",
     .quantize_row = gf_quantize_row_minmax,
     .transform_block = awq_block,
+    .embed_default = "imatrix", .output_default = "imatrix",
+    .heads_why = "the best head method that does not tune: on qwen2-tiny and stories260K, Q4_0 --pure, KLD 0.92x and "
+                 "0.86x minmax's for a tied embedding, 0.93x and 0.88x for an untied output head",
 };

@@ -42,8 +42,9 @@ static void help(FILE *f) {
             "  --tensor-type REGEX=TYPE   type for GGUF tensor names matching REGEX (POSIX extended); repeatable,\n"
             "                             first match wins, e.g. --tensor-type 'ffn_down=q8_0'\n"
             "  --blocks METHOD            how the blocks of the decoder layers' weights are chosen (default minmax)\n"
-            "  --embed METHOD             ... of the token embedding (default minmax)\n"
-            "  --output METHOD            ... of the output/lm_head of untied models (default minmax)\n"
+            "  --embed METHOD             ... of the token embedding (default minmax; with a calibrating --blocks\n"
+            "                             method, the method that measured best for the role: see --list)\n"
+            "  --output METHOD            ... of the output/lm_head of untied models (default: as --embed)\n"
             "  --imatrix FILE             importance matrix written by llama-imatrix (.dat), for method imatrix\n"
             "  --lora DIR                 merge a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)\n"
             "                             into the weights before quantizing: W + s*B*A, s = lora_alpha/r (rsLoRA:\n"
@@ -190,7 +191,15 @@ static void head_methods(char *buf, size_t n) {
 
 static void list_methods(void) {
     printf("quantization methods (--blocks, --embed, --output):\n");
-    for (int i = 0; gf_qmethod_at(i); i++) printf("  %-10s %s\n", gf_qmethod_at(i)->name, gf_qmethod_at(i)->help);
+    for (int i = 0; gf_qmethod_at(i); i++) {
+        const gf_qmethod *m = gf_qmethod_at(i), *e = NULL, *out = NULL;
+        printf("  %-13s %s\n", m->name, m->help);
+        const gf_qmethod *ue = NULL, *uo = NULL;
+        if (gf_qmethod_heads(m, 1, &e, &out) && gf_qmethod_heads(m, 0, &ue, &uo))
+            printf("  %-13s as --blocks, by default --embed %s when tied (else %s), --output %s\n", "",
+                   e ? e->name : "minmax", ue ? ue->name : "minmax", uo ? uo->name : "minmax");
+    }
+    printf("without a calibrating --blocks method, --embed and --output default to minmax\n");
 }
 
 /* Writes the report JSON next to nothing else: a small file, written whole. */
@@ -202,8 +211,8 @@ static int write_report(const char *path, cJSON *tensors, cJSON *blocks, const c
     cJSON_AddStringToObject(root, "output", out);
     cJSON_AddStringToObject(root, "type", gf_type_info(o->type)->name);
     cJSON_AddStringToObject(root, "blocks_method", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    cJSON_AddStringToObject(root, "embed_method", (o->embed ? o->embed : gf_qmethod_default())->name);
-    cJSON_AddStringToObject(root, "output_method", (o->output ? o->output : gf_qmethod_default())->name);
+    cJSON_AddStringToObject(root, "embed_method", sum->embed_method ? sum->embed_method : "minmax");
+    cJSON_AddStringToObject(root, "output_method", sum->output_method ? sum->output_method : "minmax");
     if (o->imatrix_name) cJSON_AddStringToObject(root, "imatrix", o->imatrix_name);
     cJSON_AddNumberToObject(root, "parameters", (double)sum->n_params);
     cJSON_AddNumberToObject(root, "output_bytes", (double)sum->out_bytes);

@@ -50,6 +50,8 @@ typedef struct {
     const char *dir;
     const gf_convert_opts *o;
     gf_convert_summary *sum;
+    const gf_qmethod *embed_m, *output_m; /* the heads' methods: o's, or the block method's
+                                             defaults for this model (gf_qmethod_heads) */
     gf_hfcfg hp;
     gf_safetensors *st;        /* NULL for --vocab-only of a folder                     */
     gf_lora lora;              /* the --lora adapters, merged as st's rows are read     */

@@ -391,8 +391,8 @@ static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err
     if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.output_type", gf_type_info(ot)->name);
     if (!rc) rc = gf_gguf_set_bool(w, "gguf-forge.pure", o->pure);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", (o->embed ? o->embed : gf_qmethod_default())->name);
-    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", (o->output ? o->output : gf_qmethod_default())->name);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", cv->sum->embed_method);
+    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", cv->sum->output_method);
     if (!rc && o->imatrix) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.file", o->imatrix_name ? o->imatrix_name : "");
     if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
     if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
@@ -471,7 +471,7 @@ static gf_status plan_tensor(conversion *cv, const gf_st_tensor *src, gf_err *er
     p->group = p->map.kind == GF_TK_EMBED ? 0 : p->map.layer >= 0 ? 1 : p->map.kind == GF_TK_NORM ? 2 : 3;
     gf_type want = pick_type(o, cv->rx, p);
     p->type = want;
-    const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? o->embed : p->map.kind == GF_TK_OUTPUT ? o->output : o->blocks;
+    const gf_qmethod *mm = p->map.kind == GF_TK_EMBED ? cv->embed_m : p->map.kind == GF_TK_OUTPUT ? cv->output_m : o->blocks;
     p->method = mm ? mm : gf_qmethod_default();
     p->measure = o->measure || o->checkpoint; /* a checkpoint keeps the figures for a run that shows them */
     p->env = &cv->env;
@@ -542,6 +542,30 @@ static void announce_source(const conversion *cv) {
     cv->o->notice(cv->o->progress_ctx, msg);
 }
 
+/* The heads' methods: those given, else the block method's defaults for a tied or
+ * untied model, announced with the block method's reason. */
+static void choose_heads(conversion *cv) {
+    const gf_convert_opts *o = cv->o;
+    const int tied = cv->hp.tie_word_embeddings;
+    cv->embed_m = o->embed, cv->output_m = o->output;
+    const char *why = gf_qmethod_heads(o->blocks, tied, &cv->embed_m, &cv->output_m);
+    if (!cv->embed_m) cv->embed_m = gf_qmethod_default();
+    if (!cv->output_m) cv->output_m = gf_qmethod_default();
+    cv->sum->embed_method = cv->embed_m->name;
+    cv->sum->output_method = cv->output_m->name;
+    if (!why || !o->notice || (o->embed && (tied || o->output))) return;
+    char msg[640];
+    if (tied)
+        snprintf(msg, sizeof msg, "heads: the token embedding (tied: the output head too) by %s, the default with "
+                 "--blocks %s (%s); --embed chooses another", cv->embed_m->name, o->blocks->name, why);
+    else
+        snprintf(msg, sizeof msg, "heads: the token embedding by %s%s, the output head by %s%s; with --blocks %s "
+                 "the defaults are omse for an untied embedding (its only error is the weight error) and %s for the "
+                 "output head (%s)", cv->embed_m->name, o->embed ? " (--embed)" : "", cv->output_m->name,
+                 o->output ? " (--output)" : "", o->blocks->name, cv->output_m->name, why);
+    o->notice(o->progress_ctx, msg);
+}
+
 /* Reads config.json and the safetensors headers, maps, checks and types every
  * tensor, and loads the vocabulary: bad input is refused before any output. */
 static gf_status plan(conversion *cv, gf_err *err) {
@@ -568,6 +592,7 @@ static gf_status plan(conversion *cv, gf_err *err) {
         GF_TRY(gf_lora_add(&cv->lora, o->lora[i].dir, o->lora[i].scale, &cv->hp, cv->st, err));
         cv->st->lora = &cv->lora;
     }
+    choose_heads(cv);
     int64_t n_src = cv->st && !o->vocab_only ? cv->st->n_tensors : 0; /* --vocab-only reads no tensors */
     cv->plan = calloc((size_t)n_src + 1, sizeof *cv->plan);
     GF_FAIL_IF(!cv->plan, err, GF_E_NOMEM, "out of memory");

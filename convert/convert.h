@@ -103,6 +103,8 @@ typedef struct {
     uint64_t out_bytes;        /* bytes of the GGUF                      */
     uint64_t quant_bytes;      /* tensor bytes of the 2-D weights        */
     double seconds;
+    const char *embed_method;  /* the methods the embedding and output head got */
+    const char *output_method; /* (given, or the block method's defaults)       */
 } gf_convert_summary;
 
 /* The type `type` implies for the embedding and output when not given. */

@@ -117,8 +117,8 @@ static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
     idline(&t, "option --pure", "%s", o->pure ? "yes" : "no");
     input_identity(cv, &t);
     idline(&t, "option --blocks", "%s", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    idline(&t, "option --embed", "%s", (o->embed ? o->embed : gf_qmethod_default())->name);
-    idline(&t, "option --output", "%s", (o->output ? o->output : gf_qmethod_default())->name);
+    idline(&t, "option --embed", "%s", cv->embed_m->name);
+    idline(&t, "option --output", "%s", cv->output_m->name);
     idline(&t, "option --calib", "%s fnv1a64:%016llx", cv->co.text ? cv->co.name : "built-in",
            (unsigned long long)gf_calib_text_hash(ct, cl));
     idline(&t, "option --nsamples", "%lld", (long long)cv->co.nsamples);

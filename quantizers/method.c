@@ -81,7 +81,9 @@ static const gf_qmethod omse = {
 static const gf_qmethod imatrix = {
     .name = "imatrix",
     .help = "omse with each weight's error weighted by its input channel's mean x^2 (from --calib or --imatrix)",
-    .uses_importance = 1, .quantize_row = gf_quantize_row_importance};
+    .uses_importance = 1, .quantize_row = gf_quantize_row_importance,
+    .embed_default = "imatrix", .output_default = "imatrix",
+    .heads_why = "its statistics cover the heads too: the embedding's and output head's blocks weighted by their inputs"};
 
 /* The block methods' entries live next to their algorithms (calib/awq.c, calib/autoround.c). */
 extern const gf_qmethod gf_method_awq, gf_method_autoround, gf_method_awq_autoround;
@@ -102,6 +104,17 @@ const gf_qmethod *gf_qmethod_at(int i) {
 }
 
 const gf_qmethod *gf_qmethod_default(void) { return &minmax; }
+
+const char *gf_qmethod_heads(const gf_qmethod *blocks, int tied, const gf_qmethod **embed, const gf_qmethod **output) {
+    if (!blocks || (!blocks->embed_default && !blocks->output_default)) return NULL;
+    /* the untied embedding: omse measured best for every block method (qwen2-tiny and
+     * stories260K untied, BENCHMARKS.md "Head methods"), autoround's tuning against
+     * the plain weight error and imatrix without importance data doing no better */
+    const char *e = tied ? blocks->embed_default : "omse";
+    if (!*embed && e) *embed = gf_qmethod_find(e);
+    if (!*output && blocks->output_default) *output = gf_qmethod_find(blocks->output_default);
+    return blocks->heads_why;
+}
 
 int gf_qmethod_calibrates(const gf_qmethod *m, int have_imatrix) {
     return m && (m->transform_block || m->tune_head || (m->uses_importance && !have_imatrix));

@@ -77,11 +77,22 @@ typedef struct {
     gf_head_hook tune_head;      /* the embedding/output head's rows, with the second
                                     moment of the head's calibration inputs; or NULL      */
     gf_meta_hook write_meta;     /* when the method chose the blocks' weights; or NULL    */
+    /* When this method chooses the decoder blocks (--blocks) and so calibrates anyway:
+     * the methods of the token embedding of a tied model (which is its output head
+     * too) and of an untied model's output head, unless --embed/--output name one
+     * (NULL: minmax), and the measurement that chose them, which quantize prints.
+     * Neither may tune or calibrate where the block method does not. */
+    const char *embed_default, *output_default, *heads_why;
 } gf_qmethod;
 
 const gf_qmethod *gf_qmethod_find(const char *name); /* NULL if unknown */
 const gf_qmethod *gf_qmethod_at(int i);              /* i-th entry, NULL past the end */
 const gf_qmethod *gf_qmethod_default(void);          /* minmax: a tensor's method when none is given */
+/* Fills *embed and *output where they are NULL with the head methods that `blocks`
+ * names for a model whose output head is (tied) or is not its embedding; an untied
+ * embedding, a lookup table whose only error is the weight error, gets omse.
+ * Returns blocks' reason, or NULL (and leaves both alone) when it names none. */
+const char *gf_qmethod_heads(const gf_qmethod *blocks, int tied, const gf_qmethod **embed, const gf_qmethod **output);
 /* Needs calibration activations when chosen for some tensor (given an imatrix or not). */
 int gf_qmethod_calibrates(const gf_qmethod *m, int have_imatrix);
 

@@ -8,7 +8,9 @@
  * (IMATRIX_TOL); the same GGUF bytes with 1, 2 and 3 threads for every method;
  * the calibrated methods' files under every other kernel set this CPU has
  * against the default set's: blocks that differ and the KLD change, bounded by
- * what was measured (the weight-only methods never reach the kernels).
+ * what was measured (the weight-only methods never reach the kernels); the heads'
+ * default methods under a calibrating block method (the registry's rules, and what a
+ * tied and an untied model's files record).
  */
 #include <math.h>
 #include <omp.h>
@@ -20,6 +22,7 @@
 #include "check.h"
 #include "kld.h"
 #include "membuf.h"
+#include "random_model.h"
 #include "st_write.h"
 
 #define ROWS 64
@@ -396,8 +399,115 @@ static void test_kernel_sets(const char *self) {
     rmdir(tmp);
 }
 
+/* ---------------------------------------------------------------- head defaults */
+
+static void keep_notice(void *ctx, const char *text) {
+    if (strstr(text, "heads:")) snprintf(ctx, 640, "%s", text);
+}
+
+/* Converts dir with blocks method `blocks` (embed: given or NULL) into tmp/heads.gguf and
+ * checks the methods that the summary and the file's keys record, and the notice. */
+static void check_heads(const char *tmp, const char *dir, int tied, const char *blocks, const gf_qmethod *embed,
+                        const char *want_e, const char *want_o) {
+    gf_calib_opts co = {.nsamples = 2, .seqlen = 64};
+    gf_ar_opts ar = {.iters = 2, .batch = 2, .tune_range = 1};
+    char notice[640] = "", path[600], what[700];
+    snprintf(what, sizeof what, "%s --blocks %s%s%s", dir, blocks, embed ? " --embed " : "", embed ? embed->name : "");
+    gf_convert_opts o = {.type = GF_TYPE_Q4_0, .embed_type = -1, .output_type = -1, .blocks = gf_qmethod_find(blocks),
+                         .embed = embed, .autoround = &ar, .calib = &co, .notice = keep_notice, .progress_ctx = notice};
+    membuf f = {0};
+    gf_sink sk = {mem_write, &f};
+    gf_convert_summary sum;
+    gf_err err = {0};
+    gf_gguf *g = NULL;
+    snprintf(path, sizeof path, "%s/heads.gguf", tmp);
+    FILE *fp = NULL;
+    int ok = gf_convert(dir, &sk, &o, &sum, &err) == GF_OK && (fp = fopen(path, "wb")) && fwrite(f.p, 1, f.n, fp) == f.n;
+    if (fp) ok &= fclose(fp) == 0;
+    ok = ok && gf_gguf_open(path, &g, &err) == GF_OK;
+    CHECK(ok, "%s: %s", what, err.msg);
+    const gf_str *ke = NULL, *ko = NULL;
+    if (ok) {
+        CHECK(!strcmp(sum.embed_method, want_e) && !strcmp(sum.output_method, want_o),
+              "%s: summary says embed %s, output %s; expected %s, %s", what, sum.embed_method, sum.output_method,
+              want_e, want_o);
+        CHECK(gf_gguf_get_str(g, "gguf-forge.method.embed", &ke, &err) == GF_OK && !strcmp(ke->s, want_e),
+              "%s: gguf-forge.method.embed is %s, expected %s", what, ke ? ke->s : "absent", want_e);
+        gf_status rc = gf_gguf_get_str(g, "gguf-forge.method.output", &ko, &err);
+        if (tied) CHECK(rc != GF_OK, "%s: a tied model's file records an output method", what);
+        else CHECK(rc == GF_OK && !strcmp(ko->s, want_o), "%s: gguf-forge.method.output is %s, expected %s", what,
+                   ko ? ko->s : "absent", want_o);
+    }
+    /* announced when a method was chosen for the user: a tied model has no output head of its own */
+    const int defaulted = (!embed && strcmp(want_e, "minmax")) || (!tied && strcmp(want_o, "minmax"));
+    CHECK(defaulted == (notice[0] != 0) && (!defaulted || strstr(notice, embed ? want_o : want_e)),
+          "%s: notice '%s'", what, notice);
+    gf_gguf_close(g);
+    free(f.p);
+    remove(path);
+}
+
+/* The registry's rules for default heads, then what a conversion does with them. */
+static void test_head_defaults(void) {
+    const gf_qmethod *omse = gf_qmethod_find("omse"), *mm = gf_qmethod_default();
+    for (int i = 0; gf_qmethod_at(i); i++) {
+        const gf_qmethod *m = gf_qmethod_at(i);
+        for (int tied = 0; tied < 2; tied++) {
+            const gf_qmethod *e = NULL, *o = NULL, *ge = mm, *go = mm;
+            const char *why = gf_qmethod_heads(m, tied, &e, &o);
+            /* a method that calibrates anyway names its heads' methods; the others leave them alone */
+            CHECK(!why == !gf_qmethod_calibrates(m, 0), "%s: heads named %d, calibrates %d", m->name, !!why,
+                  gf_qmethod_calibrates(m, 0));
+            if (!why) {
+                CHECK(!e && !o, "%s names no heads but filled them", m->name);
+                continue;
+            }
+            CHECK(e && o && why[0], "%s: a default head is not a registered method, or no reason", m->name);
+            if (!e || !o) continue;
+            CHECK(tied || e == omse, "%s: an untied embedding gets %s, not omse", m->name, e->name);
+            for (int k = 0; k < 2; k++) { /* never more than the block method needs */
+                const gf_qmethod *h = k ? o : e;
+                CHECK(!h->blocks_only, "%s: its default head %s cannot do heads", m->name, h->name);
+                CHECK(h->tunes <= m->tunes && gf_qmethod_calibrates(h, 0) <= gf_qmethod_calibrates(m, 0) &&
+                      gf_qmethod_calibrates(h, 1) <= gf_qmethod_calibrates(m, 1),
+                      "%s: its default head %s tunes or calibrates where it does not", m->name, h->name);
+            }
+            gf_qmethod_heads(m, tied, &ge, &go); /* given ones are kept */
+            CHECK(ge == mm && go == mm, "%s: replaced a head method the user gave", m->name);
+        }
+    }
+    char tmp[] = "/tmp/gf-test-heads-XXXXXX", dir[64];
+    if (!mkdtemp(tmp)) { CHECK(0, "mkdtemp"); return; }
+    const gf_qmethod *e = NULL, *o = NULL;
+    gf_qmethod_heads(gf_qmethod_find("autoround"), 1, &e, &o);
+    if (e && o) {
+        check_heads(tmp, "models/qwen2-tiny", 1, "autoround", NULL, e->name, o->name);
+        check_heads(tmp, "models/qwen2-tiny", 1, "autoround", mm, "minmax", o->name);
+    }
+    check_heads(tmp, "models/qwen2-tiny", 1, "minmax", NULL, "minmax", "minmax");
+    snprintf(dir, sizeof dir, "%s/untied", tmp);
+    rt ts[64];
+    int n = 0;
+    rm_spec sp = {.qwen2 = 1, .embd = 64, .heads = 4, .kv_heads = 2, .ff = 96, .layers = 1, .seed = 5};
+    CHECK(rm_write(dir, &sp, ts, &n, 0) == 0, "cannot write %s", dir);
+    const char *bm[] = {"autoround", "awq", "imatrix"};
+    for (int i = 0; i < 3; i++) {
+        e = o = NULL;
+        gf_qmethod_heads(gf_qmethod_find(bm[i]), 0, &e, &o);
+        if (e && o) check_heads(tmp, dir, 0, bm[i], NULL, e->name, o->name);
+    }
+    rm_free(ts, n);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
 int main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "--convert")) return convert_child(argv[2], argv[3], argv[4]);
+    if (argc == 2 && !strcmp(argv[1], "--heads")) { /* this part alone, while changing it */
+        test_head_defaults();
+        return check_done("test_methods --heads");
+    }
     char self[1024];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1); /* resolved here: in the shell it is the shell */
     self[n > 0 ? n : 0] = 0;
@@ -406,5 +516,6 @@ int main(int argc, char **argv) {
     test_imatrix_files();
     test_llama_imatrix();
     test_threads();
+    test_head_defaults();
     return check_done("test_methods");
 }
