@@ -192,9 +192,8 @@ static void head_methods(char *buf, size_t n) {
 static void list_methods(void) {
     printf("quantization methods (--blocks, --embed, --output):\n");
     for (int i = 0; gf_qmethod_at(i); i++) {
-        const gf_qmethod *m = gf_qmethod_at(i), *e = NULL, *out = NULL;
+        const gf_qmethod *m = gf_qmethod_at(i), *e = NULL, *out = NULL, *ue = NULL, *uo = NULL;
         printf("  %-13s %s\n", m->name, m->help);
-        const gf_qmethod *ue = NULL, *uo = NULL;
         if (gf_qmethod_heads(m, 1, &e, &out) && gf_qmethod_heads(m, 0, &ue, &uo))
             printf("  %-13s as --blocks, by default --embed %s when tied (else %s), --output %s\n", "",
                    e ? e->name : "minmax", ue ? ue->name : "minmax", uo ? uo->name : "minmax");
@@ -211,8 +210,8 @@ static int write_report(const char *path, cJSON *tensors, cJSON *blocks, const c
     cJSON_AddStringToObject(root, "output", out);
     cJSON_AddStringToObject(root, "type", gf_type_info(o->type)->name);
     cJSON_AddStringToObject(root, "blocks_method", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    cJSON_AddStringToObject(root, "embed_method", sum->embed_method ? sum->embed_method : "minmax");
-    cJSON_AddStringToObject(root, "output_method", sum->output_method ? sum->output_method : "minmax");
+    cJSON_AddStringToObject(root, "embed_method", sum->embed_method);
+    cJSON_AddStringToObject(root, "output_method", sum->output_method);
     if (o->imatrix_name) cJSON_AddStringToObject(root, "imatrix", o->imatrix_name);
     cJSON_AddNumberToObject(root, "parameters", (double)sum->n_params);
     cJSON_AddNumberToObject(root, "output_bytes", (double)sum->out_bytes);

@@ -391,8 +391,8 @@ static gf_status write_meta(const conversion *cv, gf_gguf_writer *w, gf_err *err
     if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.output_type", gf_type_info(ot)->name);
     if (!rc) rc = gf_gguf_set_bool(w, "gguf-forge.pure", o->pure);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.blocks", (o->blocks ? o->blocks : gf_qmethod_default())->name);
-    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", cv->sum->embed_method);
-    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", cv->sum->output_method);
+    if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.method.embed", cv->embed_m->name);
+    if (!rc && !hp->tie_word_embeddings) rc = gf_gguf_set_str(w, "gguf-forge.method.output", cv->output_m->name);
     if (!rc && o->imatrix) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.file", o->imatrix_name ? o->imatrix_name : "");
     if (!rc && o->imatrix) rc = gf_gguf_set_u32(w, "gguf-forge.imatrix.entries", (uint32_t)o->imatrix->n);
     if (!rc && o->imatrix && o->imatrix->dataset) rc = gf_gguf_set_str(w, "gguf-forge.imatrix.dataset", o->imatrix->dataset);
@@ -555,14 +555,12 @@ static void choose_heads(conversion *cv) {
     cv->sum->output_method = cv->output_m->name;
     if (!why || !o->notice || (o->embed && (tied || o->output))) return;
     char msg[640];
-    if (tied)
-        snprintf(msg, sizeof msg, "heads: the token embedding (tied: the output head too) by %s, the default with "
-                 "--blocks %s (%s); --embed chooses another", cv->embed_m->name, o->blocks->name, why);
-    else
-        snprintf(msg, sizeof msg, "heads: the token embedding by %s%s, the output head by %s%s; with --blocks %s "
-                 "the defaults are omse for an untied embedding (its only error is the weight error) and %s for the "
-                 "output head (%s)", cv->embed_m->name, o->embed ? " (--embed)" : "", cv->output_m->name,
-                 o->output ? " (--output)" : "", o->blocks->name, cv->output_m->name, why);
+    int n = snprintf(msg, sizeof msg, "heads: the token embedding%s by %s%s", tied ? " (tied: the output head too)" : "",
+                     cv->embed_m->name, o->embed ? " (--embed)" : !tied ? " (an untied embedding: its only error is "
+                     "the weight error)" : "");
+    if (!tied) n += snprintf(msg + n, sizeof msg - (size_t)n, ", the output head by %s%s", cv->output_m->name,
+                             o->output ? " (--output)" : "");
+    snprintf(msg + n, sizeof msg - (size_t)n, "; the default with --blocks %s: %s", o->blocks->name, why);
     o->notice(o->progress_ctx, msg);
 }
 

@@ -110,8 +110,7 @@ const char *gf_qmethod_heads(const gf_qmethod *blocks, int tied, const gf_qmetho
     /* the untied embedding: omse measured best for every block method (qwen2-tiny and
      * stories260K untied, BENCHMARKS.md "Head methods"), autoround's tuning against
      * the plain weight error and imatrix without importance data doing no better */
-    const char *e = tied ? blocks->embed_default : "omse";
-    if (!*embed && e) *embed = gf_qmethod_find(e);
+    if (!*embed) *embed = !tied ? &omse : blocks->embed_default ? gf_qmethod_find(blocks->embed_default) : NULL;
     if (!*output && blocks->output_default) *output = gf_qmethod_find(blocks->output_default);
     return blocks->heads_why;
 }
