@@ -5,8 +5,8 @@
  *
  * Results never depend on the thread count: a tile is computed by one thread
  * with no split of the K reduction, and the kernels make each element a
- * function of its inputs only (see gemm.h), so even the tiling is free to
- * change.  The arithmetic lives in gemm_<set>.c.
+ * function of its inputs only (see gemm.h), so the tiling is free to change
+ * (and follows the thread count).  The arithmetic lives in gemm_<set>.c.
  */
 #include "gemm_internal.h"
 
@@ -15,8 +15,8 @@
 
 /* Below this many multiply-adds the threads cost more than they save. */
 #define PAR_MIN_MACS 32768.0
-/* Aim for at least this many tiles so 2+ threads get balanced work (decode: M = 1). */
-#define MIN_TILES 16
+/* Aim for at least this many tiles per thread, so that threads get balanced work (decode: M = 1). */
+#define TILES_PER_THREAD 4
 /* Narrowest tile the splitting goes down to (a multiple of every set's NR). */
 #define MIN_TILE_N 32
 
@@ -32,6 +32,14 @@ const gf_gemm_ops *gf_gemm_ops_for(gf_kernel_set ks) {
 #endif
     default: return NULL;
     }
+}
+
+/* The tile size for n items, at most cap: as many tiles as cap needs, of equal
+ * size rounded up to a multiple of `unit` (the kernels' panels), never over cap. */
+static int64_t even_split(int64_t n, int64_t cap, int64_t unit) {
+    if (n <= cap) return n;
+    const int64_t parts = (n + cap - 1) / cap, t = ((n + parts - 1) / parts + unit - 1) / unit * unit;
+    return t < cap ? t : cap;
 }
 
 static void fill(float *C, int64_t ldc, int64_t M, int64_t N, float v) {
@@ -52,15 +60,20 @@ gf_status gf_gemm(gf_kernel_set ks, gf_gemm_op op, int64_t M, int64_t N, int64_t
     const gf_gemm_args g = {.op = op, .M = M, .N = N, .K = K, .A = A, .lda = lda, .B = B, .ldb = ldb,
                             .C = C, .ldc = ldc, .accumulate = accumulate ? 1 : 0};
 
-    /* The tiling depends on the shape only.  Narrow the tiles while there are
-     * too few of them for the threads to share (decode, K/V projections). */
-    const int64_t tm = M < ops->tile_m ? M : ops->tile_m;
+    /* No element depends on the tiling, so it may follow the thread count: rows
+     * are cut into tiles of (nearly) equal height so that threads get equal
+     * shares, and columns are narrowed while there are too few tiles for the
+     * threads to share (decode, K/V projections). */
+    const int big = (double)M * (double)N * (double)K >= PAR_MIN_MACS;
+    const int64_t min_tiles = big ? TILES_PER_THREAD * (int64_t)omp_get_max_threads() : 1;
+    const int64_t tm = even_split(M, ops->tile_m[op], 6);
     int64_t tn = ops->tile_n;
     const int64_t n_tm = (M + tm - 1) / tm;
-    while (tn > MIN_TILE_N && n_tm * ((N + tn - 1) / tn) < MIN_TILES) tn /= 2;
+    while (tn > MIN_TILE_N && n_tm * ((N + tn - 1) / tn) < min_tiles) tn /= 2;
+    tn = even_split(N, tn, MIN_TILE_N);
     const int64_t n_tn = (N + tn - 1) / tn, n_tiles = n_tm * n_tn;
 
-    const int par = (double)M * (double)N * (double)K >= PAR_MIN_MACS && n_tiles > 1;
+    const int par = big && n_tiles > 1;
     const int max_thr = par ? omp_get_max_threads() : 1;
     const size_t wb = (ops->work_bytes[op] + 63) & ~(size_t)63;
     char *work = NULL;

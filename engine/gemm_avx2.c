@@ -18,7 +18,9 @@
 
 #include <immintrin.h>
 
-#define TILE_M 96   /* rows of C per tile: 16 micro-panels of 6, 32 dot tiles of 3 */
+#define TILE_M 96   /* NT: rows of C per tile, 32 dot tiles of 3 */
+#define TILE_M_XN 384 /* NN/TN: rows of C per tile, in blocks of MC sharing one packed B block */
+#define MC 96       /* rows of A packed at a time: 16 micro-panels of 6 */
 #define TILE_N 256  /* columns of C per tile: 16 micro-panels of 16 */
 #define MR 6
 #define NR 16
@@ -70,8 +72,12 @@ static void pack_a(const gf_gemm_args *g, int64_t k0, int64_t kc, int64_t i0, in
         const int64_t mr = i1 - ip < MR ? i1 - ip : MR;
         if (g->op == GF_GEMM_TN) { /* A is (K, M): MR neighbours per k */
             const float *a = g->A + k0 * g->lda + ip;
-            for (int64_t k = 0; k < kc; k++)
-                for (int64_t i = 0; i < MR; i++) ap[k * MR + i] = i < mr ? a[k * g->lda + i] : 0.0f;
+            if (mr == MR)
+                for (int64_t k = 0; k < kc; k++)
+                    for (int i = 0; i < MR; i++) ap[k * MR + i] = a[k * g->lda + i];
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    for (int64_t i = 0; i < MR; i++) ap[k * MR + i] = i < mr ? a[k * g->lda + i] : 0.0f;
         } else { /* A is (M, K): MR rows read along k */
             for (int64_t i = 0; i < MR; i++) {
                 const float *a = g->A + (ip + i) * g->lda + k0;
@@ -84,33 +90,41 @@ static void pack_a(const gf_gemm_args *g, int64_t k0, int64_t kc, int64_t i0, in
     }
 }
 
+/* Rows i0..i1 (at most MC) of the tile's columns j0..j1 for k block k0..k0+kc,
+ * B's block already packed in bp. */
+static void xn_block(const gf_gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t k0, int64_t kc,
+                     int first, float *ap, const float *bp) {
+    pack_a(g, k0, kc, i0, i1, ap);
+    /* one B micro-panel (16 KB) stays in L1 while the A panels stream past */
+    for (int64_t jp = j0; jp < j1; jp += NR) {
+        const int64_t nr = j1 - jp < NR ? j1 - jp : NR;
+        const float *bpp = bp + (jp - j0) * kc;
+        for (int64_t ip = i0; ip < i1; ip += MR) {
+            const int64_t mr = i1 - ip < MR ? i1 - ip : MR;
+            const float *app = ap + (ip - i0) * kc;
+            float *c = g->C + ip * g->ldc + jp;
+            if (mr == MR && nr == NR) {
+                kernel_6x16(app, bpp, kc, c, g->ldc, first);
+            } else { /* edge: the same kernel on a copy, so the same bits */
+                float t[MR * NR];
+                for (int64_t i = 0; i < mr; i++)
+                    for (int64_t j = 0; j < nr; j++) t[i * NR + j] = c[i * g->ldc + j];
+                kernel_6x16(app, bpp, kc, t, NR, first);
+                for (int64_t i = 0; i < mr; i++)
+                    for (int64_t j = 0; j < nr; j++) c[i * g->ldc + j] = t[i * NR + j];
+            }
+        }
+    }
+}
+
 static void tile_xn(const gf_gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, void *work) {
-    float *ap = work, *bp = ap + TILE_M * KC;
+    float *ap = work, *bp = ap + MC * KC;
     for (int64_t k0 = 0; k0 < g->K; k0 += KC) {
         const int64_t kc = g->K - k0 < KC ? g->K - k0 : KC;
         const int first = k0 == 0 && !g->accumulate;
-        pack_b(g, k0, kc, j0, j1, bp);
-        pack_a(g, k0, kc, i0, i1, ap);
-        /* one B micro-panel (16 KB) stays in L1 while the A panels stream past */
-        for (int64_t jp = j0; jp < j1; jp += NR) {
-            const int64_t nr = j1 - jp < NR ? j1 - jp : NR;
-            const float *bpp = bp + (jp - j0) * kc;
-            for (int64_t ip = i0; ip < i1; ip += MR) {
-                const int64_t mr = i1 - ip < MR ? i1 - ip : MR;
-                const float *app = ap + (ip - i0) * kc;
-                float *c = g->C + ip * g->ldc + jp;
-                if (mr == MR && nr == NR) {
-                    kernel_6x16(app, bpp, kc, c, g->ldc, first);
-                } else { /* edge: the same kernel on a copy, so the same bits */
-                    float t[MR * NR];
-                    for (int64_t i = 0; i < mr; i++)
-                        for (int64_t j = 0; j < nr; j++) t[i * NR + j] = c[i * g->ldc + j];
-                    kernel_6x16(app, bpp, kc, t, NR, first);
-                    for (int64_t i = 0; i < mr; i++)
-                        for (int64_t j = 0; j < nr; j++) c[i * g->ldc + j] = t[i * NR + j];
-                }
-            }
-        }
+        pack_b(g, k0, kc, j0, j1, bp); /* once for all the tile's rows */
+        for (int64_t ib = i0; ib < i1; ib += MC)
+            xn_block(g, ib, ib + MC < i1 ? ib + MC : i1, j0, j1, k0, kc, first, ap, bp);
     }
 }
 
@@ -207,9 +221,9 @@ static void tile_nt(const gf_gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
 
 const gf_gemm_ops gf_gemm_ops_avx2 = {
     .ks = GF_KERNELS_AVX2,
-    .tile_m = TILE_M,
+    .tile_m = {[GF_GEMM_NT] = TILE_M, [GF_GEMM_NN] = TILE_M_XN, [GF_GEMM_TN] = TILE_M_XN},
     .tile_n = TILE_N,
-    .work_bytes = {[GF_GEMM_NN] = sizeof(float) * (TILE_M * KC + KC * TILE_N),
-                   [GF_GEMM_TN] = sizeof(float) * (TILE_M * KC + KC * TILE_N)}, /* NT packs nothing */
+    .work_bytes = {[GF_GEMM_NN] = sizeof(float) * (MC * KC + KC * TILE_N),
+                   [GF_GEMM_TN] = sizeof(float) * (MC * KC + KC * TILE_N)}, /* NT packs nothing */
     .tile = {[GF_GEMM_NT] = tile_nt, [GF_GEMM_NN] = tile_xn, [GF_GEMM_TN] = tile_xn},
 };

@@ -26,7 +26,7 @@ typedef void (*gf_gemm_tile_fn)(const gf_gemm_args *g, int64_t i0, int64_t i1, i
 
 typedef struct {
     gf_kernel_set ks;
-    int64_t tile_m, tile_n;          /* largest tile one call may be given */
+    int64_t tile_m[GF_GEMM_OP_COUNT_], tile_n; /* largest tile one call may be given, per product */
     size_t work_bytes[GF_GEMM_OP_COUNT_]; /* scratch per thread and product (0: none) */
     gf_gemm_tile_fn tile[GF_GEMM_OP_COUNT_];
 } gf_gemm_ops;

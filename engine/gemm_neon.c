@@ -108,7 +108,7 @@ static void tile_nt(const gf_gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
 
 const gf_gemm_ops gf_gemm_ops_neon = {
     .ks = GF_KERNELS_NEON,
-    .tile_m = TILE_M,
+    .tile_m = {[GF_GEMM_NT] = TILE_M, [GF_GEMM_NN] = TILE_M, [GF_GEMM_TN] = TILE_M},
     .tile_n = TILE_N,
     .work_bytes = {0},
     .tile = {[GF_GEMM_NT] = tile_nt, [GF_GEMM_NN] = tile_xn, [GF_GEMM_TN] = tile_xn},
