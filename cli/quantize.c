@@ -62,6 +62,8 @@ static void help(FILE *f) {
             "                             iterations, 128 x 256, batch 4. --iters N, --batch N, --nsamples N,\n"
             "                             --seqlen N override single numbers (auto-round's own: 128 x 2048, batch 8)\n"
             "  --lr auto|X                AutoRound learning rate (auto: 1/iters, decaying linearly to 0)\n"
+            "  --init imatrix|minmax      AutoRound's starting scales: the imatrix method's (default; from --imatrix\n"
+            "                             or calibration's statistics), or min-max's (the original AutoRound)\n"
             "  --checkpoint DIR           with a block method (--blocks awq, autoround, awq+autoround): save the run\n"
             "                             in DIR after every decoder block; the same command again resumes after\n"
             "                             the last saved block and writes the same bytes. A checkpoint of another\n"
@@ -330,6 +332,7 @@ typedef struct {
     int ar_iters, have_nsamples, have_seqlen; /* ar_iters < 0: the recipe's */
     int64_t ar_batch;                         /* 0: the recipe's             */
     double ar_lr;                             /* 0: auto                     */
+    int ar_start;                             /* --init: GF_AR_START_*; < 0: the recipe's */
     gf_calib_opts copts;
     int force, quiet, threads;
     gf_type_rule rules[MAX_RULES];
@@ -454,6 +457,12 @@ static int opt_lr(qargs *q, const char *opt, const char *v) {
     }
     return 0;
 }
+static int opt_init(qargs *q, const char *opt, const char *v) {
+    for (int i = 0; i < GF_AR_START_COUNT_; i++)
+        if (!strcmp(v, gf_ar_starts[i])) return q->ar_start = i, 0;
+    fprintf(stderr, "gguf-forge quantize: %s: '%s' is not minmax or imatrix\n", opt, v);
+    return -1;
+}
 static int opt_checkpoint(qargs *q, const char *opt, const char *v) { return q->o.checkpoint = v, 0; }
 static int opt_threads(qargs *q, const char *opt, const char *v) {
     long n;
@@ -488,6 +497,7 @@ static const struct {
     {"--iters", NULL, 1, opt_iters},
     {"--batch", NULL, 1, opt_batch},
     {"--lr", NULL, 1, opt_lr},
+    {"--init", NULL, 1, opt_init},
     {"--checkpoint", NULL, 1, opt_checkpoint},
     {"--report", NULL, 1, opt_report},
     {"--list", NULL, 0, opt_list},
@@ -607,6 +617,7 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
     if (q->ar_batch > 0) ar->batch = q->ar_batch;
     ar->lr = q->ar_lr;
     ar->seed = q->copts.seed;
+    if (q->ar_start >= 0) ar->start = q->ar_start;
     if (!q->have_nsamples) q->copts.nsamples = rcp->nsamples;
     if (!q->have_seqlen) q->copts.seqlen = rcp->seqlen;
     o->autoround = ar;
@@ -617,7 +628,7 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
                 (long long)ns, (long long)q->copts.seqlen, (long long)(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8));
         if (ar->lr > 0) fprintf(stderr, "%g", ar->lr);
         else fprintf(stderr, "1/iterations");
-        fprintf(stderr, ", seed %llu\n", (unsigned long long)ar->seed);
+        fprintf(stderr, ", seed %llu, start %s\n", (unsigned long long)ar->seed, gf_ar_starts[ar->start]);
         print_split(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8);
     }
     return 0;
@@ -706,7 +717,7 @@ static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
 }
 
 int gf_cmd_quantize(int argc, char **argv) {
-    qargs q = {.recipe = "default", .ar_iters = -1,
+    qargs q = {.recipe = "default", .ar_iters = -1, .ar_start = -1,
                .copts = {.nsamples = 128, .seqlen = 512, .seed = 0, .name = "built-in calibration text"},
                .o = {.type = GF_TYPE_Q8_0, .embed_type = -1, .output_type = -1}};
     gf_ar_opts ar = {0};

@@ -672,6 +672,8 @@ static gf_status calibrate(conversion *cv, gf_err *err) {
     for (int i = 0; i < cv->n; i++) {
         const plan_entry *p = &cv->plan[i];
         want_stats |= p->method->uses_importance;
+        /* AutoRound's imatrix start reads the block matrices' importance */
+        want_stats |= p->method == o->blocks && p->method->tunes && cv->tuning.start == GF_AR_START_IMATRIX;
         /* the output role needs the second moment of the head's calibration inputs (the
          * untied embedding has only the lookup role) */
         want_head |= head_tuned(p) && (p->map.kind == GF_TK_OUTPUT || cv->hp.tie_word_embeddings);
@@ -682,6 +684,7 @@ static gf_status calibrate(conversion *cv, gf_err *err) {
         if (!cv->imx) cv->imx = cv->calib_imx;
         if (want_head) GF_TRY(gf_calib_head_moment(cv->calib, &cv->head_h, err));
     }
+    cv->env.imatrix = cv->imx;
     for (int i = 0; i < cv->n; i++)
         if (head_tuned(&cv->plan[i])) GF_TRY(head_form(cv, &cv->plan[i], err));
     /* a block method runs its own calibration pass while writing */

@@ -131,6 +131,8 @@ static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
     else idline(&t, "option --lr", "auto");
     idline(&t, "AutoRound's minibatch seed", "%llu", (unsigned long long)a->seed);
     idline(&t, "AutoRound's range tuning", "%d", a->tune_range);
+    /* named only when not min-max, so that checkpoints made before --init existed stay valid */
+    if (a->start != GF_AR_START_MINMAX) idline(&t, "option --init", "%s", gf_ar_starts[a->start]);
     idline(&t, "option --name", "%s", o->name ? o->name : "(the model's)");
     if (!rc && t.oom) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
     if (rc) free(t.s);

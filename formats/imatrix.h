@@ -15,7 +15,7 @@ typedef struct {
     int32_t ncall;  /* chunks that contributed (llama-imatrix)         */
 } gf_imatrix_entry;
 
-typedef struct {
+typedef struct gf_imatrix {
     gf_imatrix_entry *e;
     int64_t n;
     int32_t chunks;  /* llama-imatrix's last chunk count, 0 if absent  */

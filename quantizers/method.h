@@ -23,6 +23,7 @@ struct gf_gguf_writer;  /* formats/gguf.h                                       
 struct gf_ar_opts;      /* calib/autoround.h: the tuning settings                   */
 struct gf_awq_report;   /* calib/awq.h                                              */
 struct gf_ar_report;    /* calib/autoround.h                                        */
+struct gf_imatrix;      /* formats/imatrix.h: importance statistics                 */
 
 /* Quantizes one row of k floats (k a multiple of the type's block size) into dst.
  * importance: (k) per-input-channel weights of the error (mean x^2 of the
@@ -34,6 +35,8 @@ typedef struct {
     const struct gf_ar_opts *tuning; /* settings of tuning methods (--recipe, --iters, --lr,
                                         --batch); never NULL                          */
     const char *recipe;              /* their recipe's name, recorded in the GGUF     */
+    const struct gf_imatrix *imatrix; /* importance statistics when the run has them (--imatrix,
+                                        or calibration's), else NULL: AutoRound's imatrix start */
     /* every few tuning iterations (ctx: the pipeline's progress context) */
     void (*tune_progress)(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed);
     void *ctx;

@@ -59,6 +59,9 @@
  * 0.505 Q4_0, 0.555 Q8_0. */
 #define MAX_ROWS_Q4 0.55
 #define MAX_ROWS_Q8 0.61
+/* a random block tuned 200 iterations from the imatrix start against the min-max
+ * start (measured 1.01 Q4_0, 1.00 Q8_0: random weights have no outliers to gain on) */
+#define MAX_START_VS_MINMAX 1.10
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static double frand(void) { /* uniform in [-1, 1) */
@@ -404,13 +407,16 @@ static void run_free(run_result *r) {
     free(r->x), free(r->xq);
 }
 
+static const float *run_importance[GF_LIN_COUNT]; /* run_block's gf_ar_block.importance */
+
 static void run_block(const fblock *fb, const float *x, const float *xq, int64_t S, int64_t T, gf_type type,
                       const gf_ar_opts *o, run_result *r) {
     const size_t bytes = (size_t)(S * T * fb->hp.dim) * sizeof(float);
     gf_err err = {0};
     r->x = malloc(bytes), r->xq = malloc(bytes);
     memcpy(r->x, x, bytes), memcpy(r->xq, xq, bytes);
-    const gf_ar_block b = {.hp = &fb->hp, .bw = &fb->bw, .x = r->x, .xq = r->xq, .n_samples = S, .seqlen = T};
+    gf_ar_block b = {.hp = &fb->hp, .bw = &fb->bw, .x = r->x, .xq = r->xq, .n_samples = S, .seqlen = T};
+    memcpy(b.importance, run_importance, sizeof b.importance);
     r->rc = gf_autoround_block(&b, type, o, r->blocks, &r->rep, &err);
     CHECK(r->rc == GF_OK, "%s", err.msg);
 }
@@ -570,6 +576,99 @@ static void test_threads(void) {
     fblock_free(&fb);
 }
 
+/* ---------------------------------------------------------------- the imatrix start */
+
+/* Weighted squared error of block j of row r of W decoded from blocks (n_in wide). */
+static double block_werr(gf_type type, const void *blocks, const float *W, const float *imp, int64_t r, int64_t n_in,
+                         int64_t j) {
+    float dec[GF_QK * 64];
+    gf_dequantize_row(type, (const uint8_t *)blocks + r * gf_row_size(type, n_in), dec, n_in);
+    double e = 0;
+    for (int k = 0; k < GF_QK; k++) {
+        const double d = (double)W[r * n_in + j * GF_QK + k] - dec[j * GF_QK + k];
+        e += imp[j * GF_QK + k] * d * d;
+    }
+    return e;
+}
+
+/* --init imatrix on a random block with random importance: with 0 iterations every
+ * stored block is its weighted search's (V = 0: levels rounded to nearest at the
+ * block's d) and no block is worse than min-max under the importance; many blocks
+ * change; then 200 iterations from there tune as well as from min-max, and 1 and 2
+ * threads give the same bytes. */
+static void test_start_imatrix(gf_type type) {
+    gf_hparams hp = make_hp(64, 4, 2, 128);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    const char *tn = type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0";
+    const int64_t S = 8, T = 16, n = S * T * hp.dim;
+    float *x = rand_f(n, 1.0, 0.0), *xq = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) xq[i] = x[i] + 0.02f * (float)frand();
+    float *imp[GF_LIN_COUNT];
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(&hp, l, &n_out, &n_in);
+        imp[l] = rand_f(n_in, 0.9, 1.0); /* in [0.1, 1.9) */
+        run_importance[l] = imp[l];
+    }
+    gf_ar_opts o = {.iters = 0, .batch = 2, .seed = 7, .tune_range = 1, .start = GF_AR_START_IMATRIX};
+    run_result r0 = {0};
+    run_block(&fb, x, xq, S, T, type, &o, &r0);
+    void *mm[GF_LIN_COUNT] = {0};
+    int64_t n_blocks = 0, changed = 0, worse = 0;
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(&hp, l, &n_out, &n_in);
+        mm[l] = malloc(gf_row_size(type, n_in) * n_out);
+        gf_ar_pack(type, fb.bw.w[l], NULL, NULL, n_out, n_in, mm[l]); /* V = 0, a = 1 */
+        for (int64_t r = 0; r < n_out; r++)
+            for (int64_t j = 0; j < n_in / GF_QK; j++) {
+                const size_t bs = gf_row_size(type, GF_QK), off = (size_t)r * gf_row_size(type, n_in) + j * bs;
+                const double e = block_werr(type, r0.blocks[l], fb.bw.w[l], imp[l], r, n_in, j);
+                const double em = block_werr(type, mm[l], fb.bw.w[l], imp[l], r, n_in, j);
+                n_blocks++;
+                changed += memcmp((const uint8_t *)r0.blocks[l] + off, (const uint8_t *)mm[l] + off, bs) != 0;
+                worse += e > em * (1 + 1e-3);
+            }
+    }
+    printf("  %s imatrix start, 0 iterations: %lld of %lld blocks moved from min-max, %lld worse under the importance; "
+           "block loss %.4e (min-max %.4e)\n", tn, (long long)changed, (long long)n_blocks, (long long)worse,
+           r0.rep.loss_best, r0.rep.loss_minmax);
+    CHECK(worse == 0, "%s: %lld blocks of the imatrix start are worse than min-max under the importance", tn,
+          (long long)worse);
+    CHECK(changed * 4 > n_blocks, "%s: only %lld of %lld blocks moved from min-max", tn, (long long)changed,
+          (long long)n_blocks);
+    check_outputs(&fb, x, xq, S, T, type, &r0);
+    /* tuning from there */
+    o.iters = 200;
+    run_result r1 = {0}, r2 = {0};
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_block(&fb, x, xq, S, T, type, &o, &r1);
+    omp_set_num_threads(2);
+    run_block(&fb, x, xq, S, T, type, &o, &r2);
+    omp_set_num_threads(saved);
+    o.start = GF_AR_START_MINMAX;
+    run_result rm = {0};
+    run_block(&fb, x, xq, S, T, type, &o, &rm);
+    printf("  %s imatrix start, 200 iterations: tuned %.4e (x%.3f of min-max rounding), from the min-max start %.4e\n",
+           tn, r1.rep.loss_best, r1.rep.loss_best / r1.rep.loss_minmax, rm.rep.loss_best);
+    CHECK(r1.rep.best_iter >= 0 && r1.rep.loss_best < MAX_START_VS_MINMAX * rm.rep.loss_best,
+          "%s: tuned from the imatrix start %.4g, from the min-max start %.4g", tn, r1.rep.loss_best, rm.rep.loss_best);
+    int same = r1.rep.loss_best == r2.rep.loss_best && !memcmp(r1.xq, r2.xq, (size_t)n * 4);
+    for (int l = 0; l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(&hp, l, &n_out, &n_in);
+        same &= !memcmp(r1.blocks[l], r2.blocks[l], gf_row_size(type, n_in) * n_out);
+    }
+    CHECK(same, "%s: imatrix start: 1 and 2 threads differ", tn);
+    check_outputs(&fb, x, xq, S, T, type, &r1);
+    for (int l = 0; l < GF_LIN_COUNT; l++) free(imp[l]), free(mm[l]), run_importance[l] = NULL;
+    run_free(&r0), run_free(&r1), run_free(&r2), run_free(&rm);
+    free(x), free(xq);
+    fblock_free(&fb);
+}
+
 static void test_usage(void) {
     gf_hparams hp = make_hp(64, 4, 2, 128);
     fblock fb;
@@ -628,7 +727,7 @@ static void test_qwen2_tiny(gf_type type) {
     memcpy(bw.norm, ly->norm, sizeof bw.norm);
     for (int l = 0; l < GF_LIN_COUNT; l++) bw.w[l] = ly->lin[l].data, bw.bias[l] = ly->bias[l];
     n_progress = 0;
-    rc = gf_autoround_layer(c, 0, type, &o, &rep, on_progress, NULL, &err);
+    rc = gf_autoround_layer(c, 0, type, &o, NULL, &rep, on_progress, NULL, &err);
     CHECK(rc == GF_OK, "%s", err.msg);
     const char *tn = type == GF_TYPE_Q4_0 ? "q4_0" : "q8_0";
     const void *stored[GF_LIN_COUNT];
@@ -726,6 +825,8 @@ int main(void) {
     test_usage();
     test_rows(GF_TYPE_Q4_0);
     test_rows(GF_TYPE_Q8_0);
+    test_start_imatrix(GF_TYPE_Q4_0); /* after test_rows, whose random draw its tolerances were measured on */
+    test_start_imatrix(GF_TYPE_Q8_0);
     printf("4. qwen2-tiny block 0 through gf_calib\n");
     test_qwen2_tiny(GF_TYPE_Q4_0);
     test_qwen2_tiny(GF_TYPE_Q8_0);
