@@ -4,10 +4,11 @@
  * the block (engine/backward.h), as intel/auto-round does it (issue 5 is the spec).
  *
  * Per step: fake-quantize the seven matrices, run a minibatch of quantized-path
- * inputs through the block, take the MSE against the float block's outputs on
- * the float path, backpropagate to dL/dW~, chain to V and a with the
- * straight-through estimator, and move each parameter by lr against the sign of
- * its gradient.  Two departures from auto-round, both measured in
+ * inputs (with fp_inputs the float path's, as auto-round's --disable_quanted_input:
+ * then no block depends on another's rounding) through the block, take the MSE
+ * against the float block's outputs on the float path, backpropagate to dL/dW~,
+ * chain to V and a with the straight-through estimator, and move each parameter
+ * by lr against the sign of its gradient.  Two departures from auto-round, both measured in
  * tests/test_autoround.c: the kept iterate is the one with the lowest minibatch
  * loss *relative to min-max's loss on the same samples* (auto-round compares raw
  * minibatch losses, which with small batches picks the easiest minibatch: on
@@ -397,7 +398,7 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
 }
 
 /* The targets (the float block on the float path), then min-max rounding on the
- * quantized path: its loss per sample and over all (rep->loss_minmax). */
+ * tuning's inputs (s->qin): its loss per sample and over all (rep->loss_minmax). */
 static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
     const gf_block_weights *bw = s->b->bw;
     GF_TRY(pass_all(&s->p, bw, s->b->x, s->targets, NULL, NULL, NULL, err));
@@ -409,7 +410,7 @@ static gf_status ar_baseline(ar_state *s, gf_ar_report *rep, gf_err *err) {
                 s->Wq[l][i] = gf_fp16_to_fp32(gf_fp32_to_fp16(bw->w[l][i]));
         s->qw.w[l] = s->Wq[l];
     }
-    return pass_all(&s->p, &s->qw, s->b->xq, s->ymm, s->targets, s->mm_loss, &rep->loss_minmax, err);
+    return pass_all(&s->p, &s->qw, s->qin, s->ymm, s->targets, s->mm_loss, &rep->loss_minmax, err);
 }
 
 /* ---------------------------------------------------------------- the minibatch's gradient */
@@ -447,7 +448,7 @@ static gf_status float_grad(ar_state *s, int it, double *loss, gf_err *err) {
     const int64_t B = s->B, T = b->seqlen, stride = T * b->hp->dim, nbt = B * stride;
     (void)it;
     for (int64_t k = 0; k < B; k++) {
-        memcpy(s->xb + k * stride, b->xq + s->pick[k] * stride, (size_t)stride * sizeof(float));
+        memcpy(s->xb + k * stride, s->qin + s->pick[k] * stride, (size_t)stride * sizeof(float));
         memcpy(s->tb + k * stride, s->targets + s->pick[k] * stride, (size_t)stride * sizeof(float));
     }
     GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, &s->p.tape), err, GF_E_NOMEM,
@@ -530,14 +531,16 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
 }
 
 /* The kept iterate on every sample, or the min-max blocks if they do better: the
- * stored blocks, and x, xq advanced past the block. */
+ * stored blocks, and x, xq advanced past the block (x only with fp_inputs: x is
+ * the input here and is overwritten last, by the targets). */
 static gf_status ar_keep(ar_state *s, void *blocks[GF_LIN_COUNT], gf_ar_report *rep, gf_err *err) {
     const gf_ar_block *b = s->b;
     const gf_block_weights *bw = b->bw;
+    float *qout = s->o->fp_inputs ? NULL : b->xq; /* no quantized path to advance */
     for (int l = 0; l < GF_LIN_COUNT; l++)
         if (s->tuned[l]) gf_ar_fake_quant(s->type, bw->w[l], s->bestV[l], s->bestA[l], s->n_out[l], s->n_in[l], s->Wq[l]);
     double loss_tuned; /* written over xq in place: the min-max outputs are kept in ymm */
-    GF_TRY(pass_all(&s->p, &s->qw, b->xq, b->xq, s->targets, NULL, &loss_tuned, err));
+    GF_TRY(pass_all(&s->p, &s->qw, s->qin, qout, s->targets, NULL, &loss_tuned, err));
     if (s->o->iters == 0) rep->best_iter = 0, rep->loss_best_batch = loss_tuned;
     if (loss_tuned <= rep->loss_minmax) {
         rep->loss_best = loss_tuned;
@@ -548,7 +551,7 @@ static gf_status ar_keep(ar_state *s, void *blocks[GF_LIN_COUNT], gf_ar_report *
         rep->best_iter = -1;
         for (int l = 0; l < GF_LIN_COUNT; l++)
             if (s->tuned[l]) minmax_quant(s->type, bw->w[l], s->n_out[l], s->n_in[l], s->Wq[l], blocks[l]);
-        memcpy(b->xq, s->ymm, (size_t)s->N * sizeof(float));
+        if (qout) memcpy(qout, s->ymm, (size_t)s->N * sizeof(float));
     }
     memcpy(b->x, s->targets, (size_t)s->N * sizeof(float));
     return GF_OK;
@@ -561,11 +564,11 @@ gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opt
     for (int l = 0; l < GF_LIN_COUNT; l++) blocks[l] = NULL;
     GF_FAIL_IF(type != GF_TYPE_Q4_0 && type != GF_TYPE_Q8_0, err, GF_E_USAGE, "autoround: type %s is not q4_0 or q8_0",
                gf_type_info(type) ? gf_type_info(type)->name : "?");
-    GF_FAIL_IF(!b->x || !b->xq || b->n_samples < 1 || b->seqlen < 1 || o->iters < 0, err, GF_E_USAGE,
-               "autoround: needs float and quantized-path inputs (%lld samples of %lld tokens, %d iterations)",
+    GF_FAIL_IF(!b->x || (!b->xq && !o->fp_inputs) || b->n_samples < 1 || b->seqlen < 1 || o->iters < 0, err,
+               GF_E_USAGE, "autoround: needs float and quantized-path inputs (%lld samples of %lld tokens, %d iterations)",
                (long long)b->n_samples, (long long)b->seqlen, o->iters);
     const int64_t S = b->n_samples;
-    ar_state s = {.b = b, .type = type, .o = o, .N = S * b->seqlen * b->hp->dim,
+    ar_state s = {.b = b, .type = type, .o = o, .N = S * b->seqlen * b->hp->dim, .qin = o->fp_inputs ? b->x : b->xq,
                   .B = o->batch <= 0 ? (S < 8 ? S : 8) : o->batch < S ? o->batch : S};
     gf_status rc = ar_state_init(&s, blocks, err);
     for (int l = 0; !rc && o->start == GF_AR_START_IMATRIX && l < GF_LIN_COUNT; l++) {
@@ -592,7 +595,7 @@ gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opt
 
 gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_opts *o, const gf_imatrix *imx,
                              gf_ar_report *rep, gf_ar_progress progress, void *ctx, gf_err *err) {
-    GF_FAIL_IF(c->loaded != layer || !c->xq, err, GF_E_USAGE,
+    GF_FAIL_IF(c->loaded != layer || (!c->xq && !o->fp_inputs), err, GF_E_USAGE,
                "autoround: block %d is not loaded or the quantized path is not enabled", layer);
     const gf_layer *ly = &c->m.layers[layer];
     gf_block_weights bw = {0};
@@ -720,6 +723,8 @@ static gf_status ar_meta(gf_gguf_writer *w, const gf_method_env *env) {
     if (!rc) rc = gf_gguf_set_u32(w, "gguf-forge.autoround.batch", (uint32_t)ro->batch);
     if (!rc) rc = gf_gguf_set_u64(w, "gguf-forge.autoround.seed", ro->seed);
     if (!rc) rc = gf_gguf_set_str(w, "gguf-forge.autoround.init", gf_ar_starts[ro->start]);
+    /* only when set, so that a default run's file keeps its bytes */
+    if (!rc && ro->fp_inputs) rc = gf_gguf_set_bool(w, "gguf-forge.autoround.fp_inputs", 1);
     return rc;
 }
 

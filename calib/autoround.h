@@ -27,6 +27,8 @@ typedef struct gf_ar_opts {
     uint64_t seed;    /* minibatch order */
     int tune_range;   /* also tune the per-block range factor (default 1) */
     int start;        /* where V and a start: GF_AR_START_MINMAX or _IMATRIX (gf_ar_starts) */
+    int fp_inputs;    /* 1: every block is tuned on the float model's inputs (auto-round's
+                         --disable_quanted_input): no quantized path, blocks independent */
 } gf_ar_opts;
 
 /* The starting rounding: min-max (V = 0, a = 1), or the imatrix method's scales
@@ -39,7 +41,8 @@ enum { GF_AR_START_MINMAX, GF_AR_START_IMATRIX, GF_AR_START_COUNT_ };
 extern const char *const gf_ar_starts[GF_AR_START_COUNT_]; /* "minmax", "imatrix": the CLI's --init */
 
 /* Losses are block-output mean squared errors over *all* calibration samples
- * (quantized-path inputs against the float block's outputs on float inputs). */
+ * (quantized-path inputs, or float ones with fp_inputs, against the float block's
+ * outputs on float inputs). */
 typedef struct gf_ar_report {
     double loss_minmax;     /* with llama.cpp's min-max blocks (gf_quantize_row_*_ref)                 */
     double loss_best;       /* with the blocks stored (the tuned ones, or min-max if those were better) */
@@ -73,10 +76,12 @@ typedef void (*gf_ar_progress)(void *ctx, int layer, int iter, int iters, double
 
 /* Block `layer` is loaded in c (gf_calib_load_layer; possibly already AWQ-transformed in place).
  * c->x holds the float model's inputs to this block, c->xq the inputs produced by the already
- * quantized previous blocks (the caller called gf_calib_enable_qpath before block 0).
+ * quantized previous blocks (the caller called gf_calib_enable_qpath before block 0; with
+ * o->fp_inputs c->xq is not read and may be NULL: the block is tuned on c->x).
  * Tunes every matrix of the block for `type` (Q4_0 or Q8_0), stores the final blocks in
  * c->qblocks[l] (malloc'd, gf_row_size(type, n_in) * n_out bytes; type in c->qtype[l]),
- * and advances c->x (float block) and c->xq (quantized block: the dequantized final blocks).
+ * and advances c->x (float block) and c->xq (quantized block: the dequantized final blocks;
+ * not with fp_inputs).
  * imx (may be NULL): the importance of each matrix's input, looked up by tensor name,
  * for o->start imatrix.  progress (may be NULL) is called every few iterations. */
 gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_opts *o, const gf_imatrix *imx,
@@ -88,7 +93,9 @@ typedef struct {
     const gf_hparams *hp;
     const gf_block_weights *bw; /* the float block                                       */
     float *x, *xq;              /* (n_samples, seqlen, D) float-path and quantized-path
-                                   inputs, advanced past the block in place              */
+                                   inputs, advanced past the block in place; with
+                                   o->fp_inputs xq is neither read nor written (may be
+                                   NULL) and x is the tuning's input too                 */
     int64_t n_samples, seqlen;
     int layer;                  /* for messages, progress and the minibatch seed         */
     const float *importance[GF_LIN_COUNT]; /* (n_in) mean x^2 of each matrix's input, for

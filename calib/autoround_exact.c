@@ -93,7 +93,7 @@ static gf_status ar_local_fwd(ar_state *s, gf_block_tape **tp, gf_err *err) {
     const float c = (float)(2.0 / (double)(s->B * stride)); /* dL/dy of the minibatch's MSE */
     *tp = n_loc < s->B ? &e->tape1 : &s->p.tape;
     for (int64_t k = 0; k < n_loc; k++)
-        memcpy(s->xb + k * stride, b->xq + s->pick[e->lo + k] * stride, (size_t)stride * sizeof(float));
+        memcpy(s->xb + k * stride, s->qin + s->pick[e->lo + k] * stride, (size_t)stride * sizeof(float));
     GF_FAIL_IF(gf_block_forward_train(b->hp, &s->qw, s->xb, s->p.y, *tp), err, GF_E_NOMEM,
                "autoround: block %d: out of memory in the forward's matrix products", b->layer);
     for (int64_t k = 0; k < n_loc; k++) {

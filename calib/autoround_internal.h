@@ -44,6 +44,7 @@ typedef struct {
     gf_type type;
     const gf_ar_opts *o;
     int64_t N, B;                  /* floats of all samples' activations; minibatch     */
+    const float *qin;              /* (N) the tuning's inputs: b->xq, or b->x (fp_inputs) */
     pass_ctx p;
     int64_t n_out[GF_LIN_COUNT], n_in[GF_LIN_COUNT];
     int tuned[GF_LIN_COUNT];

@@ -26,9 +26,27 @@
 #define MAX_RULES 64
 #define MAX_LORA 16
 
+/* "minmax, omse, imatrix or autoround": the names of the methods that keep() accepts */
+static void method_list(int (*keep)(const gf_qmethod *), char *buf, size_t n) {
+    int k = 0, count = 0;
+    for (int i = 0; gf_qmethod_at(i); i++) count += keep(gf_qmethod_at(i));
+    buf[0] = '\0';
+    for (int i = 0; gf_qmethod_at(i); i++) {
+        const gf_qmethod *m = gf_qmethod_at(i);
+        if (!keep(m)) continue;
+        k++;
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", k == 1 ? "" : k == count ? " or " : ", ", m->name);
+    }
+}
+/* the methods that may choose a head's blocks */
+static int chooses_heads(const gf_qmethod *m) { return !m->blocks_only; }
+/* the block methods --fp-inputs applies to: those tuned on the quantized path (AutoRound's) */
+static int tunes_on_qpath(const gf_qmethod *m) { return m->needs_qpath; }
+
 static void help(FILE *f) {
-    char types[256];
+    char types[256], qpath[128];
     gf_type_list(gf_type_can_write, types, sizeof types); /* the types the writer has a quantizer for */
+    method_list(tunes_on_qpath, qpath, sizeof qpath);
     fprintf(f,
             "usage: gguf-forge quantize MODEL_DIR -o OUT.gguf [options]\n\n"
             "Converts a Hugging Face model folder (config.json, tokenizer.json, *.safetensors in F32/BF16/F16,\n"
@@ -64,6 +82,9 @@ static void help(FILE *f) {
             "  --lr auto|X                AutoRound learning rate (auto: 1/iters, decaying linearly to 0)\n"
             "  --init imatrix|minmax      AutoRound's starting scales: the imatrix method's (default; from --imatrix\n"
             "                             or calibration's statistics), or min-max's (the original AutoRound)\n"
+            "  --fp-inputs                with --blocks %s: tune every block on the float model's inputs\n"
+            "                             instead of those of the blocks quantized before it (auto-round's\n"
+            "                             --disable_quanted_input); blocks no longer depend on each other\n"
             "  --checkpoint DIR           with a block method (--blocks awq, autoround, awq+autoround): save the run\n"
             "                             in DIR after every decoder block; the same command again resumes after\n"
             "                             the last saved block and writes the same bytes. A checkpoint of another\n"
@@ -78,7 +99,7 @@ static void help(FILE *f) {
             "say how its blocks are chosen.\n"
             "1-D tensors (norms, biases) stay f32. A 2-D tensor whose rows are not a multiple of 32 cannot hold\n"
             "Q4_0/Q8_0 blocks: it is written as f16, with a notice. Exit codes: see gguf-forge --help.\n",
-            types);
+            types, qpath);
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -178,18 +199,6 @@ static int parse_method(const char *opt, const char *v, const gf_qmethod **out) 
     return 0;
 }
 
-/* "minmax, omse, imatrix or autoround": the methods that may choose a head's blocks */
-static void head_methods(char *buf, size_t n) {
-    int k = 0, count = 0;
-    for (int i = 0; gf_qmethod_at(i); i++) count += !gf_qmethod_at(i)->blocks_only;
-    buf[0] = '\0';
-    for (int i = 0; gf_qmethod_at(i); i++) {
-        const gf_qmethod *m = gf_qmethod_at(i);
-        if (m->blocks_only) continue;
-        k++;
-        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", k == 1 ? "" : k == count ? " or " : ", ", m->name);
-    }
-}
 
 static void list_methods(void) {
     printf("quantization methods (--blocks, --embed, --output):\n");
@@ -330,6 +339,7 @@ typedef struct {
     const char *model, *out, *report_path, *imatrix_path, *calib_path;
     const char *recipe;
     int ar_iters, have_nsamples, have_seqlen; /* ar_iters < 0: the recipe's */
+    int fp_inputs;                            /* --fp-inputs                 */
     int64_t ar_batch;                         /* 0: the recipe's             */
     double ar_lr;                             /* 0: auto                     */
     int ar_start;                             /* --init: GF_AR_START_*; < 0: the recipe's */
@@ -463,6 +473,7 @@ static int opt_init(qargs *q, const char *opt, const char *v) {
     fprintf(stderr, "gguf-forge quantize: %s: '%s' is not minmax or imatrix\n", opt, v);
     return -1;
 }
+static int opt_fp_inputs(qargs *q, const char *opt, const char *v) { return q->fp_inputs = 1, 0; }
 static int opt_checkpoint(qargs *q, const char *opt, const char *v) { return q->o.checkpoint = v, 0; }
 static int opt_threads(qargs *q, const char *opt, const char *v) {
     long n;
@@ -498,6 +509,7 @@ static const struct {
     {"--batch", NULL, 1, opt_batch},
     {"--lr", NULL, 1, opt_lr},
     {"--init", NULL, 1, opt_init},
+    {"--fp-inputs", NULL, 0, opt_fp_inputs},
     {"--checkpoint", NULL, 1, opt_checkpoint},
     {"--report", NULL, 1, opt_report},
     {"--list", NULL, 0, opt_list},
@@ -591,11 +603,18 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
         const gf_qmethod *hm = i ? o->output : o->embed;
         if (hm && hm->blocks_only) {
             char alt[256];
-            head_methods(alt, sizeof alt);
+            method_list(chooses_heads, alt, sizeof alt);
             fprintf(stderr, "gguf-forge quantize: %s %s: %s; use %s for the %s\n", i ? "--output" : "--embed", hm->name,
                     hm->blocks_only, alt, i ? "output head" : "embedding");
             return -1;
         }
+    }
+    if (q->fp_inputs && !(o->blocks && o->blocks->needs_qpath)) {
+        char alt[128];
+        method_list(tunes_on_qpath, alt, sizeof alt);
+        fprintf(stderr, "gguf-forge quantize: --fp-inputs: --blocks %s does not tune blocks on the quantized path's "
+                        "inputs; --fp-inputs applies to --blocks %s\n", (o->blocks ? o->blocks : gf_qmethod_default())->name, alt);
+        return -1;
     }
     int tunes = 0, calibrates = 0;
     const gf_qmethod *ms[3] = {o->blocks, o->embed, o->output};
@@ -618,6 +637,7 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
     ar->lr = q->ar_lr;
     ar->seed = q->copts.seed;
     if (q->ar_start >= 0) ar->start = q->ar_start;
+    ar->fp_inputs = q->fp_inputs;
     if (!q->have_nsamples) q->copts.nsamples = rcp->nsamples;
     if (!q->have_seqlen) q->copts.seqlen = rcp->seqlen;
     o->autoround = ar;
@@ -628,7 +648,8 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
                 (long long)ns, (long long)q->copts.seqlen, (long long)(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8));
         if (ar->lr > 0) fprintf(stderr, "%g", ar->lr);
         else fprintf(stderr, "1/iterations");
-        fprintf(stderr, ", seed %llu, start %s\n", (unsigned long long)ar->seed, gf_ar_starts[ar->start]);
+        fprintf(stderr, ", seed %llu, start %s%s\n", (unsigned long long)ar->seed, gf_ar_starts[ar->start],
+                ar->fp_inputs ? ", float inputs" : "");
         print_split(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8);
     }
     return 0;

@@ -582,6 +582,9 @@ static gf_status plan(conversion *cv, gf_err *err) {
 
     if (o->autoround) cv->tuning = *o->autoround;
     else gf_ar_opts_from_recipe(&cv->tuning, gf_ar_recipe_find("default"));
+    GF_FAIL_IF(cv->tuning.fp_inputs && !(o->blocks && o->blocks->needs_qpath), err, GF_E_USAGE,
+               "--fp-inputs: --blocks %s does not tune blocks on the quantized path's inputs",
+               (o->blocks ? o->blocks : gf_qmethod_default())->name);
     cv->env = (gf_method_env){.tuning = &cv->tuning, .recipe = o->ar_recipe, .tune_progress = o->ar_progress,
                               .ctx = o->progress_ctx};
     cv->co = o->calib ? *o->calib : (gf_calib_opts){.nsamples = 128, .seqlen = 512};
@@ -693,7 +696,8 @@ static gf_status calibrate(conversion *cv, gf_err *err) {
         gf_calib_free(cv->calib);
         cv->calib = NULL;
         GF_TRY(gf_calib_open(&cv->hp, cv->st, cv->vocab, &cv->co, &cv->calib, err));
-        if (cv->bt->needs_qpath) GF_TRY(gf_calib_enable_qpath(cv->calib, err));
+        /* --fp-inputs: every block tunes on the float path, so there is no quantized one to carry */
+        if (cv->bt->needs_qpath && !cv->tuning.fp_inputs) GF_TRY(gf_calib_enable_qpath(cv->calib, err));
     }
     if (o->act_error) /* a few samples for the output-activation error */
         GF_TRY(gf_probe_open(&cv->hp, cv->st, cv->vocab, &cv->co, ACT_TOKENS, &cv->probe, err));

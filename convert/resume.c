@@ -2,7 +2,7 @@
  * resume.c - the quantize pipeline's side of `--checkpoint DIR` (the folder's format is
  * calib/checkpoint.c's): what identifies a run (the model and every option that changes
  * the bytes), what is saved after each block (the calibration's float and quantized-path
- * streams, the probe's, what the block method reported) and how a run resumes after the
+ * streams -- no quantized path with --fp-inputs --, the probe's, what the block method reported) and how a run resumes after the
  * last saved block (the saved tensors checked against the plan, the streams read back,
  * the reports replayed).  convert/convert.c copies the tensor bytes into the checkpoint
  * as it writes them and calls these at the step boundaries.
@@ -131,8 +131,8 @@ static gf_status run_identity(const conversion *cv, char **out, gf_err *err) {
     else idline(&t, "option --lr", "auto");
     idline(&t, "AutoRound's minibatch seed", "%llu", (unsigned long long)a->seed);
     idline(&t, "AutoRound's range tuning", "%d", a->tune_range);
-    /* named only when not min-max, so that checkpoints made before --init existed stay valid */
-    if (a->start != GF_AR_START_MINMAX) idline(&t, "option --init", "%s", gf_ar_starts[a->start]);
+    idline(&t, "option --init", "%s", gf_ar_starts[a->start]);
+    idline(&t, "option --fp-inputs", "%s", a->fp_inputs ? "yes" : "no");
     idline(&t, "option --name", "%s", o->name ? o->name : "(the model's)");
     if (!rc && t.oom) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
     if (rc) free(t.s);

@@ -11,7 +11,8 @@
  * tuned loss recomputed from the stored blocks, the tuned one below a measured
  * fraction of the min-max one (random block, Q4_0 and Q8_0, and qwen2-tiny's
  * block 0 through gf_calib when ../shared is present); the stored blocks are
- * what the quantized path was advanced with; same bytes with 1 and 2 threads.
+ * what the quantized path was advanced with; same bytes with 1 and 2 threads; with
+ * fp_inputs the float inputs are tuned on and the quantized path is left alone.
  */
 #include "../calib/autoround.h"
 #include "../common/types.h"
@@ -669,6 +670,50 @@ static void test_start_imatrix(gf_type type) {
     fblock_free(&fb);
 }
 
+/* fp_inputs (--fp-inputs): the block tuned on x, xq neither read nor written.  The
+ * same blocks, losses and advanced x as a default run whose quantized path equals
+ * x (xq = a copy of x), whether xq is NULL or a different buffer (left as it was). */
+static void test_fp_inputs(void) {
+    gf_hparams hp = make_hp(64, 4, 2, 128);
+    fblock fb;
+    fblock_init(&fb, &hp);
+    const int64_t S = 3, T = 16, n = S * T * hp.dim;
+    const size_t bytes = (size_t)n * sizeof(float);
+    float *x = rand_f(n, 1.0, 0.0), *xq = malloc(bytes), *xq_kept = malloc(bytes), *x_fp = malloc(bytes);
+    for (int64_t i = 0; i < n; i++) xq[i] = x[i] + 0.02f * (float)frand();
+    memcpy(xq_kept, xq, bytes);
+    gf_ar_opts o = {.iters = 10, .batch = 2, .seed = 5, .tune_range = 1};
+    run_result ref = {0};
+    run_block(&fb, x, x, S, T, GF_TYPE_Q4_0, &o, &ref); /* the default path, its xq equal to x */
+    gf_ar_opts of = o;
+    of.fp_inputs = 1;
+    for (int k = 0; k < 2; k++) { /* xq NULL, then a different buffer that must stay as it was */
+        void *blocks[GF_LIN_COUNT];
+        gf_ar_report rep;
+        gf_err err = {0};
+        memcpy(x_fp, x, bytes);
+        const gf_ar_block b = {.hp = &hp, .bw = &fb.bw, .x = x_fp, .xq = k ? xq : NULL, .n_samples = S, .seqlen = T};
+        gf_status rc = gf_autoround_block(&b, GF_TYPE_Q4_0, &of, blocks, &rep, &err);
+        CHECK(rc == GF_OK, "fp_inputs: %s", err.msg);
+        if (rc) continue;
+        int same = rep.loss_best == ref.rep.loss_best && rep.loss_minmax == ref.rep.loss_minmax &&
+                   rep.best_iter == ref.rep.best_iter && !memcmp(x_fp, ref.x, bytes);
+        for (int l = 0; l < GF_LIN_COUNT; l++) {
+            int64_t n_out, n_in;
+            gf_block_linear_shape(&hp, l, &n_out, &n_in);
+            same &= !memcmp(blocks[l], ref.blocks[l], gf_row_size(GF_TYPE_Q4_0, n_in) * n_out);
+            free(blocks[l]);
+        }
+        printf("  fp_inputs, xq %s: %s the default run on xq = x (loss %.6e)\n", k ? "given" : "NULL",
+               same ? "the same blocks, losses and float path as" : "DIFFERENT from", rep.loss_best);
+        CHECK(same, "fp_inputs (xq %s) differs from the default run on xq = x", k ? "given" : "NULL");
+        CHECK(!k || !memcmp(xq, xq_kept, bytes), "fp_inputs wrote the quantized path");
+    }
+    run_free(&ref);
+    free(x), free(xq), free(xq_kept), free(x_fp);
+    fblock_free(&fb);
+}
+
 static void test_usage(void) {
     gf_hparams hp = make_hp(64, 4, 2, 128);
     fblock fb;
@@ -827,6 +872,7 @@ int main(void) {
     test_rows(GF_TYPE_Q8_0);
     test_start_imatrix(GF_TYPE_Q4_0); /* after test_rows, whose random draw its tolerances were measured on */
     test_start_imatrix(GF_TYPE_Q8_0);
+    test_fp_inputs(); /* after the others: its draws would move theirs (test_rows' Q8_0 start is measured) */
     printf("4. qwen2-tiny block 0 through gf_calib\n");
     test_qwen2_tiny(GF_TYPE_Q4_0);
     test_qwen2_tiny(GF_TYPE_Q8_0);

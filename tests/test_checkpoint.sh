@@ -3,10 +3,11 @@
 # checkpoint writes the bytes a run without one writes; a run killed (SIGKILL) right after
 # block 2 is saved, or at whatever moment a kill -9 from the shell lands, resumes after its
 # last saved block (it says so, and tunes only the blocks left) and writes the uninterrupted
-# run's bytes and report; a checkpoint of other options or another model is refused naming the
+# run's bytes and report; a --fp-inputs run saves no quantized path and resumes to its own bytes;
+# a checkpoint of other options (--fp-inputs and --init too) or another model is refused naming the
 # difference, and so is a folder another run holds; a damaged or truncated checkpoint file is
-# refused cleanly; nothing is left in
-# the output folder by a refused run.  On qwen2-tiny (4 blocks), AWQ + AutoRound blocks and an
+# refused cleanly; nothing is left in the output folder by a refused run.  On qwen2-tiny (4
+# blocks), AWQ + AutoRound blocks and an
 # AutoRound head, 2 samples of 32 tokens: a few seconds.
 G=${BUILD:-build}/gguf-forge
 M=models/qwen2-tiny
@@ -80,6 +81,22 @@ cmp -s "$T/plain20.gguf" "$T/o/out.gguf" && ok || bad "kill -9 and resume: bytes
 [ -z "$(ls -A "$T/ck3" | grep tmp)" ] && ok || bad "temporary files left in the checkpoint: $(ls -A "$T/ck3")"
 rm -f "$T/o/out.gguf"
 
+# 3b. --fp-inputs: no quantized path, so none is saved (the state file is smaller by that stream,
+#     2 x 32 x 256 floats); killed after block 1 and resumed, the uninterrupted run's bytes
+q "$T/fp.gguf" --fp-inputs -q
+[ $rc -eq 0 ] && ok || bad "--fp-inputs run: exit $rc: $(tail -n 2 "$T/err")"
+GF_TEST_STOP_AFTER_BLOCK=1 "$G" quantize $M -o "$T/o/out.gguf" $OPTS --fp-inputs --checkpoint "$T/ck6" -q 2>"$T/err"; rc=$?
+[ $rc -eq 137 ] && ok || bad "--fp-inputs GF_TEST_STOP_AFTER_BLOCK=1: exit $rc, want 137: $(tail -n 2 "$T/err")"
+rm -f "$T/o/out.gguf" "$T/o/".out.gguf.tmp-*
+q "$T/o/out.gguf" --fp-inputs --checkpoint "$T/ck6"
+[ $rc -eq 0 ] && grep -q "^resuming from checkpoint $T/ck6: blocks 0..1 done$" "$T/err" && ok ||
+    bad "--fp-inputs resume: exit $rc: $(tail -n 2 "$T/err")"
+cmp -s "$T/fp.gguf" "$T/o/out.gguf" && ok || bad "--fp-inputs killed after block 1 and resumed: bytes differ"
+cmp -s "$T/fp.gguf" "$T/plain.gguf" && bad "--fp-inputs wrote the default run's bytes" || ok
+s1=$(wc -c < "$T/ck1/state.gfck"); s6=$(wc -c < "$T/ck6/state.gfck")
+[ $((s1 - s6)) -ge $((2 * 32 * 256 * 4)) ] && ok || bad "--fp-inputs state.gfck is $s6 bytes, the default's $s1: the quantized path saved?"
+rm -f "$T/o/out.gguf"
+
 # 4. another run's checkpoint: refused, naming the difference, exit 1, no output
 q "$T/o/out.gguf" --checkpoint "$T/ck1" --iters 3 -q
 [ $rc -eq 1 ] && ok || bad "--iters 3 on an --iters 2 checkpoint: exit $rc, want 1"
@@ -89,7 +106,16 @@ q "$T/o/out.gguf" --checkpoint "$T/ck1" --seed 1 -q
 [ $rc -eq 1 ] && grep -q "option --seed was 0, now 1" "$T/err" && ok || bad "--seed 1: exit $rc: $(tail -n 1 "$T/err")"
 q "$T/o/out.gguf" --checkpoint "$T/ck1" --type q8_0 -q
 [ $rc -eq 1 ] && grep -q "option --type was q4_0, now q8_0" "$T/err" && ok || bad "--type q8_0: exit $rc: $(tail -n 1 "$T/err")"
-no_output "--seed, --type"
+q "$T/o/out.gguf" --checkpoint "$T/ck1" --fp-inputs -q
+[ $rc -eq 1 ] && grep -q "checkpoint $T/ck1: option --fp-inputs was no, now yes" "$T/err" && ok ||
+    bad "--fp-inputs on a checkpoint without: exit $rc: $(tail -n 1 "$T/err")"
+q "$T/o/out.gguf" --checkpoint "$T/ck6" -q
+[ $rc -eq 1 ] && grep -q "checkpoint $T/ck6: option --fp-inputs was yes, now no" "$T/err" && ok ||
+    bad "no --fp-inputs on a checkpoint with it: exit $rc: $(tail -n 1 "$T/err")"
+q "$T/o/out.gguf" --checkpoint "$T/ck1" --init minmax -q
+[ $rc -eq 1 ] && grep -q "checkpoint $T/ck1: option --init was imatrix, now minmax" "$T/err" && ok ||
+    bad "--init minmax on an imatrix-start checkpoint: exit $rc: $(tail -n 1 "$T/err")"
+no_output "--seed, --type, --fp-inputs, --init"
 # the same folder name, another config.json
 mkdir -p "$T/other/qwen2-tiny"
 cp $M/* "$T/other/qwen2-tiny/"

@@ -2,7 +2,7 @@
 # test_cli.sh - the gguf-forge program as a user meets it: exit codes, messages
 # that name the file, no output (and no temporary file) left behind on any
 # failure: bad input, an existing output, a full disk (ulimit -f), SIGINT, SIGTERM;
-# and the same bytes whatever -t says.
+# and the same bytes whatever -t says (--fp-inputs too).
 G=${BUILD:-build}/gguf-forge
 M=models/qwen2-tiny
 pass=0; fail=0
@@ -34,6 +34,10 @@ expect 1 "AWQ rescales decoder blocks only" -- "$G" quantize $M -o "$T/o/out.ggu
 expect 1 "after a --lora" -- "$G" quantize $M -o "$T/o/out.gguf" --lora-scale 0.5
 expect 1 "finite number" -- "$G" quantize $M -o "$T/o/out.gguf" --lora "$T" --lora-scale nan
 expect 2 "$T/no-adapter/adapter_config.json" -- "$G" quantize $M -o "$T/o/out.gguf" --lora "$T/no-adapter"
+expect 1 "fp-inputs: --blocks imatrix does not tune blocks on the quantized path's inputs; --fp-inputs applies to --blocks autoround or awq+autoround" \
+    -- "$G" quantize $M -o "$T/o/out.gguf" --type q4_0 --blocks imatrix --fp-inputs
+expect 1 "--init: 'best' is not minmax or imatrix" -- "$G" quantize $M -o "$T/o/out.gguf" --blocks autoround --init best
+expect 1 "fp-inputs: --blocks minmax does not tune" -- "$G" quantize $M -o "$T/o/out.gguf" --embed autoround --fp-inputs
 no_leftovers "usage errors"
 
 # success, then the existing file is kept without --force
@@ -105,6 +109,29 @@ for opts in "--type q8_0" \
     cmp -s "$T/t1.gguf" "$T/t3.gguf" && ok || bad "-t 1 and -t 3 write different bytes: $opts"
     rm -f "$T"/t?.gguf
 done
+
+# --fp-inputs (AutoRound on the float model's inputs): other bytes than the default run from block 1 on
+# (block 0's inputs are the same on both paths), the setting in the file, the same bytes for 1 and 2 threads
+ar="--type q4_0 --blocks autoround --calib calib/default-calibration.txt --nsamples 4 --seqlen 64 --iters 4 -q"
+"$G" quantize $M -o "$T/ar.gguf" $ar -t 2 2>"$T/err" || bad "autoround: $(tail -n 2 "$T/err")"
+for t in 1 2; do
+    "$G" quantize $M -o "$T/fp$t.gguf" $ar --fp-inputs -t $t 2>"$T/err" || bad "--fp-inputs -t $t: $(tail -n 2 "$T/err")"
+done
+cmp -s "$T/ar.gguf" "$T/fp1.gguf" && bad "--fp-inputs writes the default run's bytes" || ok
+cmp -s "$T/fp1.gguf" "$T/fp2.gguf" && ok || bad "--fp-inputs: -t 1 and -t 2 write different bytes"
+"$G" inspect "$T/fp1.gguf" >"$T/insp" 2>&1
+grep -Eq "^ *gguf-forge.autoround.fp_inputs += true$" "$T/insp" && ok || bad "--fp-inputs: no gguf-forge.autoround.fp_inputs = true in the file"
+"$G" inspect "$T/ar.gguf" >"$T/insp" 2>&1
+grep -q "fp_inputs" "$T/insp" && bad "the default run's file has an fp_inputs key" || ok
+# awq+autoround too (AWQ's scales from the float path, as without the option)
+aw="--type q4_0 --blocks awq+autoround --calib calib/default-calibration.txt --nsamples 2 --seqlen 64 --iters 2 -q"
+"$G" quantize $M -o "$T/aw.gguf" $aw -t 1 2>"$T/err" || bad "awq+autoround: $(tail -n 2 "$T/err")"
+for t in 1 2; do
+    "$G" quantize $M -o "$T/awfp$t.gguf" $aw --fp-inputs -t $t 2>"$T/err" || bad "awq+autoround --fp-inputs -t $t: $(tail -n 2 "$T/err")"
+done
+cmp -s "$T/aw.gguf" "$T/awfp1.gguf" && bad "awq+autoround --fp-inputs writes the default run's bytes" || ok
+cmp -s "$T/awfp1.gguf" "$T/awfp2.gguf" && ok || bad "awq+autoround --fp-inputs: -t 1 and -t 2 write different bytes"
+rm -f "$T"/ar.gguf "$T"/fp?.gguf "$T"/aw.gguf "$T"/awfp?.gguf
 
 # gzip text inputs (recognized by their magic bytes, not the name): --calib, ppl -f and
 # eval --hellaswag give what the plain file gives

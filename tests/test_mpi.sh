@@ -9,7 +9,8 @@
 # ends the job non-zero and leaves no output; --checkpoint with 2 ranks is refused.  The plain
 # build keeps its batched float gradient: its report has no grad_check.
 # stories260K (shared) Q4_0 AutoRound, 8 samples of 32 tokens, batch 6, 20 iterations, and
-# qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks.
+# qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks,
+# with and without --fp-inputs.
 # Skips (cause "tools") without mpicc/mpirun (scripts/deps.sh mpi installs them), and under
 # make asan: the MPI build would need clang behind mpicc with the sanitizer runtime.
 B=${BUILD:-build}
@@ -103,6 +104,12 @@ A="--type q8_0 --blocks awq+autoround --embed autoround --nsamples 4 --seqlen 16
 mpi 2 quantize models/qwen2-tiny -o "$T/tiny2.gguf" $A
 [ $rc -eq 0 ] && ok || bad "qwen2-tiny, mpirun -np 2: exit $rc: $(tail -n 3 "$T/err")"
 cmp -s "$T/tiny1.gguf" "$T/tiny2.gguf" && ok || bad "qwen2-tiny awq+autoround q8_0: mpirun -np 2 writes other bytes than one process"
+# --fp-inputs (every block on the float path's inputs, no quantized path) under 2 ranks: one process's bytes
+mpi 2 quantize models/qwen2-tiny -o "$T/tinyfp2.gguf" $A --fp-inputs
+[ $rc -eq 0 ] && ok || bad "qwen2-tiny --fp-inputs, mpirun -np 2: exit $rc: $(tail -n 3 "$T/err")"
+"$G" quantize models/qwen2-tiny -o "$T/tinyfp1.gguf" $A --fp-inputs 2>"$T/one.err" && ok ||
+    bad "qwen2-tiny --fp-inputs, one process: $(tail -n 2 "$T/one.err")"
+cmp -s "$T/tinyfp1.gguf" "$T/tinyfp2.gguf" && ok || bad "qwen2-tiny --fp-inputs: mpirun -np 2 writes other bytes than one process"
 
 if [ -f "$S/model.safetensors" ] || [ "${CI:-}" = true ]; then echo "test_mpi: $pass passed, $fail failed"
 else echo "test_mpi: $pass passed, $fail failed, 1 skipped (data 1)"; fi
