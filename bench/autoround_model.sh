@@ -4,11 +4,22 @@
 # run at Q4_0 with BENCH_THREADS threads, timed by /usr/bin/time.  Prints a markdown row per recipe: seconds
 # per block, the whole run, peak RSS, and the GFLOP/s of the forward/backward passes (analytic count, from
 # quantize's closing line) against the FMA peak measured by `bench_autoround --peak`.  Needs a quiet machine.
+# BENCH_RANKS=R (R >= 1) runs the MPI build instead (make MPI=1, built into $BUILD-mpi if missing) under
+# `mpirun -np R --oversubscribe`, each rank with BENCH_THREADS threads: 1 x 2 against 2 x 1 on 2 cores.
 set -e
 BUILD=${BUILD:-build}
 OUT=${BENCH_OUT:-bench-out}
 G=$BUILD/gguf-forge
 T=${BENCH_THREADS:-2}
+R=${BENCH_RANKS:-}
+RUN=
+if [ -n "$R" ]; then
+    command -v mpirun >/dev/null 2>&1 || { echo "autoround bench: BENCH_RANKS needs mpirun (sh scripts/deps.sh mpi)"; exit 1; }
+    [ -x "$BUILD-mpi/gguf-forge" ] || env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/gguf-forge"
+    G=$BUILD-mpi/gguf-forge
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+    RUN="mpirun -np $R --oversubscribe --bind-to none"
+fi
 SHARED=${GF_SHARED:-../shared}
 CFG=$SHARED/tokenizers/qwen2.5
 CAL=$SHARED/data/calibration.txt
@@ -16,15 +27,15 @@ if [ ! -f "$CFG/config.json" ] || [ ! -f "$CAL" ]; then echo "autoround bench: $
 M=$OUT/qwen2.5-0.5b-shape
 [ -f "$M/model.safetensors" ] || "$BUILD/bench/gen_model" "$CFG" "$M" bf16
 peak=$("$BUILD/bench/bench_autoround" --peak | sed -n 's/.*: \([0-9.]*\) GFLOP\/s per CPU-second of one core.*/\1/p')
-echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), BF16 input, Q4_0, $T threads"
+echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), BF16 input, Q4_0, ${R:+$R MPI ranks x }$T threads"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "FMA peak: $peak GFLOP/s per core (bench_autoround --peak); calibration text: $CAL"
 echo
-echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | GFLOP/s | of $T-core peak |"
+echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | GFLOP/s | of $((T * ${R:-1}))-core peak |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in ${AUTOROUND_RECIPES:-light default}; do
     log=$OUT/autoround-$r.log
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$G" quantize "$M" -o "$OUT/autoround-$r.gguf" --type q4_0 \
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" $RUN "$G" quantize "$M" -o "$OUT/autoround-$r.gguf" --type q4_0 \
         --blocks autoround --recipe "$r" --calib "$CAL" --report "$OUT/autoround-$r.json" --force -t "$T" 2>"$log"
     read wall rss < "$OUT/time.txt"
     line=$(grep '^autoround: [0-9]* blocks in' "$log")
@@ -34,6 +45,6 @@ for r in ${AUTOROUND_RECIPES:-light default}; do
     iters=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]*\) iterations.*/\1/p')
     samples=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]* x [0-9]*\) tokens.*/\1/p')
     batch=$(echo "$rec" | sed -n 's/.*batch \([0-9]*\).*/\1/p')
-    share=$(echo "scale=0; 100 * $gfs / ($peak * $T)" | bc)
-    echo "| $r | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
+    share=$(echo "scale=0; 100 * $gfs / ($peak * $T * ${R:-1})" | bc)
+    echo "| $r${R:+ ($R ranks x $T threads)} | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
 done
