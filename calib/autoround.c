@@ -699,13 +699,8 @@ static gf_status awq_ar_block(gf_calib *c, int layer, gf_type type, const gf_met
     memcpy(c->x, x0, bytes); /* gf_awq_layer advanced it: AutoRound's targets start from the block's input */
     free(x0);
     GF_TRY(rc);
-    /* the run's statistics are of the block before AWQ rescaled its inputs: the imatrix
-     * start takes the rescaled block's own, from one more float pass over the samples */
-    gf_imatrix *imx = NULL;
-    if (env->tuning->start == GF_AR_START_IMATRIX) GF_TRY(gf_calib_layer_imatrix(c, layer, &imx, err));
-    rc = gf_autoround_layer(c, layer, type, env->tuning, imx, rep->ar, env->tune_progress, env->ctx, err);
-    gf_imatrix_free(imx);
-    return rc;
+    /* the statistics are of the block before AWQ rescaled its inputs: min-max start */
+    return gf_autoround_layer(c, layer, type, env->tuning, NULL, rep->ar, env->tune_progress, env->ctx, err);
 }
 
 static gf_status ar_head(gf_type type, const float *W, int64_t n_rows, int64_t n_in, const float *H,

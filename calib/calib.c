@@ -332,34 +332,6 @@ static void head_input(void *ctx, const float *xn, int64_t T, int64_t D) {
     on_input(ctx, -1, ((stats *)ctx)->head_name, xn, T, D);
 }
 
-/* ss's statistics as an importance matrix in *out (ss freed); rc: the status so far
- * (an error frees everything and is returned). */
-static gf_status stats_imatrix(stats *ss_, int64_t n_samples, gf_status rc, gf_imatrix **out, gf_err *err) {
-    const stats ss = *ss_;
-    gf_imatrix *im = NULL;
-    if (!rc && !(im = calloc(1, sizeof *im))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
-    if (!rc && !(im->e = calloc((size_t)ss.n + 1, sizeof *im->e))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
-    for (int i = 0; i < ss.n && !rc; i++) {
-        gf_imatrix_entry *e = &im->e[i];
-        e->name = strdup(ss.s[i].name);
-        e->values = malloc((size_t)ss.s[i].n * sizeof *e->values);
-        im->n = i + 1;
-        if (!e->name || !e->values) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); break; }
-        e->n = ss.s[i].n;
-        e->ncall = (int32_t)n_samples;
-        for (int64_t j = 0; j < e->n; j++) e->values[j] = (float)(ss.s[i].sum2[j] / (double)ss.s[i].count);
-    }
-    if (im) im->chunks = (int32_t)n_samples;
-    for (int i = 0; i < ss.n; i++) free(ss.s[i].sum2);
-    free(ss.s);
-    if (rc) {
-        gf_imatrix_free(im);
-        return rc;
-    }
-    *out = im;
-    return GF_OK;
-}
-
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err) {
     *out = NULL;
@@ -374,24 +346,29 @@ gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void 
     unload(c);
     /* the output layer sees the final norm of the residual stream */
     if (!rc) rc = gf_calib_each_final_norm(c, head_input, &ss, err);
-    return stats_imatrix(&ss, c->n_samples, rc, out, err);
+    gf_imatrix *im = NULL;
+    if (!rc && !(im = calloc(1, sizeof *im))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    if (!rc && !(im->e = calloc((size_t)ss.n + 1, sizeof *im->e))) rc = gf_errf(err, GF_E_NOMEM, "out of memory");
+    for (int i = 0; i < ss.n && !rc; i++) {
+        gf_imatrix_entry *e = &im->e[i];
+        e->name = strdup(ss.s[i].name);
+        e->values = malloc((size_t)ss.s[i].n * sizeof *e->values);
+        im->n = i + 1;
+        if (!e->name || !e->values) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); break; }
+        e->n = ss.s[i].n;
+        e->ncall = (int32_t)c->n_samples;
+        for (int64_t j = 0; j < e->n; j++) e->values[j] = (float)(ss.s[i].sum2[j] / (double)ss.s[i].count);
+    }
+    if (im) im->chunks = (int32_t)c->n_samples;
+    for (int i = 0; i < ss.n; i++) free(ss.s[i].sum2);
+    free(ss.s);
+    if (rc) {
+        gf_imatrix_free(im);
+        return rc;
+    }
+    *out = im;
+    return GF_OK;
 }
-
-gf_status gf_calib_layer_imatrix(gf_calib *c, int layer, gf_imatrix **out, gf_err *err) {
-    *out = NULL;
-    const size_t bytes = (size_t)(c->n_samples * c->seqlen * c->cfg->n_embd) * sizeof(float);
-    float *x0 = malloc(bytes);
-    if (!x0) return gf_errf(err, GF_E_NOMEM, "calibration: out of memory");
-    memcpy(x0, c->x, bytes);
-    stats ss = {.head_name = c->m.top_name[GF_TOP_OUTPUT]};
-    gf_hooks hooks = {.on_linear_input = on_input, .ctx = &ss};
-    gf_status rc = gf_calib_forward_layer(c, layer, &hooks, err);
-    if (!rc && ss.oom) rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory for statistics");
-    memcpy(c->x, x0, bytes); /* the forward advanced it */
-    free(x0);
-    return stats_imatrix(&ss, c->n_samples, rc, out, err);
-}
-
 
 /* ---------------------------------------------------------------- the output head */
 

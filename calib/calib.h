@@ -72,11 +72,6 @@ gf_status gf_calib_enable_qpath(gf_calib *c, gf_err *err);
 gf_status gf_calib_imatrix(gf_calib *c, gf_imatrix **out, void (*progress)(void *ctx, int layer, int n_layers),
                            void *ctx, gf_err *err);
 
-/* The loaded block's (as it is now, e.g. after AWQ rescaled it) mean x^2 of every
- * linear layer's input over the samples at its depth, as an importance matrix;
- * c->x is left as it was. */
-gf_status gf_calib_layer_imatrix(gf_calib *c, int layer, gf_imatrix **out, gf_err *err);
-
 /* Calls fn(ctx, xn, T, D) with the final norm of each sample's residual stream
  * (the output layer's input, (seqlen, n_embd)), for samples at the final depth. */
 gf_status gf_calib_each_final_norm(gf_calib *c, void (*fn)(void *ctx, const float *xn, int64_t T, int64_t D), void *ctx,
