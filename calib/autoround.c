@@ -699,7 +699,9 @@ static gf_status awq_ar_block(gf_calib *c, int layer, gf_type type, const gf_met
     memcpy(c->x, x0, bytes); /* gf_awq_layer advanced it: AutoRound's targets start from the block's input */
     free(x0);
     GF_TRY(rc);
-    /* the statistics are of the block before AWQ rescaled its inputs: min-max start */
+    /* min-max start: the run's statistics are of the block before AWQ rescaled its inputs, and
+     * the rescaled block's own (one more float pass) did worse on SmolLM2-135M, light: KLD
+     * 0.1268 against 0.1229 (BENCHMARKS.md, issue 14) */
     return gf_autoround_layer(c, layer, type, env->tuning, NULL, rep->ar, env->tune_progress, env->ctx, err);
 }
 
