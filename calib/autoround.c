@@ -241,7 +241,7 @@ static void step_and_quant(gf_type type, const float *W, const float *dda, float
 
 /* The imatrix start (gf_ar_starts): for each block whose importance-weighted
  * search (search/scale.h, as the imatrix method) beats min-max under the same
- * weights, a = its d over min-max's (capped at 1, a's upper bound); V stays 0,
+ * weights, a = its d over min-max's (clamped to a's range); V stays 0,
  * so the levels are rounded to nearest at that d.  (Setting V to the search's
  * levels minus w/d instead reproduces them exactly, but puts every weight half a
  * level from a rounding boundary, where SignSGD's steps, 1/2 in all, barely
@@ -267,8 +267,10 @@ static void start_from_search(gf_type type, const float *W, const float *imp, co
             /* Q8_0's levels are symmetric, so the sign of its d is free (dda is amax/127) */
             const float ds = q4 ? gf_fp16_to_fp32(d16) : fabsf(gf_fp16_to_fp32(d16));
             float ab = ds / db;
-            if (!(ab >= GF_AR_MIN_RANGE)) continue; /* not a scale a can reach */
-            ab = ab > 1.0f ? 1.0f : ab;
+            /* a's reach is [GF_AR_MIN_RANGE, 1]: a scale beyond it (below, or for Q4_0 of the
+             * other sign) starts at the nearest end; SmolLM2-135M light: KLD 0.1400 against
+             * 0.1455 when such blocks keep min-max's start */
+            ab = !(ab >= GF_AR_MIN_RANGE) ? GF_AR_MIN_RANGE : ab > 1.0f ? 1.0f : ab;
             a[row * nb + b] = ab;
         }
     }
