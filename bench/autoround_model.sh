@@ -24,6 +24,7 @@ SHARED=${GF_SHARED:-../shared}
 CFG=$SHARED/tokenizers/qwen2.5
 CAL=$SHARED/data/calibration.txt
 if [ ! -f "$CFG/config.json" ] || [ ! -f "$CAL" ]; then echo "autoround bench: $CFG or $CAL not found (set GF_SHARED); skipping"; exit 0; fi
+mkdir -p "$OUT"
 M=$OUT/qwen2.5-0.5b-shape
 [ -f "$M/model.safetensors" ] || "$BUILD/bench/gen_model" "$CFG" "$M" bf16
 peak=$("$BUILD/bench/bench_autoround" --peak | sed -n 's/.*: \([0-9.]*\) GFLOP\/s per CPU-second of one core.*/\1/p')
