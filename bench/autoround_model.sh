@@ -4,7 +4,7 @@
 # run at Q4_0 with BENCH_THREADS threads, timed by /usr/bin/time.  Prints a markdown row per recipe: seconds
 # per block, the whole run, peak RSS, and the GFLOP/s of the forward/backward passes (analytic count, from
 # quantize's closing line) against the FMA peak measured by `bench_autoround --peak`.  Needs a quiet machine.
-# BENCH_RANKS=R (R >= 1) runs the MPI build instead (make MPI=1, built into $BUILD-mpi if missing) under
+# BENCH_RANKS=R (R >= 1) runs the MPI build instead (make MPI=1 into $BUILD-mpi, brought up to date first) under
 # `mpirun -np R --oversubscribe`, each rank with BENCH_THREADS threads: 1 x 2 against 2 x 1 on 2 cores.
 set -e
 BUILD=${BUILD:-build}
@@ -15,7 +15,7 @@ R=${BENCH_RANKS:-}
 RUN=
 if [ -n "$R" ]; then
     command -v mpirun >/dev/null 2>&1 || { echo "autoround bench: BENCH_RANKS needs mpirun (sh scripts/deps.sh mpi)"; exit 1; }
-    [ -x "$BUILD-mpi/gguf-forge" ] || env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/gguf-forge"
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/gguf-forge"
     G=$BUILD-mpi/gguf-forge
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
     RUN="mpirun -np $R --oversubscribe --bind-to none"
@@ -32,7 +32,9 @@ echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), B
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "FMA peak: $peak GFLOP/s per core (bench_autoround --peak); calibration text: $CAL"
 echo
-echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | GFLOP/s | of $((T * ${R:-1}))-core peak |"
+# under MPI the GFLOP count is rank 0's own passes (its share of the split work and all of the repeated work), so
+# its share is of rank 0's T cores
+echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | ${R:+rank 0's }GFLOP/s | of ${R:+rank 0's }$T-core peak |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in ${AUTOROUND_RECIPES:-light default}; do
     log=$OUT/autoround-$r.log
@@ -46,6 +48,15 @@ for r in ${AUTOROUND_RECIPES:-light default}; do
     iters=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]*\) iterations.*/\1/p')
     samples=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]* x [0-9]*\) tokens.*/\1/p')
     batch=$(echo "$rec" | sed -n 's/.*batch \([0-9]*\).*/\1/p')
-    share=$(echo "scale=0; 100 * $gfs / ($peak * $T * ${R:-1})" | bc)
+    share=$(echo "scale=0; 100 * $gfs / ($peak * $T)" | bc)
     echo "| $r${R:+ ($R ranks x $T threads)} | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
 done
+if [ -n "$R" ] && [ "$R" -gt 1 ]; then # the allreduce of one step alone: one int64 per tuned weight of a block
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/bench/bench_allreduce"
+    echo
+    $RUN "$BUILD-mpi/bench/bench_allreduce" 14910000 10
+fi
+echo
+echo "## AutoRound at scale, on paper: bench/cost_model.sh from the last run's $gfs GFLOP/s ($([ -n "$R" ] && echo "MPI build, exact sums, rank 0" || echo "plain build"))"
+echo
+sh bench/cost_model.sh "$gfs" 8

@@ -9,7 +9,8 @@
 #   3. float GEMM, the engine (bench/engine.sh when present), HellaSwag tasks/s beside
 #      llama-perplexity's (bench/eval.sh; BENCH_EVAL=0 skips it), and the quality
 #      table of every method (bench/quality.sh; QUALITY_CHUNKS limits its length).
-#   4. AutoRound on the whole 0.5B-shaped model per recipe (bench/autoround_model.sh;
+#   4. AutoRound on the whole 0.5B-shaped model per recipe (bench/autoround_model.sh, then
+#      bench/cost_model.sh from its GFLOP/s;
 #      AUTOROUND_RECIPES, default "light default": about 50 minutes; BENCH_AUTOROUND=0 skips it).
 #   5. With GF_OLD=/path/to/an/older/gguf-forge: that binary and this one side by
 #      side, taking turns (bench/versus.sh), for changes that must not cost speed.
