@@ -15,7 +15,8 @@ R=${BENCH_RANKS:-}
 RUN=
 if [ -n "$R" ]; then
     command -v mpirun >/dev/null 2>&1 || { echo "autoround bench: BENCH_RANKS needs mpirun (sh scripts/deps.sh mpi)"; exit 1; }
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/gguf-forge"
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/gguf-forge" \
+        "$BUILD-mpi/bench/bench_allreduce"
     G=$BUILD-mpi/gguf-forge
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
     RUN="mpirun -np $R --oversubscribe --bind-to none"
@@ -52,7 +53,6 @@ for r in ${AUTOROUND_RECIPES:-light default}; do
     echo "| $r${R:+ ($R ranks x $T threads)} | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
 done
 if [ -n "$R" ] && [ "$R" -gt 1 ]; then # the allreduce of one step alone: one int64 per tuned weight of a block
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s MPI=1 BUILD="$BUILD-mpi" "$BUILD-mpi/bench/bench_allreduce"
     echo
     $RUN "$BUILD-mpi/bench/bench_allreduce" 14910000 10
 fi

@@ -19,6 +19,8 @@ GFS=${1:-101}
 BYTES=${2:-8}
 awk -v gfs="$GFS" -v bytes="$BYTES" -v iters="${ITERS:-200}" -v ns="${NSAMPLES:-128}" -v T="${SEQLEN:-2048}" \
     -v B="${BATCH:-8}" -v lat="${LAT:-0.00005}" '
+# seconds of each step: a ring allreduce of bytes x P over r machines on a g Gbit/s link
+function ring(r, P, g) { return r > 1 ? 2 * (r - 1) / r * bytes * P / (g / 8 * 1e9) + lat : 0 }
 function hms(s) { return s < 3600 ? sprintf("%.0f min", s / 60) : s < 172800 ? sprintf("%.1f h", s / 3600) : sprintf("%.1f d", s / 86400) }
 BEGIN {
     # name, layers, P per block (7 matrices), Dq
@@ -40,14 +42,14 @@ BEGIN {
                 share = R < B ? B / R : 1        # samples per busy machine
                 share = int(share) < share ? int(share) + 1 : share
                 comp = share * it_flop / B / (gfs * 1e9)
-                ar = R > 1 ? 2 * (R - 1) / R * bytes * P / (g / 8 * 1e9) + lat : 0
+                ar = ring(R, P, g)
                 fixed = fixed_flop / (R < ns ? R : ns) / (gfs * 1e9)
                 blk = iters * (comp + ar) + fixed
                 whole = L * blk
                 # --fp-inputs: groups of B machines each take whole blocks
                 if (R > B) {
                     groups = R / B
-                    arB = 2 * (B - 1) / B * bytes * P / (g / 8 * 1e9) + lat
+                    arB = ring(B, P, g)
                     blkB = iters * (it_flop / B / (gfs * 1e9) + arB) + fixed_flop / B / (gfs * 1e9)
                     fp = hms(blkB * (L / groups > int(L / groups) ? int(L / groups) + 1 : L / groups))
                 } else fp = "-"

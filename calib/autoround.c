@@ -200,6 +200,9 @@ void gf_ar_grad(gf_type type, const float *W, const float *V, const float *a, co
 
 static inline float signf(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 
+/* a range factor clamped to its reach [GF_AR_MIN_RANGE, 1] (NaN to the lower end) */
+static inline float range_clamp(float a) { return !(a >= GF_AR_MIN_RANGE) ? GF_AR_MIN_RANGE : a > 1.0f ? 1.0f : a; }
+
 /* One SignSGD step from G = dL/dWq (skipped when G is NULL), then Wq for the
  * new parameters: fused so that each block is read once.  dda (n_out, n_in/32):
  * block_dda of every block, computed once. */
@@ -228,8 +231,7 @@ static void step_and_quant(gf_type type, const float *W, const float *dda, float
                     V[o + j] = nv > GF_AR_MAX_V ? GF_AR_MAX_V : nv;
                 }
                 if (tune_range) {
-                    float na = *ab - lr_a * signf(ga);
-                    *ab = na < GF_AR_MIN_RANGE ? GF_AR_MIN_RANGE : na > 1.0f ? 1.0f : na;
+                    *ab = range_clamp(*ab - lr_a * signf(ga));
                 }
             }
             const float d = block_d(*ab, db, &d16);
@@ -266,12 +268,10 @@ static void start_from_search(gf_type type, const float *W, const float *imp, co
             if (!(e < gf_block_error(w, im, qm, dm))) continue;
             /* Q8_0's levels are symmetric, so the sign of its d is free (dda is amax/127) */
             const float ds = q4 ? gf_fp16_to_fp32(d16) : fabsf(gf_fp16_to_fp32(d16));
-            float ab = ds / db;
-            /* a's reach is [GF_AR_MIN_RANGE, 1]: a scale beyond it (below, or for Q4_0 of the
-             * other sign) starts at the nearest end; SmolLM2-135M light: KLD 0.1400 against
-             * 0.1455 when such blocks keep min-max's start */
-            ab = !(ab >= GF_AR_MIN_RANGE) ? GF_AR_MIN_RANGE : ab > 1.0f ? 1.0f : ab;
-            a[row * nb + b] = ab;
+            /* a scale beyond a's reach (below, or for Q4_0 of the other sign) starts at the
+             * nearest end; SmolLM2-135M light: KLD 0.1400 against 0.1455 when such blocks
+             * keep min-max's start */
+            a[row * nb + b] = range_clamp(ds / db);
         }
     }
 }
