@@ -2,7 +2,7 @@
 #   make            build ./gguf-forge
 #   make test       build and run every test program (installs missing Debian packages first)
 #   make demo       quantize the bundled qwen2-tiny model by min-max and AutoRound, compare their KLDs
-#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make asan       the whole test suite under AddressSanitizer + UBSan (GF_SANITIZED: the slowest comparisons take a subset)
 #   make fuzz       libFuzzer campaigns (clang)
 #   make bench      benchmarks (see BENCHMARKS.md)
 #   make MPI=1      ./gguf-forge-mpi: mpicc, -DGF_MPI (data-parallel AutoRound), objects in build-mpi
@@ -155,7 +155,7 @@ bench: $(BUILD)/gguf-forge $(BENCH_BIN)
 
 asan:
 	@sh scripts/deps.sh dev
-	$(MAKE) BUILD=build-asan CC=clang NO_ARM64=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" test
+	$(MAKE) BUILD=build-asan CC=clang NO_ARM64=1 OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -DGF_SANITIZED=1" test
 
 clean:
 	rm -rf build build-* gguf-forge gguf-forge-mpi

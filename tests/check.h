@@ -5,6 +5,7 @@
  * GF_SHARED (default ../shared) locates the shared models and oracle.  Under CI
  * (CI=true, as .ci/run sets it) a missing shared file is a failure, not a skip:
  * a green CI run has compared against llama.cpp's files.
+ * GF_SANITIZED marks the sanitizer build, where the slowest comparisons take a subset.
  */
 #ifndef GF_CHECK_H
 #define GF_CHECK_H
@@ -33,6 +34,13 @@ static int check_passed, check_failed, check_skipped, check_skips[CHECK_SKIP_CAU
 #define SKIP_DATA(...) SKIP_BY(CHECK_SKIP_DATA, __VA_ARGS__)
 #define SKIP_CPU(...) SKIP_BY(CHECK_SKIP_CPU, __VA_ARGS__)
 #define SKIP_TOOLS(...) SKIP_BY(CHECK_SKIP_TOOLS, __VA_ARGS__)
+
+/* 1 in the sanitizer build (make asan passes -DGF_SANITIZED=1).  The slowest oracle
+ * comparisons run a subset there, still against llama.cpp's numbers; make test runs
+ * them whole.  Instrumented code is 5-10 times slower, and CI runs both. */
+#ifndef GF_SANITIZED
+#define GF_SANITIZED 0
+#endif
 
 static inline const char *check_shared(void) {
     const char *s = getenv("GF_SHARED");
