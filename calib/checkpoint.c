@@ -56,6 +56,7 @@ typedef struct {
 struct gf_ckpt {
     char dir[PATH_MAX];
     int lock_fd;            /* DIR/lock, flock()ed; -1 none                       */
+    int reader;             /* gf_ckpt_open_reader's: never written through       */
     char *id;               /* identity text of this run                         */
     uint64_t id_hash;
     int layers_done;
@@ -104,8 +105,8 @@ static void file_path(const gf_ckpt *ck, int layer, char *buf, size_t n) {
 }
 
 gf_status gf_ckpt_tensor_begin(gf_ckpt *ck, const char *name, uint64_t nbytes, gf_err *err) {
-    GF_FAIL_IF(ck->in_tensor || !name[0] || strlen(name) > CK_MAX_NAME, err, GF_E_USAGE,
-               "checkpoint %s: tensor '%s' begun inside another or misnamed", ck->dir, name);
+    GF_FAIL_IF(ck->reader || ck->in_tensor || !name[0] || strlen(name) > CK_MAX_NAME, err, GF_E_USAGE,
+               "checkpoint %s: tensor '%s' begun inside another, misnamed or on a reader", ck->dir, name);
     if (!ck->seg) {
         char path[PATH_MAX + 32];
         file_path(ck, ck->layers_done, path, sizeof path);
@@ -407,35 +408,58 @@ static gf_status load(gf_ckpt *ck, gf_err *err) {
     return GF_OK;
 }
 
-gf_status gf_ckpt_open(const char *dir, const char *id, gf_ckpt **out, gf_err *err) {
+/* the folder's lock, taken by the writer (EWOULDBLOCK: another run holds it) */
+static gf_status take_lock(gf_ckpt *ck, gf_err *err) {
+    char lock[PATH_MAX + 8];
+    snprintf(lock, sizeof lock, "%s/lock", ck->dir);
+    ck->lock_fd = open(lock, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
+    if (ck->lock_fd < 0 && errno == ENOENT) ck->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    GF_FAIL_IF(ck->lock_fd < 0, err, GF_E_IO, "checkpoint %s: cannot create %s: %s", ck->dir, lock, strerror(errno));
+    if (flock(ck->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? gf_errf(err, GF_E_USAGE, "checkpoint %s: in use by another run (it holds %s)",
+                                              ck->dir, lock)
+                                    : gf_errf(err, GF_E_IO, "checkpoint %s: cannot lock %s: %s", ck->dir, lock,
+                                              strerror(errno));
+    return GF_OK;
+}
+
+/* gf_ckpt_open and gf_ckpt_open_reader: the writer creates and locks the folder and
+ * removes a killed run's temporary files; a reader only reads (a missing folder is a
+ * new checkpoint). */
+static gf_status open_ckpt(const char *dir, const char *id, int writer, gf_ckpt **out, gf_err *err) {
     *out = NULL;
     GF_FAIL_IF(strlen(dir) + 32 >= PATH_MAX, err, GF_E_USAGE, "checkpoint %s: path too long", dir);
     struct stat sb;
-    if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0)
+    const int exists = stat(dir, &sb) == 0;
+    if (!exists && writer && mkdir(dir, 0777) != 0)
         return gf_errf(err, GF_E_IO, "checkpoint %s: cannot create the folder: %s", dir, strerror(errno));
-    GF_FAIL_IF(stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode), err, GF_E_IO, "checkpoint %s: not a folder", dir);
+    GF_FAIL_IF((exists || writer) && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)), err, GF_E_IO,
+               "checkpoint %s: not a folder", dir);
     gf_ckpt *ck = calloc(1, sizeof *ck);
     GF_FAIL_IF(!ck, err, GF_E_NOMEM, "out of memory");
     snprintf(ck->dir, sizeof ck->dir, "%s", dir);
+    ck->lock_fd = -1;
+    ck->reader = !writer;
     ck->id = strdup(id);
     ck->id_hash = gf_fnv1a64(id, strlen(id));
     gf_status rc = ck->id ? GF_OK : gf_errf(err, GF_E_NOMEM, "out of memory");
-    char lock[PATH_MAX + 8];
-    snprintf(lock, sizeof lock, "%s/lock", dir);
-    ck->lock_fd = rc ? -1 : open(lock, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
-    if (!rc && ck->lock_fd < 0 && errno == ENOENT) ck->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (!rc && ck->lock_fd < 0) rc = gf_errf(err, GF_E_IO, "checkpoint %s: cannot create %s: %s", dir, lock, strerror(errno));
-    if (!rc && flock(ck->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        rc = errno == EWOULDBLOCK ? gf_errf(err, GF_E_USAGE, "checkpoint %s: in use by another run (it holds %s)", dir, lock)
-                                  : gf_errf(err, GF_E_IO, "checkpoint %s: cannot lock %s: %s", dir, lock, strerror(errno));
-    if (!rc) remove_leftovers(dir);
-    if (!rc) rc = load(ck, err);
+    if (!rc && writer) rc = take_lock(ck, err);
+    if (!rc && writer) remove_leftovers(dir);
+    if (!rc && (exists || writer)) rc = load(ck, err);
     if (rc) {
         gf_ckpt_free(ck);
         return rc;
     }
     *out = ck;
     return GF_OK;
+}
+
+gf_status gf_ckpt_open(const char *dir, const char *id, gf_ckpt **out, gf_err *err) {
+    return open_ckpt(dir, id, 1, out, err);
+}
+
+gf_status gf_ckpt_open_reader(const char *dir, const char *id, gf_ckpt **out, gf_err *err) {
+    return open_ckpt(dir, id, 0, out, err);
 }
 
 void gf_ckpt_free(gf_ckpt *ck) {

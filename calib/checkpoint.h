@@ -29,6 +29,10 @@ typedef struct {
  * ("checkpoint DIR: option --iters was 50, now 200").  Leftover temporary files of a
  * killed run are removed. */
 gf_status gf_ckpt_open(const char *dir, const char *id, gf_ckpt **out, gf_err *err);
+/* The same checkpoint for reading only: no folder is created, nothing locked or
+ * removed, and nothing may be written through it (a missing folder: nothing done).
+ * Data-parallel runs open it so on the MPI ranks besides the writer, rank 0. */
+gf_status gf_ckpt_open_reader(const char *dir, const char *id, gf_ckpt **out, gf_err *err);
 void gf_ckpt_free(gf_ckpt *ck);
 
 /* Blocks 0 .. n-1 are finished in the checkpoint (0: nothing to resume). */

@@ -290,12 +290,13 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
     fputc('\n', stderr);
 }
 
-/* GF_TEST_KILL_RANK=R (tests/test_mpi.sh): MPI rank R dies (SIGKILL) at its first AutoRound
- * progress call, as a lost machine would. */
+/* GF_TEST_KILL_RANK=R[:L] (tests/test_mpi.sh): MPI rank R dies (SIGKILL) at its first AutoRound
+ * progress call (of block L, 0-based, when given), as a lost machine would. */
 static void on_ar_progress(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed) {
     const progress_ctx *pc = ctx;
-    const char *kill_rank = getenv("GF_TEST_KILL_RANK");
-    if (kill_rank && *kill_rank && gf_dist_size() > 1 && atoi(kill_rank) == gf_dist_rank()) raise(SIGKILL);
+    const char *kill_rank = getenv("GF_TEST_KILL_RANK"), *at = kill_rank ? strchr(kill_rank, ':') : NULL;
+    if (kill_rank && *kill_rank && gf_dist_size() > 1 && atoi(kill_rank) == gf_dist_rank() && (!at || atoi(at + 1) == layer))
+        raise(SIGKILL);
     if (pc->quiet) return;
     double per_block = pc->blocks_done ? pc->block_seconds / pc->blocks_done : 0;
     double left = iter > 0 ? elapsed / iter * (iters - iter) : 0; /* of this block */
@@ -761,13 +762,6 @@ int gf_cmd_quantize(int argc, char **argv) {
     q.o.ar_progress = on_ar_progress;
     q.o.checkpoint_event = on_checkpoint;
     if (apply_methods(&q, &ar)) goto usage_err;
-    if (q.o.checkpoint && gf_dist_size() > 1) {
-        if (gf_dist_rank() == 0)
-            fprintf(stderr, "gguf-forge quantize: --checkpoint is not supported with more than one MPI rank yet "
-                            "(%d ranks): run it with one process, or without --checkpoint\n", gf_dist_size());
-        rc = GF_EXIT_USAGE;
-        goto cleanup;
-    }
     if (q.report_path && gf_dist_rank() == 0) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
     if (q.threads) omp_set_num_threads(q.threads);
 

@@ -81,6 +81,7 @@ typedef struct {
     gf_ckpt *ck;               /* --checkpoint: the folder, or NULL                     */
     int ck_done;               /* tensors 0 .. ck_done-1 come from the checkpoint       */
     int ck_capture;            /* the tensor being written goes into the checkpoint too */
+    int ck_writer;             /* this process saves the checkpoint (rank 0 under MPI)  */
     block_figures fig;         /* what the block method reported about the current block */
 } conversion;
 

@@ -814,7 +814,7 @@ static gf_status computed_tensor(conversion *cv, int i, gf_sink *sink, gf_conver
     if (cv->bt && p->map.layer >= 0) GF_TRY(transformed_rows(cv, i, &mem, &blocks, err));
     act_acc act = {.tmp = cv->act_tmp}, *ap = NULL;
     if (cv->probe && t->n_dims == 2) GF_TRY(probe_inputs(cv, p, &act, &ap, err));
-    cv->ck_capture = cv->ck && p->group <= 1; /* the embedding and the blocks */
+    cv->ck_capture = cv->ck && cv->ck_writer && p->group <= 1; /* the embedding and the blocks */
     if (cv->ck_capture) GF_TRY(gf_ckpt_tensor_begin(cv->ck, p->map.name, ev->nbytes, err));
     if (blocks) GF_TRY(write_blocks(cv, p, (uint64_t)i, mem, blocks, sink, ap, e2, r2, err));
     else GF_TRY(write_tensor(cv, p, (uint64_t)i, mem, sink, ap, e2, r2, err));

@@ -15,6 +15,7 @@
 
 #include "../common/hash.h"
 #include "../common/textfile.h"
+#include "../calib/dist.h"
 #include "../engine/cpu.h"
 #include "conversion.h"
 
@@ -188,15 +189,18 @@ gf_status gf_convert_ckpt_open(conversion *cv, gf_err *err) {
                (o->blocks ? o->blocks : gf_qmethod_default())->name);
     char *id = NULL;
     GF_TRY(run_identity(cv, &id, err));
-    gf_status rc = gf_ckpt_open(o->checkpoint, id, &cv->ck, err);
+    /* under MPI every rank computes what rank 0 saves: the others only read the folder */
+    cv->ck_writer = gf_dist_rank() == 0;
+    gf_status rc = cv->ck_writer ? gf_ckpt_open(o->checkpoint, id, &cv->ck, err)
+                                 : gf_ckpt_open_reader(o->checkpoint, id, &cv->ck, err);
     free(id);
     return rc;
 }
 
-gf_status gf_convert_ckpt_resume(conversion *cv, gf_err *err) {
+/* Blocks 0 .. k-1 are saved: the tensors checked against the plan, the streams read back,
+ * the saved blocks' reports replayed. */
+static gf_status resume_saved(conversion *cv, int k, gf_err *err) {
     const gf_convert_opts *o = cv->o;
-    const int k = gf_ckpt_layers_done(cv->ck);
-    if (!k) return GF_OK;
     GF_TRY(check_saved(cv, err));
     GF_TRY(resume_streams(cv, k, err));
     cv->ck_done = gf_ckpt_n_tensors(cv->ck);
@@ -216,7 +220,27 @@ gf_status gf_convert_ckpt_resume(conversion *cv, gf_err *err) {
     return GF_OK;
 }
 
+/* Under MPI, every rank must have read the same checkpoint, all of it, before rank 0 writes
+ * the next one (a stream is read from state.gfck when resuming): an allreduce of the blocks
+ * each rank found done, which is also that barrier. */
+static gf_status ranks_agree(const conversion *cv, int k, gf_err *err) {
+    if (gf_dist_size() == 1) return GF_OK;
+    double v[2] = {k, -k};
+    GF_TRY(gf_dist_max_f64(v, 2, err));
+    GF_FAIL_IF(v[0] != -v[1], err, GF_E_USAGE, "checkpoint %s: the MPI ranks found different checkpoints there "
+               "(%d to %d blocks done, this rank %d): the folder must be one that every rank reads, on a "
+               "filesystem they share", cv->o->checkpoint, (int)-v[1], (int)v[0], k);
+    return GF_OK;
+}
+
+gf_status gf_convert_ckpt_resume(conversion *cv, gf_err *err) {
+    const int k = gf_ckpt_layers_done(cv->ck);
+    if (k) GF_TRY(resume_saved(cv, k, err));
+    return ranks_agree(cv, k, err);
+}
+
 gf_status gf_convert_ckpt_save(conversion *cv, int layer, gf_err *err) {
+    if (!cv->ck_writer) return GF_OK; /* rank 0 saves what this rank computed too */
     gf_calib *c = cv->calib;
     const uint64_t count = (uint64_t)(c->n_samples * c->seqlen * c->cfg->n_embd);
     const char *names[3] = {"x", "xq", "probe.x"};

@@ -6,7 +6,9 @@
 # and every step's summed gradient is bit-identical (the report's grad_check per block: a float
 # allreduce of per-rank sums fails that, while its bytes happen to agree on these small runs);
 # only rank 0 writes (one output and report, no other file in the output folder); a rank killed mid-run
-# ends the job non-zero and leaves no output; --checkpoint with 2 ranks is refused.  The plain
+# ends the job non-zero and leaves no output; --checkpoint under 2 ranks: rank 0 alone saves, the bytes
+# are one process's, and after rank 1 dies in block 2 the checkpoint resumes under 2, 3 and 1 ranks to
+# the uninterrupted bytes; ranks that find different checkpoints (no shared folder) are refused.  The plain
 # build keeps its batched float gradient: its report has no grad_check.
 # stories260K (shared) Q4_0 AutoRound, 8 samples of 32 tokens, batch 6, 20 iterations, and
 # qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks,
@@ -40,10 +42,10 @@ fi
 # containers without ptrace rights refuse
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
-# mpirun -np N ARGS...: stderr in $T/err, exit code in $rc
+# mpirun -np N ARGS...: stderr in $T/err, exit code in $rc (124: still running after 5 minutes, a hang)
 mpi() {
     n=$1; shift
-    mpirun --oversubscribe -np "$n" "$P/gguf-forge" "$@" >"$T/err" 2>&1; rc=$?
+    timeout 300 mpirun --oversubscribe -np "$n" "$P/gguf-forge" "$@" >"$T/err" 2>&1; rc=$?
 }
 
 S=${GF_SHARED:-../shared}/models/stories260K/f32
@@ -88,11 +90,29 @@ if [ -f "$S/model.safetensors" ]; then
     [ $rc -ne 0 ] && ok || bad "a killed rank: mpirun exited 0"
     [ -z "$(ls -A "$T/k")" ] && ok || bad "a killed rank: left in the output folder: $(ls -A "$T/k")"
     grep -q "no output written" "$T/err" && ok || bad "a killed rank: rank 0 does not say so: $(tail -n 3 "$T/err")"
-    # --checkpoint is one process's for now
-    mpi 2 quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/ck"
-    [ $rc -ne 0 ] && grep -q -- "--checkpoint is not supported with more than one MPI rank" "$T/err" && ok ||
-        bad "--checkpoint under 2 ranks: exit $rc: $(tail -n 2 "$T/err")"
-    [ -z "$(ls -A "$T/k")" ] && [ ! -e "$T/ck" ] && ok || bad "a refused --checkpoint left files"
+    # --checkpoint under 2 ranks: rank 0 saves; uninterrupted, one process's bytes and one file per block
+    mpi 2 quantize "$S" -o "$T/c2.gguf" $A --checkpoint "$T/ck"
+    [ $rc -eq 0 ] && cmp -s "$T/one.gguf" "$T/c2.gguf" && ok || bad "--checkpoint, 2 ranks: exit $rc or other bytes: $(tail -n 2 "$T/err")"
+    [ "$(ls "$T/ck" | tr '\n' ' ')" = "block-0000.gfck block-0001.gfck block-0002.gfck block-0003.gfck block-0004.gfck lock state.gfck " ] &&
+        ok || bad "--checkpoint, 2 ranks: the folder holds $(ls -A "$T/ck" | tr '\n' ' ')"
+    [ "$(grep -c 'blocks 0..4 saved' "$T/err")" -eq 1 ] && ok || bad "--checkpoint, 2 ranks: the last save printed $(grep -c 'blocks 0..4 saved' "$T/err") times"
+    # rank 1 dies during block 2: the job ends, and rank 0's checkpoint (blocks 0 and 1) resumes under any rank count
+    GF_TEST_KILL_RANK=1:2 mpi 2 quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/ckk"
+    [ $rc -ne 0 ] && [ -z "$(ls -A "$T/k")" ] && ok || bad "rank 1 killed in block 2: exit $rc, left $(ls -A "$T/k")"
+    cp -r "$T/ckk" "$T/ckk3"; cp -r "$T/ckk" "$T/ckk1"
+    for n in 2 3 1; do
+        d=$T/ckk; [ $n -ne 2 ] && d=$T/ckk$n
+        if [ $n -eq 1 ]; then "$G" quantize "$S" -o "$T/res$n.gguf" $A --checkpoint "$d" >"$T/err" 2>&1; rc=$?
+        else mpi $n quantize "$S" -o "$T/res$n.gguf" $A --checkpoint "$d"; fi
+        [ $rc -eq 0 ] && grep -q "^resuming from checkpoint $d: blocks 0..1 done" "$T/err" && ok ||
+            bad "resumed with $n ranks after rank 1 died: exit $rc: $(grep -m1 -E 'resum|rror' "$T/err")"
+        cmp -s "$T/one.gguf" "$T/res$n.gguf" && ok || bad "resumed with $n ranks: other bytes than the uninterrupted run"
+    done
+    # ranks that find different checkpoints (no shared filesystem; here two folders, one per rank) are refused
+    timeout 300 mpirun --oversubscribe -np 1 "$P/gguf-forge" quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/ck" : \
+        -np 1 "$P/gguf-forge" quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/none" >"$T/err" 2>&1; rc=$?
+    [ $rc -ne 0 ] && grep -q "the MPI ranks found different checkpoints there (0 to 5 blocks done" "$T/err" &&
+        [ -z "$(ls -A "$T/k")" ] && [ ! -e "$T/none" ] && ok || bad "ranks with different checkpoints: exit $rc: $(grep -m1 checkpoint "$T/err")"
 else
     if [ "${CI:-}" = true ]; then bad "$S not found: under CI the shared files must be present (set GF_SHARED)"
     else echo "SKIP (data): $S not found (set GF_SHARED); the stories260K checks are not run"; fi
