@@ -532,6 +532,9 @@ static gf_status ar_tune(ar_state *s, gf_ar_report *rep, double t_start, gf_err 
     return GF_OK;
 }
 
+/* samples per step: the option, at most all of them; by default min(8, samples) */
+static int64_t ar_batch(const gf_ar_opts *o, int64_t S) { return o->batch <= 0 ? (S < 8 ? S : 8) : o->batch < S ? o->batch : S; }
+
 /* The kept iterate on every sample, or the min-max blocks if they do better: the
  * stored blocks, and x, xq advanced past the block (x only with fp_inputs: x is
  * the input here and is overwritten last, by the targets). */
@@ -571,7 +574,7 @@ gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opt
                (long long)b->n_samples, (long long)b->seqlen, o->iters);
     const int64_t S = b->n_samples;
     ar_state s = {.b = b, .type = type, .o = o, .N = S * b->seqlen * b->hp->dim, .qin = o->fp_inputs ? b->x : b->xq,
-                  .B = o->batch <= 0 ? (S < 8 ? S : 8) : o->batch < S ? o->batch : S};
+                  .B = ar_batch(o, S)};
     gf_status rc = ar_state_init(&s, blocks, err);
     for (int l = 0; !rc && o->start == GF_AR_START_IMATRIX && l < GF_LIN_COUNT; l++) {
         if (!s.tuned[l] || !b->importance[l]) continue;
@@ -590,6 +593,70 @@ gf_status gf_autoround_block(const gf_ar_block *b, gf_type type, const gf_ar_opt
     ar_state_free(&s);
     rep->seconds = gf_time_now() - t_start;
     rep->gflop = s.p.flop / 1e9;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- whole blocks per rank */
+
+/* The float block over every sample, b->x advanced in place: what gf_autoround_block leaves
+ * in b->x under fp_inputs (its targets, in the same chunks of B samples), without tuning. */
+static gf_status ar_float_only(const gf_ar_block *b, const gf_ar_opts *o, gf_err *err) {
+    const int64_t S = b->n_samples, T = b->seqlen, D = b->hp->dim;
+    pass_ctx p = {.hp = b->hp, .n_samples = S, .T = T, .D = D, .B = ar_batch(o, S)};
+    gf_status rc = gf_block_tape_init(&p.tape, b->hp, p.B, T, err);
+    p.y = rc ? NULL : malloc((size_t)(p.B * T * D) * sizeof *p.y);
+    if (!rc && !p.y) rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory for block %d's float pass", b->layer);
+    if (!rc) rc = pass_all(&p, b->bw, b->x, b->x, NULL, NULL, NULL, err);
+    gf_block_tape_free(&p.tape);
+    gf_block_tape_free(&p.tape_rem);
+    free(p.y);
+    return rc;
+}
+
+/* The tuner's report and blocks, from rank `owner` to rank 0 (blocks[l] allocated on rank 0
+ * for every tuned matrix, freed again on failure). */
+static gf_status ar_hand_over(const gf_ar_block *b, gf_type type, int me, int owner, void *blocks[GF_LIN_COUNT],
+                              gf_ar_report *rep, gf_err *err) {
+    gf_status rc = me ? gf_dist_send(rep, sizeof *rep, 0, err) : gf_dist_recv(rep, sizeof *rep, owner, err);
+    for (int l = 0; !rc && l < GF_LIN_COUNT; l++) {
+        int64_t n_out, n_in;
+        gf_block_linear_shape(b->hp, (gf_linear)l, &n_out, &n_in);
+        if (n_in % GF_QK) continue; /* not tuned: written as f16 */
+        const int64_t n = (int64_t)gf_row_size(type, n_in) * n_out;
+        if (!me && !(blocks[l] = malloc((size_t)n))) rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory");
+        if (!rc) rc = me ? gf_dist_send(blocks[l], n, 0, err) : gf_dist_recv(blocks[l], n, owner, err);
+    }
+    for (int l = 0; rc && !me && l < GF_LIN_COUNT; l++) {
+        free(blocks[l]);
+        blocks[l] = NULL;
+    }
+    return rc;
+}
+
+/* --fp-inputs under R > 1 ranks: the blocks are independent, so rank layer % R tunes this
+ * one alone (gf_dist_solo: as one process would, so the bytes are one process's) while the
+ * others only carry x through the float block.  The tuner hands its report and blocks to
+ * rank 0, the writer, which receives them when it reaches the block: with R ranks, R blocks
+ * are tuned at once.  The other ranks keep no blocks (they write nothing). */
+static gf_status ar_whole_block(const gf_ar_block *b, gf_type type, const gf_ar_opts *o, void *blocks[GF_LIN_COUNT],
+                                gf_ar_report *rep, gf_err *err) {
+    const int me = gf_dist_rank(), owner = b->layer % gf_dist_size();
+    memset(rep, 0, sizeof *rep);
+    for (int l = 0; l < GF_LIN_COUNT; l++) blocks[l] = NULL;
+    gf_status rc;
+    if (me == owner) {
+        gf_dist_solo(1);
+        rc = gf_autoround_block(b, type, o, blocks, rep, err);
+        gf_dist_solo(0);
+    } else {
+        rc = ar_float_only(b, o, err);
+    }
+    if (rc || owner == 0 || (me && me != owner)) return rc;
+    rc = ar_hand_over(b, type, me, owner, blocks, rep, err);
+    for (int l = 0; me && l < GF_LIN_COUNT; l++) { /* the tuner's copy went to rank 0 */
+        free(blocks[l]);
+        blocks[l] = NULL;
+    }
     return rc;
 }
 
@@ -616,7 +683,8 @@ gf_status gf_autoround_layer(gf_calib *c, int layer, gf_type type, const gf_ar_o
         gf_block_linear_shape(&c->m.hp, (gf_linear)l, &n_out, &n_in);
         b.importance[l] = ie && ie->n == n_in ? ie->values : NULL;
     }
-    gf_status rc = gf_autoround_block(&b, type, o, blocks, rep, err);
+    gf_status rc = o->fp_inputs && gf_dist_size() > 1 ? ar_whole_block(&b, type, o, blocks, rep, err)
+                                                      : gf_autoround_block(&b, type, o, blocks, rep, err);
     if (rc) {
         gf_err_prefix(err, "%s", c->name);
         return rc;

@@ -3,11 +3,16 @@
  * otherwise the one-process versions (rank 0 of 1, reductions are the
  * identity).  Every MPI call is checked (MPI_ERRORS_RETURN is set at init) and
  * a failure becomes GF_E_IO with MPI's own message, so rank 0 can remove its
- * temporary output and exit non-zero.  Nothing here prints.
+ * temporary output and exit non-zero.  Also point-to-point bytes (a block one
+ * rank tuned alone, to rank 0) and the solo switch.  Nothing here prints.
  */
 #include "dist.h"
 
 #include <stdlib.h>
+
+static int solo; /* gf_dist_solo */
+
+void gf_dist_solo(int on) { solo = on; }
 
 #ifdef GF_MPI
 #include <limits.h>
@@ -46,14 +51,14 @@ void gf_dist_abort(int code) {
 int gf_dist_rank(void) {
     int up = 0, r = 0;
     MPI_Initialized(&up);
-    if (up) MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    if (up && !solo) MPI_Comm_rank(MPI_COMM_WORLD, &r);
     return r;
 }
 
 int gf_dist_size(void) {
     int up = 0, n = 1;
     MPI_Initialized(&up);
-    if (up) MPI_Comm_size(MPI_COMM_WORLD, &n);
+    if (up && !solo) MPI_Comm_size(MPI_COMM_WORLD, &n);
     return n;
 }
 
@@ -83,6 +88,24 @@ gf_status gf_dist_gather_f64(double *buf, int64_t n, gf_err *err) {
     return allreduce(buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce (per-sample losses)", err);
 }
 
+gf_status gf_dist_send(const void *buf, int64_t n, int to, gf_err *err) {
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        const int k = (int)(n - i < CHUNK ? n - i : CHUNK);
+        int rc = MPI_Send((const char *)buf + i, k, MPI_BYTE, to, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Send (a tuned block)");
+    }
+    return GF_OK;
+}
+
+gf_status gf_dist_recv(void *buf, int64_t n, int from, gf_err *err) {
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        const int k = (int)(n - i < CHUNK ? n - i : CHUNK);
+        int rc = MPI_Recv((char *)buf + i, k, MPI_BYTE, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Recv (a tuned block)");
+    }
+    return GF_OK;
+}
+
 #else /* one process */
 
 gf_status gf_dist_init(int *argc, char ***argv, gf_err *err) {
@@ -96,6 +119,12 @@ int gf_dist_size(void) { return 1; }
 gf_status gf_dist_sum_i64(int64_t *buf, int64_t n, gf_err *err) { return (void)buf, (void)n, (void)err, GF_OK; }
 gf_status gf_dist_max_f64(double *buf, int64_t n, gf_err *err) { return (void)buf, (void)n, (void)err, GF_OK; }
 gf_status gf_dist_gather_f64(double *buf, int64_t n, gf_err *err) { return (void)buf, (void)n, (void)err, GF_OK; }
+gf_status gf_dist_send(const void *buf, int64_t n, int to, gf_err *err) {
+    return (void)buf, gf_errf(err, GF_E_USAGE, "no rank %d to send %lld bytes to: one process", to, (long long)n);
+}
+gf_status gf_dist_recv(void *buf, int64_t n, int from, gf_err *err) {
+    return (void)buf, gf_errf(err, GF_E_USAGE, "no rank %d to receive %lld bytes from: one process", from, (long long)n);
+}
 
 #endif
 

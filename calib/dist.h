@@ -31,8 +31,12 @@ void gf_dist_finalize(void);
 /* Ends every rank of the job with exit code `code` (MPI_Abort), after a failure
  * that the other ranks may be waiting on; returns only without MPI. */
 void gf_dist_abort(int code);
-int gf_dist_rank(void); /* 0 .. size-1; 0 without MPI */
-int gf_dist_size(void); /* ranks in the job; 1 without MPI */
+int gf_dist_rank(void); /* 0 .. size-1; 0 without MPI (and while solo)        */
+int gf_dist_size(void); /* ranks in the job; 1 without MPI (and while solo)   */
+/* gf_dist_solo(1) .. gf_dist_solo(0): this rank works alone, as a job of one (rank 0 of 1,
+ * every collective the identity), for work that is its own: under --fp-inputs each rank
+ * tunes whole blocks (calib/autoround.c).  Set outside parallel regions. */
+void gf_dist_solo(int on);
 /* Rank r's share [*lo, *hi) of n items split contiguously over size ranks:
  * lo = r*n/size, so shares differ by at most one and rank order is item order. */
 void gf_dist_split(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
@@ -45,5 +49,11 @@ gf_status gf_dist_max_f64(double *buf, int64_t n, gf_err *err);
  * holds a non-zero buf[i] (the others 0): exact, so each element arrives as
  * that one rank computed it. */
 gf_status gf_dist_gather_f64(double *buf, int64_t n, gf_err *err);
+
+/* n bytes from rank `from` to rank `to` (point to point, in chunks): the rank that
+ * tuned a block alone hands its result to rank 0, the writer.  Without MPI: never
+ * called (one process has no other rank), GF_E_USAGE. */
+gf_status gf_dist_send(const void *buf, int64_t n, int to, gf_err *err);
+gf_status gf_dist_recv(void *buf, int64_t n, int from, gf_err *err);
 
 #endif /* GF_DIST_H */

@@ -120,6 +120,8 @@ static void on_signal(int sig) {
 typedef struct {
     int quiet;
     int quiet_rank;       /* an MPI rank other than 0: prints nothing but its own errors */
+    int rank, ranks;      /* this MPI rank and the job's (taken at the start: a rank tuning a
+                             block alone is a job of one meanwhile, gf_dist_solo) */
     cJSON *report;        /* array of per-tensor objects, or NULL */
     cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
     int blocks_done, ar_blocks, n_layers;
@@ -295,7 +297,7 @@ static void on_block_progress(void *ctx, const gf_block_event *ev) {
 static void on_ar_progress(void *ctx, int layer, int iter, int iters, double loss, double best, double elapsed) {
     const progress_ctx *pc = ctx;
     const char *kill_rank = getenv("GF_TEST_KILL_RANK"), *at = kill_rank ? strchr(kill_rank, ':') : NULL;
-    if (kill_rank && *kill_rank && gf_dist_size() > 1 && atoi(kill_rank) == gf_dist_rank() && (!at || atoi(at + 1) == layer))
+    if (kill_rank && *kill_rank && pc->ranks > 1 && atoi(kill_rank) == pc->rank && (!at || atoi(at + 1) == layer))
         raise(SIGKILL);
     if (pc->quiet) return;
     double per_block = pc->blocks_done ? pc->block_seconds / pc->blocks_done : 0;
@@ -582,10 +584,16 @@ fail:
 
 
 /* Under MPI (more than one rank): how every minibatch of `batch` samples is shared
- * ("autoround: 3 ranks, samples split 2+3+3", the ranks' contiguous positions). */
-static void print_split(int64_t batch) {
+ * ("autoround: 3 ranks, samples split 2+3+3", the ranks' contiguous positions), or
+ * with --fp-inputs which blocks each rank tunes. */
+static void print_split(int64_t batch, int fp_inputs) {
     const int n = gf_dist_size();
     if (n < 2) return;
+    if (fp_inputs) {
+        fprintf(stderr, "autoround: %d ranks, whole blocks (--fp-inputs): rank r tunes blocks r, r+%d, ... "
+                        "alone; rank 0 writes the output\n", n, n);
+        return;
+    }
     fprintf(stderr, "autoround: %d ranks, samples split ", n);
     for (int r = 0; r < n; r++) {
         int64_t lo, hi;
@@ -651,7 +659,7 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
         else fprintf(stderr, "1/iterations");
         fprintf(stderr, ", seed %llu, start %s%s\n", (unsigned long long)ar->seed, gf_ar_starts[ar->start],
                 ar->fp_inputs ? ", float inputs" : "");
-        print_split(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8);
+        print_split(ar->batch > 0 ? ar->batch : ns < 8 ? ns : 8, ar->fp_inputs);
     }
     return 0;
 }
@@ -766,8 +774,8 @@ int gf_cmd_quantize(int argc, char **argv) {
     if (q.threads) omp_set_num_threads(q.threads);
 
     const int quiet_rank = gf_dist_rank() != 0; /* under MPI only rank 0 prints progress */
-    progress_ctx pc = {.quiet = q.quiet || quiet_rank, .quiet_rank = quiet_rank, .report = report,
-                       .report_blocks = report_blocks};
+    progress_ctx pc = {.quiet = q.quiet || quiet_rank, .quiet_rank = quiet_rank, .rank = gf_dist_rank(),
+                       .ranks = gf_dist_size(), .report = report, .report_blocks = report_blocks};
     gf_convert_summary sum;
     if ((rc = run(&q, &pc, &sum))) goto cleanup;
     if (report && write_report(q.report_path, report, report_blocks, q.model, q.out, &q.o, &sum)) {

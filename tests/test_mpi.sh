@@ -8,7 +8,9 @@
 # only rank 0 writes (one output and report, no other file in the output folder); a rank killed mid-run
 # ends the job non-zero and leaves no output; --checkpoint under 2 ranks: rank 0 alone saves, the bytes
 # are one process's, and after rank 1 dies in block 2 the checkpoint resumes under 2, 3 and 1 ranks to
-# the uninterrupted bytes; ranks that find different checkpoints (no shared folder) are refused.  The plain
+# the uninterrupted bytes; ranks that find different checkpoints (no shared folder) are refused;
+# --fp-inputs under 2 and 3 ranks (whole blocks per rank): one process's bytes and grad_check, and a
+# rank killed while tuning its block leaves a checkpoint that resumes to those bytes.  The plain
 # build keeps its batched float gradient: its report has no grad_check.
 # stories260K (shared) Q4_0 AutoRound, 8 samples of 32 tokens, batch 6, 20 iterations, and
 # qwen2-tiny (in the repository) AWQ + AutoRound Q8_0 with an AutoRound head under 2 ranks,
@@ -108,6 +110,25 @@ if [ -f "$S/model.safetensors" ]; then
             bad "resumed with $n ranks after rank 1 died: exit $rc: $(grep -m1 -E 'resum|rror' "$T/err")"
         cmp -s "$T/one.gguf" "$T/res$n.gguf" && ok || bad "resumed with $n ranks: other bytes than the uninterrupted run"
     done
+    # --fp-inputs: each rank tunes whole blocks alone (rank r: blocks r, r+R, ...) and hands them to rank 0;
+    # one process's bytes and every block's summed gradients (the report's grad_check came across too)
+    F="$A --fp-inputs"
+    "$G" quantize "$S" -o "$T/fp1.gguf" $F --report "$T/fp1.json" 2>"$T/one.err" && ok || bad "--fp-inputs, one process: $(tail -n 2 "$T/one.err")"
+    grep '"grad_check"' "$T/fp1.json" >"$T/fp1.grad"
+    for n in 2 3; do
+        mpi $n quantize "$S" -o "$T/fp$n.gguf" $F --report "$T/fpr$n.json"
+        [ $rc -eq 0 ] && cmp -s "$T/fp1.gguf" "$T/fp$n.gguf" && ok || bad "--fp-inputs, $n ranks: exit $rc or other bytes: $(tail -n 2 "$T/err")"
+        grep '"grad_check"' "$T/fpr$n.json" | cmp -s - "$T/fp1.grad" && [ -s "$T/fp1.grad" ] && ok ||
+            bad "--fp-inputs, $n ranks: the blocks' grad_check differ from one process's"
+        grep -q "^autoround: $n ranks, whole blocks (--fp-inputs): rank r tunes blocks r, r+$n" "$T/err" && ok ||
+            bad "--fp-inputs, $n ranks: no 'whole blocks' line: $(grep ranks "$T/err")"
+    done
+    # rank 1 dies tuning block 3 alone: rank 0 has saved blocks 0..2 (it tuned block 2 meanwhile); resumed, the same bytes
+    GF_TEST_KILL_RANK=1:3 mpi 2 quantize "$S" -o "$T/k/out.gguf" $F --checkpoint "$T/ckfp"
+    [ $rc -ne 0 ] && [ -z "$(ls -A "$T/k")" ] && ok || bad "--fp-inputs, rank 1 killed in block 3: exit $rc, left $(ls -A "$T/k")"
+    mpi 2 quantize "$S" -o "$T/fpres.gguf" $F --checkpoint "$T/ckfp"
+    [ $rc -eq 0 ] && grep -q "^resuming from checkpoint $T/ckfp: blocks 0..2 done" "$T/err" && cmp -s "$T/fp1.gguf" "$T/fpres.gguf" &&
+        ok || bad "--fp-inputs, resumed after rank 1 died: exit $rc: $(grep -m1 -E 'resum|rror' "$T/err")"
     # ranks that find different checkpoints (no shared filesystem; here two folders, one per rank) are refused
     timeout 300 mpirun --oversubscribe -np 1 "$P/gguf-forge" quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/ck" : \
         -np 1 "$P/gguf-forge" quantize "$S" -o "$T/k/out.gguf" $A --checkpoint "$T/none" >"$T/err" 2>&1; rc=$?
