@@ -6,6 +6,7 @@
 # quantize's closing line) against the FMA peak measured by `bench_autoround --peak`.  Needs a quiet machine.
 # BENCH_RANKS=R (R >= 1) runs the MPI build instead (make MPI=1 into $BUILD-mpi, brought up to date first) under
 # `mpirun -np R --oversubscribe`, each rank with BENCH_THREADS threads: 1 x 2 against 2 x 1 on 2 cores.
+# AUTOROUND_EXTRA adds quantize options (e.g. --fp-inputs: under BENCH_RANKS, whole blocks per rank).
 set -e
 BUILD=${BUILD:-build}
 OUT=${BENCH_OUT:-bench-out}
@@ -29,7 +30,7 @@ mkdir -p "$OUT"
 M=$OUT/qwen2.5-0.5b-shape
 [ -f "$M/model.safetensors" ] || "$BUILD/bench/gen_model" "$CFG" "$M" bf16
 peak=$("$BUILD/bench/bench_autoround" --peak | sed -n 's/.*: \([0-9.]*\) GFLOP\/s per CPU-second of one core.*/\1/p')
-echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), BF16 input, Q4_0, ${R:+$R MPI ranks x }$T threads"
+echo "## AutoRound, whole model: random-weight Qwen2.5-0.5B shape (24 blocks), BF16 input, Q4_0, ${R:+$R MPI ranks x }$T threads${AUTOROUND_EXTRA:+, $AUTOROUND_EXTRA}"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; commit $(git rev-parse --short HEAD 2>/dev/null)"
 echo "FMA peak: $peak GFLOP/s per core (bench_autoround --peak); calibration text: $CAL"
 echo
@@ -40,7 +41,8 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for r in ${AUTOROUND_RECIPES:-light default}; do
     log=$OUT/autoround-$r.log
     /usr/bin/time -f "%e %M" -o "$OUT/time.txt" $RUN "$G" quantize "$M" -o "$OUT/autoround-$r.gguf" --type q4_0 \
-        --blocks autoround --recipe "$r" --calib "$CAL" --report "$OUT/autoround-$r.json" --force -t "$T" 2>"$log"
+        --blocks autoround --recipe "$r" --calib "$CAL" --report "$OUT/autoround-$r.json" --force -t "$T" \
+        ${AUTOROUND_EXTRA:-} 2>"$log"
     read wall rss < "$OUT/time.txt"
     line=$(grep '^autoround: [0-9]* blocks in' "$log")
     per_block=$(echo "$line" | sed 's/.*(\([0-9.]*\) s per block).*/\1/')
