@@ -35,8 +35,11 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo "FMA peak: $peak GFLOP/s per core (bench_autoround --peak); calibration text: $CAL"
 echo
 # under MPI the GFLOP count is rank 0's own passes (its share of the split work and all of the repeated work), so
-# its share is of rank 0's T cores
-echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | ${R:+rank 0's }GFLOP/s | of ${R:+rank 0's }$T-core peak |"
+# its share is of rank 0's T cores; with --fp-inputs (whole blocks per rank) it is every rank's tuning over rank
+# 0's wall time, the job's rate, so the share is of all R x T cores
+who="${R:+rank 0's }"; cores=$T
+case "${R:-}:${AUTOROUND_EXTRA:-}" in [0-9]*:*--fp-inputs*) who="the job's "; cores=$((R * T)) ;; esac
+echo "| recipe | iterations | samples x tokens | batch | s per block | whole run, min | peak RSS MB | ${who}GFLOP/s | of ${who}$cores-core peak |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in ${AUTOROUND_RECIPES:-light default}; do
     log=$OUT/autoround-$r.log
@@ -51,7 +54,7 @@ for r in ${AUTOROUND_RECIPES:-light default}; do
     iters=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]*\) iterations.*/\1/p')
     samples=$(echo "$rec" | sed -n 's/.*[^0-9]\([0-9]* x [0-9]*\) tokens.*/\1/p')
     batch=$(echo "$rec" | sed -n 's/.*batch \([0-9]*\).*/\1/p')
-    share=$(echo "scale=0; 100 * $gfs / ($peak * $T)" | bc)
+    share=$(echo "scale=0; 100 * $gfs / ($peak * $cores)" | bc)
     echo "| $r${R:+ ($R ranks x $T threads)} | $iters | $samples | $batch | $per_block | $(echo "scale=1; $wall / 60" | bc) | $((rss / 1024)) | $gfs | $share% |"
 done
 if [ -n "$R" ] && [ "$R" -gt 1 ]; then # the allreduce of one step alone: one int64 per tuned weight of a block
