@@ -349,6 +349,14 @@ static void ar_state_free(ar_state *s) {
         free(s->pick), free(s->ex.ssq), free(s->ex.gscratch);
 }
 
+/* Bytes of matrix l's stored blocks at type, 0 when it is not tuned (its rows are not
+ * a multiple of 32: the pipeline writes it as f16). */
+static size_t ar_blocks_bytes(const gf_hparams *hp, gf_type type, int l) {
+    int64_t n_out, n_in;
+    gf_block_linear_shape(hp, (gf_linear)l, &n_out, &n_in);
+    return n_in % GF_QK ? 0 : gf_row_size(type, n_in) * (size_t)n_out;
+}
+
 /* Shapes, the analytic work per token, and every buffer (blocks[l] too) but the
  * gradient path's (its init). */
 static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *err) {
@@ -358,7 +366,7 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
     double params = 0, qkv_in = 0;
     for (int l = 0; l < GF_LIN_COUNT; l++) {
         gf_block_linear_shape(hp, l, &s->n_out[l], &s->n_in[l]);
-        s->tuned[l] = s->n_in[l] % GF_QK == 0;
+        s->tuned[l] = ar_blocks_bytes(hp, s->type, l) > 0;
         params += (double)s->n_out[l] * (double)s->n_in[l];
         if (l <= GF_LIN_V) qkv_in += (double)s->n_out[l] * (double)s->n_in[l];
     }
@@ -387,7 +395,7 @@ static gf_status ar_state_init(ar_state *s, void *blocks[GF_LIN_COUNT], gf_err *
         s->bestA[l] = malloc(nb * sizeof(float));
         s->dda[l] = malloc(nb * sizeof(float));
         s->dW[l] = malloc(n * sizeof(float));
-        blocks[l] = malloc(gf_row_size(s->type, s->n_in[l]) * (size_t)s->n_out[l]);
+        blocks[l] = malloc(ar_blocks_bytes(hp, s->type, l));
         oom |= !s->Wq[l] || !s->V[l] || !s->bestV[l] || !s->A[l] || !s->bestA[l] || !s->dda[l] || !s->dW[l] || !blocks[l];
         for (size_t i = 0; !oom && i < nb; i++) {
             s->A[l][i] = s->bestA[l][i] = 1.0f;
@@ -619,12 +627,10 @@ static gf_status ar_hand_over(const gf_ar_block *b, gf_type type, int me, int ow
                               gf_ar_report *rep, gf_err *err) {
     gf_status rc = me ? gf_dist_send(rep, sizeof *rep, 0, err) : gf_dist_recv(rep, sizeof *rep, owner, err);
     for (int l = 0; !rc && l < GF_LIN_COUNT; l++) {
-        int64_t n_out, n_in;
-        gf_block_linear_shape(b->hp, (gf_linear)l, &n_out, &n_in);
-        if (n_in % GF_QK) continue; /* not tuned: written as f16 */
-        const int64_t n = (int64_t)gf_row_size(type, n_in) * n_out;
-        if (!me && !(blocks[l] = malloc((size_t)n))) rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory");
-        if (!rc) rc = me ? gf_dist_send(blocks[l], n, 0, err) : gf_dist_recv(blocks[l], n, owner, err);
+        const size_t n = ar_blocks_bytes(b->hp, type, l);
+        if (!n) continue; /* not tuned */
+        if (!me && !(blocks[l] = malloc(n))) rc = gf_errf(err, GF_E_NOMEM, "autoround: out of memory");
+        if (!rc) rc = me ? gf_dist_send(blocks[l], (int64_t)n, 0, err) : gf_dist_recv(blocks[l], (int64_t)n, owner, err);
     }
     for (int l = 0; rc && !me && l < GF_LIN_COUNT; l++) {
         free(blocks[l]);

@@ -119,9 +119,9 @@ static void on_signal(int sig) {
 
 typedef struct {
     int quiet;
-    int quiet_rank;       /* an MPI rank other than 0: prints nothing but its own errors */
     int rank, ranks;      /* this MPI rank and the job's (taken at the start: a rank tuning a
-                             block alone is a job of one meanwhile, gf_dist_solo) */
+                             block alone is a job of one meanwhile, gf_dist_solo); a rank
+                             other than 0 prints nothing but its own errors */
     cJSON *report;        /* array of per-tensor objects, or NULL */
     cJSON *report_blocks; /* array of per-block objects (block methods), or NULL */
     int blocks_done, ar_blocks, n_layers;
@@ -317,7 +317,7 @@ static void on_ar_progress(void *ctx, int layer, int iter, int iters, double los
  * kill -9 would. */
 static void on_checkpoint(void *ctx, const char *dir, int n_done, int resumed) {
     const progress_ctx *pc = ctx;
-    if (resumed && !pc->quiet_rank) fprintf(stderr, "resuming from checkpoint %s: blocks 0..%d done\n", dir, n_done - 1);
+    if (resumed && !pc->rank) fprintf(stderr, "resuming from checkpoint %s: blocks 0..%d done\n", dir, n_done - 1);
     else if (!resumed && !pc->quiet) fprintf(stderr, "checkpoint %s: blocks 0..%d saved\n", dir, n_done - 1);
     const char *stop = getenv("GF_TEST_STOP_AFTER_BLOCK");
     if (!resumed && stop && *stop && atoi(stop) == n_done - 1) raise(SIGKILL);
@@ -711,7 +711,7 @@ static void print_summary(const qargs *q, const progress_ctx *pc, const gf_conve
 /* A line the converter wants read before the run (even with --quiet: it says what
  * the result is measured against). */
 static void on_notice(void *ctx, const char *text) {
-    if (((const progress_ctx *)ctx)->quiet_rank) return;
+    if (((const progress_ctx *)ctx)->rank) return;
     fprintf(stderr, "note: %s\n", text);
 }
 
@@ -773,16 +773,16 @@ int gf_cmd_quantize(int argc, char **argv) {
     if (q.report_path && gf_dist_rank() == 0) report = cJSON_CreateArray(), report_blocks = cJSON_CreateArray();
     if (q.threads) omp_set_num_threads(q.threads);
 
-    const int quiet_rank = gf_dist_rank() != 0; /* under MPI only rank 0 prints progress */
-    progress_ctx pc = {.quiet = q.quiet || quiet_rank, .quiet_rank = quiet_rank, .rank = gf_dist_rank(),
-                       .ranks = gf_dist_size(), .report = report, .report_blocks = report_blocks};
+    const int rank = gf_dist_rank(); /* under MPI only rank 0 prints progress */
+    progress_ctx pc = {.quiet = q.quiet || rank, .rank = rank, .ranks = gf_dist_size(), .report = report,
+                       .report_blocks = report_blocks};
     gf_convert_summary sum;
     if ((rc = run(&q, &pc, &sum))) goto cleanup;
     if (report && write_report(q.report_path, report, report_blocks, q.model, q.out, &q.o, &sum)) {
         rc = GF_EXIT_IO;
         goto cleanup;
     }
-    if (!quiet_rank) print_summary(&q, &pc, &sum);
+    if (!rank) print_summary(&q, &pc, &sum);
     rc = GF_EXIT_OK;
     goto cleanup;
 usage_err:
