@@ -203,6 +203,43 @@ static inline float signf(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 /* a range factor clamped to its reach [GF_AR_MIN_RANGE, 1] (NaN to the lower end) */
 static inline float range_clamp(float a) { return !(a >= GF_AR_MIN_RANGE) ? GF_AR_MIN_RANGE : a > 1.0f ? 1.0f : a; }
 
+/* x86-64: the row loops below also get an AVX2 copy, picked when the program
+ * loads (ifunc).  Both copies do the same IEEE operations in the same order (no
+ * FMA: neither -std=c11 under gcc nor "avx2" alone lets the compiler fuse), so
+ * the bytes do not depend on which one runs; AVX2 halves the cost of the
+ * divisions and selects. */
+#if defined(__x86_64__)
+#define GF_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define GF_AVX2_CLONE
+#endif
+
+/* One row's nb blocks (every pointer at the row's start): the SignSGD step from
+ * G (skipped when G is NULL), then Wq for the new parameters. */
+static GF_AVX2_CLONE void step_row(gf_type type, const float *W, const float *dda, float *V, float *a, const float *G,
+                                   int64_t nb, float lr, float lr_a, int tune_range, float *Wq) {
+    float gv[GF_QK], r[GF_QK];
+    float q[GF_QK], cl[GF_QK];
+    uint16_t d16;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t o = b * GF_QK;
+        float *ab = a + b;
+        const float db = dda[b];
+        if (G) {
+            float ga = block_grad(type, W + o, V + o, block_d(*ab, db, &d16), db, G + o, gv);
+            for (int j = 0; j < GF_QK; j++) {
+                float nv = V[o + j] - lr * signf(gv[j]);
+                nv = nv < -GF_AR_MAX_V ? -GF_AR_MAX_V : nv;
+                V[o + j] = nv > GF_AR_MAX_V ? GF_AR_MAX_V : nv;
+            }
+            if (tune_range) *ab = range_clamp(*ab - lr_a * signf(ga));
+        }
+        const float d = block_d(*ab, db, &d16);
+        block_quant(type, W + o, V + o, d, q, cl, r);
+        for (int j = 0; j < GF_QK; j++) Wq[o + j] = q[j] * d;
+    }
+}
+
 /* One SignSGD step from G = dL/dWq (skipped when G is NULL), then Wq for the
  * new parameters: fused so that each block is read once.  dda (n_out, n_in/32):
  * block_dda of every block, computed once. */
@@ -216,28 +253,8 @@ static void step_and_quant(gf_type type, const float *W, const float *dda, float
     const float lr_a = type == GF_TYPE_Q8_0 ? lr * (8.0f / 127.0f) : lr;
     #pragma omp parallel for schedule(static) if (n_out * n_in >= PAR_MIN_WEIGHTS)
     for (int64_t row = 0; row < n_out; row++) {
-        float gv[GF_QK], r[GF_QK];
-        float q[GF_QK], cl[GF_QK];
-        uint16_t d16;
-        for (int64_t b = 0; b < nb; b++) {
-            const int64_t o = row * n_in + b * GF_QK;
-            float *ab = a + row * nb + b;
-            const float db = dda[row * nb + b];
-            if (G) {
-                float ga = block_grad(type, W + o, V + o, block_d(*ab, db, &d16), db, G + o, gv);
-                for (int j = 0; j < GF_QK; j++) {
-                    float nv = V[o + j] - lr * signf(gv[j]);
-                    nv = nv < -GF_AR_MAX_V ? -GF_AR_MAX_V : nv;
-                    V[o + j] = nv > GF_AR_MAX_V ? GF_AR_MAX_V : nv;
-                }
-                if (tune_range) {
-                    *ab = range_clamp(*ab - lr_a * signf(ga));
-                }
-            }
-            const float d = block_d(*ab, db, &d16);
-            block_quant(type, W + o, V + o, d, q, cl, r);
-            for (int j = 0; j < GF_QK; j++) Wq[o + j] = q[j] * d;
-        }
+        const int64_t o = row * n_in;
+        step_row(type, W + o, dda + row * nb, V + o, a + row * nb, G ? G + o : NULL, nb, lr, lr_a, tune_range, Wq + o);
     }
 }
 

@@ -2,7 +2,7 @@
  * test_gemm.c - the float GEMM (engine/gemm.h): every kernel set and product
  * against a naive double-precision reference at awkward sizes, with and
  * without accumulation and leading dimensions; bit-identical results for 1 and
- * 2 threads and for a row computed alone or inside a batch; the plain entry
+ * 2 threads and for a row (or five) computed alone or inside a batch; the plain entry
  * points against the same reference.  (gf_matmul on F32 weights, which calls
  * gf_gemm, is checked against a double reference in test_kernels.)
  *
@@ -172,6 +172,17 @@ static void test_determinism(gf_kernel_set ks) {
                 }
                 CHECK(same, "%s %s %lldx%lldx%lld acc=%d: a row alone differs from inside the batch", name,
                       op_names[op], (long long)M, (long long)N, (long long)K, acc);
+                /* rows 1..5 as a batch of their own: fewer rows than one micro-tile */
+                if (M >= 6) {
+                    float *rows = malloc((size_t)(5 * N) * sizeof(float));
+                    memcpy(rows, C0 + N, (size_t)(5 * N) * sizeof(float));
+                    if (op == GF_GEMM_TN) gf_gemm(ks, op, 5, N, K, A + 1, lda, B, ldb, rows, N, acc);
+                    else gf_gemm(ks, op, 5, N, K, A + lda, lda, B, ldb, rows, N, acc);
+                    CHECK(memcmp(rows, C2 + N, (size_t)(5 * N) * sizeof(float)) == 0,
+                          "%s %s %lldx%lldx%lld acc=%d: rows 1..5 alone differ from inside the batch", name,
+                          op_names[op], (long long)M, (long long)N, (long long)K, acc);
+                    free(rows);
+                }
             }
             free(A); free(B); free(C0); free(C1); free(C2);
         }
