@@ -203,7 +203,7 @@ static inline float signf(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 /* a range factor clamped to its reach [GF_AR_MIN_RANGE, 1] (NaN to the lower end) */
 static inline float range_clamp(float a) { return !(a >= GF_AR_MIN_RANGE) ? GF_AR_MIN_RANGE : a > 1.0f ? 1.0f : a; }
 
-/* x86-64: the row loops below also get an AVX2 copy, picked when the program
+/* x86-64: step_row below also gets an AVX2 copy, picked when the program
  * loads (ifunc).  Both copies do the same IEEE operations in the same order (no
  * FMA: neither -std=c11 under gcc nor "avx2" alone lets the compiler fuse), so
  * the bytes do not depend on which one runs; AVX2 halves the cost of the

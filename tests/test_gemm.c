@@ -136,6 +136,19 @@ static void test_accuracy(gf_kernel_set ks) {
 
 /* ---------------------------------------------------------------- determinism */
 
+/* Rows i .. i+n-1 of C computed as a product of their own (from C0's old values)
+ * equal the same rows of the whole product `batch`; for TN a row of C is a column of A. */
+static int rows_alone_match(gf_kernel_set ks, gf_gemm_op op, int64_t i, int64_t n, int64_t N, int64_t K,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, const float *C0,
+                            const float *batch, int acc) {
+    float *rows = malloc((size_t)(n * N) * sizeof(float));
+    memcpy(rows, C0 + i * N, (size_t)(n * N) * sizeof(float));
+    gf_gemm(ks, op, n, N, K, op == GF_GEMM_TN ? A + i : A + i * lda, lda, B, ldb, rows, N, acc);
+    const int same = memcmp(rows, batch + i * N, (size_t)(n * N) * sizeof(float)) == 0;
+    free(rows);
+    return same;
+}
+
 /* 1 vs 2 threads, and each row alone (M = 1) vs inside the batch: bit-identical.
  * Shapes big enough for many tiles, with edges in every direction. */
 static void test_determinism(gf_kernel_set ks) {
@@ -159,30 +172,19 @@ static void test_determinism(gf_kernel_set ks) {
                 CHECK(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)) == 0,
                       "%s %s %lldx%lldx%lld acc=%d: 1 and 2 threads differ", name, op_names[op], (long long)M,
                       (long long)N, (long long)K, acc);
-                /* rows 0, M/2 and M-1 alone: for TN a row of C is a column of A */
+                /* rows 0, M/2 and M-1 alone */
                 int same = 1;
                 for (int q = 0; q < 3; q++) {
                     const int64_t i = q == 0 ? 0 : q == 1 ? M / 2 : M - 1;
-                    float *row = malloc((size_t)N * sizeof(float));
-                    memcpy(row, C0 + i * N, (size_t)N * sizeof(float));
-                    if (op == GF_GEMM_TN) gf_gemm(ks, op, 1, N, K, A + i, lda, B, ldb, row, N, acc);
-                    else gf_gemm(ks, op, 1, N, K, A + i * lda, lda, B, ldb, row, N, acc);
-                    same &= memcmp(row, C2 + i * N, (size_t)N * sizeof(float)) == 0;
-                    free(row);
+                    same &= rows_alone_match(ks, op, i, 1, N, K, A, lda, B, ldb, C0, C2, acc);
                 }
                 CHECK(same, "%s %s %lldx%lldx%lld acc=%d: a row alone differs from inside the batch", name,
                       op_names[op], (long long)M, (long long)N, (long long)K, acc);
                 /* rows 1..5 as a batch of their own: fewer rows than one micro-tile */
-                if (M >= 6) {
-                    float *rows = malloc((size_t)(5 * N) * sizeof(float));
-                    memcpy(rows, C0 + N, (size_t)(5 * N) * sizeof(float));
-                    if (op == GF_GEMM_TN) gf_gemm(ks, op, 5, N, K, A + 1, lda, B, ldb, rows, N, acc);
-                    else gf_gemm(ks, op, 5, N, K, A + lda, lda, B, ldb, rows, N, acc);
-                    CHECK(memcmp(rows, C2 + N, (size_t)(5 * N) * sizeof(float)) == 0,
+                if (M >= 6)
+                    CHECK(rows_alone_match(ks, op, 1, 5, N, K, A, lda, B, ldb, C0, C2, acc),
                           "%s %s %lldx%lldx%lld acc=%d: rows 1..5 alone differ from inside the batch", name,
                           op_names[op], (long long)M, (long long)N, (long long)K, acc);
-                    free(rows);
-                }
             }
             free(A); free(B); free(C0); free(C1); free(C2);
         }
