@@ -28,7 +28,7 @@ COMMON_SRC   = common/gf.c common/types.c common/dequant.c common/reader.c commo
 FORMATS_SRC  = formats/arch.c formats/gguf.c formats/safetensors.c formats/hfconfig.c formats/outfile.c formats/json.c formats/imatrix.c formats/hfload.c formats/lora.c formats/gguf_source.c formats/evalfile.c
 VOCAB_SRC    = formats/vocab.c formats/vocab_hf.c
 QUANT_SRC    = quantizers/method.c search/scale.c
-CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c calib/checkpoint.c calib/autoround_exact.c calib/dist.c calib/gridsum.c
+CALIB_SRC    = calib/calib.c calib/probe.c calib/awq.c calib/autoround.c calib/checkpoint.c calib/autoround_exact.c calib/dist.c calib/gridsum.c calib/e2e.c
 CALIB_ASM    = calib/default_text.S
 CONVERT_SRC  = convert/convert.c convert/resume.c
 TOKENIZER_SRC = engine/tokenizer.c engine/tokenizer_bpe.c engine/tokenizer_spm.c
@@ -39,7 +39,7 @@ GEMM_SRC     = engine/gemm.c engine/gemm_scalar.c
 GEMM_X86_SRC = engine/gemm_avx2.c
 GEMM_ARM_SRC = engine/gemm_neon.c
 ENGINE_SRC   = engine/model.c engine/norm.c engine/forward.c engine/ppl.c engine/eval.c engine/backward.c
-CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/eval.c cli/report.c cli/report_svg.c cli/bench.c
+CLI_SRC      = cli/main.c cli/quantize.c cli/inspect.c cli/ppl.c cli/run.c cli/eval.c cli/report.c cli/report_svg.c cli/bench.c cli/tune.c
 
 ifeq ($(ARCH),x86_64)
 KERNELS_SRC += $(KERNELS_X86_SRC)

@@ -57,14 +57,51 @@ static void shell_hparams(const gf_hfcfg *cfg, gf_hparams *hp) {
     hp->rope_scaling = cfg->rope_scaling;
 }
 
+gf_status gf_calib_draw(const gf_tokenizer *tok, const char *name, const char *text, size_t len,
+                        const gf_calib_opts *o, int32_t **tokens, int64_t *n_samples, int64_t *n_text_tokens,
+                        gf_err *err) {
+    *tokens = NULL;
+    int32_t *ids = NULL;
+    int64_t *order = NULL;
+    size_t n_ids = 0;
+    gf_status rc = GF_OK;
+    if ((rc = gf_tokenize(tok, text, len, 0, 0, &ids, &n_ids, err))) {
+        gf_err_prefix(err, "%s", name);
+        return rc;
+    }
+    *n_text_tokens = (int64_t)n_ids;
+    const int bos = gf_tokenizer_adds_bos(tok) ? 1 : 0;
+    const int64_t T = o->seqlen, inner = T - bos, n_win = inner > 0 ? (int64_t)n_ids / inner : 0;
+    GF_FAIL_GOTO_IF(n_win < 1, err, GF_E_VALUE, "%s: %zu tokens, fewer than one sample of %lld", name, n_ids,
+                    (long long)T);
+    /* seeded Fisher-Yates over the windows, first nsamples taken */
+    order = malloc((size_t)n_win * sizeof *order);
+    GF_FAIL_GOTO_IF(!order, err, GF_E_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n_win; i++) order[i] = i;
+    uint64_t s = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+    if (!s) s = 1;
+    gf_shuffle_i64(order, n_win, &s);
+    const int64_t n = o->nsamples < n_win ? o->nsamples : n_win;
+    *tokens = malloc((size_t)(n * T) * sizeof **tokens);
+    GF_FAIL_GOTO_IF(!*tokens, err, GF_E_NOMEM, "calibration: out of memory for %lld samples of %lld tokens",
+                    (long long)n, (long long)T);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t *dst = *tokens + i * T;
+        if (bos) dst[0] = gf_tokenizer_bos(tok);
+        memcpy(dst + bos, ids + order[i] * inner, (size_t)inner * sizeof *dst);
+    }
+    *n_samples = n;
+done:
+    free(order);
+    free(ids);
+    return rc;
+}
+
 gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,
                         gf_calib **out, gf_err *err) {
     *out = NULL;
     gf_status rc;
     gf_tokenizer *tok = NULL;
-    int32_t *ids = NULL;
-    int64_t *order = NULL;
-    size_t n_ids = 0;
     gf_calib *c = calloc(1, sizeof *c);
     if (!c) return gf_errf(err, GF_E_NOMEM, "out of memory");
     c->loaded = -1;
@@ -80,38 +117,14 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
         goto fail;
     }
     if ((rc = gf_tokenizer_init(vocab, &tok, err))) goto fail;
-    if ((rc = gf_tokenize(tok, text, len, 0, 0, &ids, &n_ids, err))) {
-        gf_err_prefix(err, "%s", c->name);
-        goto fail;
-    }
-    c->n_text_tokens = (int64_t)n_ids;
-    int bos = gf_tokenizer_adds_bos(tok) ? 1 : 0;
-    int64_t inner = o->seqlen - bos, n_win = (int64_t)n_ids / inner;
-    if (n_win < 1) {
-        rc = gf_errf(err, GF_E_VALUE, "%s: %zu tokens, fewer than one sample of %lld", c->name, n_ids, (long long)o->seqlen);
-        goto fail;
-    }
-    /* seeded Fisher-Yates over the windows, first nsamples taken */
-    order = malloc((size_t)n_win * sizeof *order);
-    if (!order) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto fail; }
-    for (int64_t i = 0; i < n_win; i++) order[i] = i;
-    uint64_t s = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
-    if (!s) s = 1;
-    gf_shuffle_i64(order, n_win, &s);
-    c->n_samples = o->nsamples < n_win ? o->nsamples : n_win;
+    if ((rc = gf_calib_draw(tok, c->name, text, len, o, &c->tokens, &c->n_samples, &c->n_text_tokens, err))) goto fail;
     c->seqlen = o->seqlen;
     const int64_t D = cfg->n_embd, T = c->seqlen;
-    c->tokens = malloc((size_t)(c->n_samples * T) * sizeof *c->tokens);
     c->x = malloc((size_t)(c->n_samples * T * D) * sizeof *c->x);
-    if (!c->tokens || !c->x) {
+    if (!c->x) {
         rc = gf_errf(err, GF_E_NOMEM, "calibration: out of memory for %lld samples of %lld tokens", (long long)c->n_samples,
                      (long long)T);
         goto fail;
-    }
-    for (int64_t i = 0; i < c->n_samples; i++) {
-        int32_t *dst = c->tokens + i * T;
-        if (bos) dst[0] = gf_tokenizer_bos(tok);
-        memcpy(dst + bos, ids + order[i] * inner, (size_t)inner * sizeof *dst);
     }
     /* embeddings of the sample tokens */
     const char *emb_name = cfg->info->top[GF_TOP_EMBD].t->hf;
@@ -134,14 +147,10 @@ gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_
     c->m.layers = calloc((size_t)cfg->n_layer, sizeof *c->m.layers);
     if (!c->m.layers) { rc = gf_errf(err, GF_E_NOMEM, "out of memory"); goto fail; }
     if ((rc = gf_state_init(&c->s, &c->m, T, T, GF_TYPE_F32, err))) goto fail;
-    free(order);
-    free(ids);
     gf_tokenizer_free(tok);
     *out = c;
     return GF_OK;
 fail:
-    free(order);
-    free(ids);
     gf_tokenizer_free(tok);
     gf_calib_free(c);
     return rc;

@@ -47,6 +47,15 @@ typedef struct gf_calib {
     char name[256];
 } gf_calib;
 
+/* The samples: text tokenized (no special-token parsing), cut into windows of
+ * o->seqlen tokens (BOS first when the vocabulary adds it, as llama-imatrix
+ * does), and min(o->nsamples, windows) of them picked by o->seed's shuffle:
+ * *tokens (*n_samples, seqlen), owned by the caller.  name is for messages. */
+struct gf_tokenizer;
+gf_status gf_calib_draw(const struct gf_tokenizer *tok, const char *name, const char *text, size_t len,
+                        const gf_calib_opts *o, int32_t **tokens, int64_t *n_samples, int64_t *n_text_tokens,
+                        gf_err *err);
+
 /* Tokenizes, samples and embeds (reads the sample tokens' embedding rows). */
 gf_status gf_calib_open(const gf_hfcfg *cfg, const gf_safetensors *st, const gf_vocab *vocab, const gf_calib_opts *o,
                         gf_calib **out, gf_err *err);

@@ -30,7 +30,14 @@ int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi
 struct gf_model;
 gf_status gf_cli_model_open(const char *cmd, const char *path, struct gf_model **out, gf_err *err);
 
+/* The output file of a command (formats/outfile.h), its temporary removed on SIGINT or
+ * SIGTERM until gf_cli_output_closed (after its commit or abort). */
+struct gf_outfile;
+gf_status gf_cli_output_open(const char *path, int force, struct gf_outfile **f, gf_err *err);
+void gf_cli_output_closed(void);
+
 int gf_cmd_quantize(int argc, char **argv);
+int gf_cmd_tune(int argc, char **argv);
 int gf_cmd_inspect(int argc, char **argv);
 int gf_cmd_ppl(int argc, char **argv);
 int gf_cmd_eval(int argc, char **argv);

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "../calib/dist.h"
 #include "../engine/model.h"
+#include "../formats/outfile.h"
 
 typedef struct {
     const char *name;
@@ -24,6 +26,7 @@ static const command commands[] = {
     {"eval", gf_cmd_eval, "eval MODEL.gguf --hellaswag FILE [--tasks N] [--vs BASE.gguf]  task accuracy as llama-perplexity scores it"},
     {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
     {"bench", gf_cmd_bench, "bench MODEL.gguf [-p 512] [-n 128] [-r 3] [-t N]           engine speed as llama-bench measures it"},
+    {"tune", gf_cmd_tune, "tune MODEL.gguf --base F32.gguf -o OUT.gguf [--steps 20]  tune Q4_0/Q8_0 block scales end to end (KL to the base)"},
     {"report", gf_cmd_report, "report REPORT.json [--vs OTHER.json] [--svg FILE]       per-tensor error table (quantize --report)"},
 };
 
@@ -74,6 +77,39 @@ gf_status gf_cli_model_open(const char *cmd, const char *path, gf_model **out, g
             (double)m->widened_src_bytes / 1048576.0, gf_time_now() - t0);
     return GF_OK;
 }
+
+/* The one piece of global state: a signal handler can only reach a static. */
+static char tmp_path[4096];
+
+static void on_signal(int sig) {
+    if (tmp_path[0]) unlink(tmp_path);
+    static const char msg[] = "\ngguf-forge: interrupted; no output written\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    _exit(sig == SIGINT || sig == SIGTERM ? GF_EXIT_INTERRUPTED : 1);
+}
+
+/* Signals are blocked while the temporary output is made, so one cannot slip between
+ * its creation and the handler knowing its name. */
+gf_status gf_cli_output_open(const char *path, int force, gf_outfile **f, gf_err *err) {
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    gf_status st = gf_outfile_open(path, force, f, err);
+    if (!st) {
+        snprintf(tmp_path, sizeof tmp_path, "%s", gf_outfile_temp_path(*f));
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return st;
+}
+
+void gf_cli_output_closed(void) { tmp_path[0] = '\0'; }
 
 int gf_cli_int(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {
     char *end;

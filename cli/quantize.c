@@ -102,19 +102,6 @@ static void help(FILE *f) {
             types, qpath);
 }
 
-/* ---------------------------------------------------------------- signals */
-
-/* The one piece of global state: a signal handler can only reach a static. */
-static char tmp_path[4096];
-
-static void on_signal(int sig) {
-    if (tmp_path[0]) unlink(tmp_path);
-    static const char msg[] = "\ngguf-forge: interrupted; no output written\n";
-    ssize_t r = write(2, msg, sizeof msg - 1);
-    (void)r;
-    _exit(sig == SIGINT || sig == SIGTERM ? GF_EXIT_INTERRUPTED : 1);
-}
-
 /* ---------------------------------------------------------------- printing */
 
 typedef struct {
@@ -664,26 +651,6 @@ static int apply_methods(qargs *q, gf_ar_opts *ar) {
     return 0;
 }
 
-/* Opens the temporary output with signals blocked, so a signal cannot slip between
- * its creation and the handler knowing its name. */
-static gf_status open_output(const char *out, int force, gf_outfile **f, gf_err *err) {
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    gf_status st = gf_outfile_open(out, force, f, err);
-    if (!st) {
-        snprintf(tmp_path, sizeof tmp_path, "%s", gf_outfile_temp_path(*f));
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return st;
-}
-
 /* The closing lines after a successful conversion. */
 static void print_summary(const qargs *q, const progress_ctx *pc, const gf_convert_summary *sum) {
     if (q->o.vocab_only) {
@@ -726,7 +693,7 @@ static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
     gf_err err = {0};
     gf_outfile *f = NULL;
     const int writer = gf_dist_rank() == 0; /* under MPI the other ranks compute the same and write nothing */
-    gf_status st = writer ? open_output(q->out, q->force, &f, &err) : GF_OK;
+    gf_status st = writer ? gf_cli_output_open(q->out, q->force, &f, &err) : GF_OK;
     if (!st) {
         gf_sink sink = {writer ? gf_outfile_write : discard, f};
         q->o.progress = on_progress;
@@ -738,7 +705,7 @@ static int run(qargs *q, progress_ctx *pc, gf_convert_summary *sum) {
         st = gf_convert(q->model, &sink, &q->o, sum, &err);
         if (writer && !st) st = gf_outfile_commit(f, &err); /* frees f */
         else if (writer) gf_outfile_abort(f);
-        tmp_path[0] = '\0';
+        gf_cli_output_closed();
     }
     if (!st) return 0;
     if (gf_dist_size() > 1) fprintf(stderr, "gguf-forge quantize (rank %d): %s\n", gf_dist_rank(), err.msg);

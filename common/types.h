@@ -166,6 +166,9 @@ typedef struct {
      * BF16), applied before the F32 product so that it sums what llama.cpp's integer dot
      * sums.  NULL: the activations are used as they are. */
     gf_act_round_fn act_round;
+    int one_scale;                 /* a block is its fp16 scale d (bytes 0-1), then codes
+                                    * whose values are integers q with x = q*d exactly
+                                    * (Q4_0, Q8_0): what `tune` adjusts                 */
 } gf_type_traits;
 
 /* NULL for a type id this version does not know. */

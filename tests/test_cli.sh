@@ -168,6 +168,28 @@ expect 1 "exclude each other" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" 
 expect 2 "$T/none.txt: cannot open" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/none.txt"
 expect 3 "task 1 (line 1): the task needs" -- "$G" eval "$T/q8.gguf" --hellaswag "$T/hs.txt" --all-tasks -c 8
 
+# tune: the scales of a Q4_0 file tuned against its F32 base; only scale bytes change, -t does not
+# change them, and bad input is refused with nothing written
+"$G" quantize $M -o "$T/f32.gguf" --type f32 -q 2>"$T/err" || bad "quantize f32: $(tail -n 2 "$T/err")"
+"$G" quantize $M -o "$T/q4.gguf" --type q4_0 -q 2>"$T/err" || bad "quantize q4_0: $(tail -n 2 "$T/err")"
+tn="--nsamples 2 --seqlen 64 --steps 2"
+for t in 1 2; do
+    "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/tuned$t.gguf" $tn -t $t 2>"$T/err" || bad "tune -t $t: $(tail -n 2 "$T/err")"
+done
+grep -q "tune: 28 matrices (98304 scales) tuned" "$T/err" && ok || bad "tune: no summary line: $(tail -n 2 "$T/err")"
+cmp -s "$T/tuned1.gguf" "$T/tuned2.gguf" && ok || bad "tune: -t 1 and -t 2 write different bytes"
+[ "$(stat -c %s "$T/tuned1.gguf")" = "$(stat -c %s "$T/q4.gguf")" ] && ! cmp -s "$T/q4.gguf" "$T/tuned1.gguf" && ok ||
+    bad "tune: the output is not the input with other scales"
+"$G" ppl "$T/tuned1.gguf" -f "$T/calib.txt" -c 128 --chunks 1 >/dev/null 2>"$T/err" && ok || bad "ppl of a tuned file: $(tail -n 2 "$T/err")"
+expect 1 "--base and -o are required" -- "$G" tune "$T/q4.gguf" -o "$T/o/out.gguf"
+expect 1 "--lr wants a number" -- "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf" --lr 0
+expect 2 "$T/none.gguf" -- "$G" tune "$T/none.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf"
+expect 3 "no block matrix of a type with one scale" -- "$G" tune "$T/f32.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf" $tn
+expect 2 "$T/none.txt" -- "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf" --calib "$T/none.txt"
+expect 4 "use --force" -- "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/tuned1.gguf" $tn
+no_leftovers "tune errors"
+rm -f "$T"/f32.gguf "$T"/q4.gguf "$T"/tuned?.gguf
+
 # the program's own lines against llama-perplexity's (reference-outputs/eval): the first 100 of the
 # 400-task HellaSwag run (the draw's first 100 do not depend on the count drawn), header included
 skip=0
