@@ -146,12 +146,26 @@ static gf_status load_weights(gf_e2e *t, gf_err *err) {
             t->of[l * GF_LIN_COUNT + i] = mt;
             GF_TRY(mat_split(mt, W, w, name, err));
             t->r.bytes += (size_t)(W->n_out * W->n_in) + (size_t)mt->nb * (3 * 2 + 4 + 4 * 8);
-            for (int64_t b = 0; b < mt->nb; b++) t->r.n_scales += mt->d0[b] != 0.0f;
+            const int64_t per = t->o.per_row ? W->n_in / GF_QK : 1;
+            for (int64_t j = 0; j < mt->nb / per; j++) {
+                int64_t live = 0;
+                for (int64_t b = j * per; b < (j + 1) * per; b++) live += mt->d0[b] != 0.0f;
+                t->r.n_scales += live, t->r.n_params += live > 0;
+            }
         }
     t->head = malloc((size_t)(t->V * t->D) * sizeof *t->head);
     GF_FAIL_IF(!t->head, err, GF_E_NOMEM, "tune: out of memory for the output head");
     t->r.bytes += (size_t)(t->V * t->D) * sizeof *t->head;
     return mat_floats(&q->output, q->output_name, t->head, err);
+}
+
+/* log Σ exp z over V logits, in double around their maximum */
+static double log_sum_exp(const float *z, int64_t V) {
+    float mx = z[0];
+    for (int64_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+    double sum = 0;
+    for (int64_t v = 0; v < V; v++) sum += exp((double)(z[v] - mx));
+    return (double)mx + log(sum);
 }
 
 /* the base model's log-probabilities at every position of every sample */
@@ -165,12 +179,9 @@ static gf_status teacher(gf_e2e *t, const gf_model *base, gf_err *err) {
         if ((rc = gf_forward(base, &s, t->tokens + i * T, T, 0, 0, lp, NULL, err))) break;
         #pragma omp parallel for schedule(static)
         for (int64_t p = 0; p < T; p++) {
-            float *z = lp + p * V, mx = z[0];
-            for (int64_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-            double sum = 0;
-            for (int64_t v = 0; v < V; v++) sum += exp((double)(z[v] - mx));
-            const float lse = mx + (float)log(sum);
-            for (int64_t v = 0; v < V; v++) z[v] -= lse;
+            float *z = lp + p * V;
+            const double lse = log_sum_exp(z, V);
+            for (int64_t v = 0; v < V; v++) z[v] = (float)((double)z[v] - lse);
         }
     }
     gf_state_free(&s);
@@ -280,12 +291,9 @@ static gf_block_weights layer_weights(const gf_e2e *t, int64_t l) {
 static void kl_grad(const float *lp, float *z, double *tok_kl, int64_t T, int64_t V, double scale) {
     #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < T; p++) {
-        float *zp = z + p * V, mx = zp[0];
+        float *zp = z + p * V;
         const float *lt = lp + p * V;
-        for (int64_t v = 1; v < V; v++) mx = zp[v] > mx ? zp[v] : mx;
-        double sum = 0;
-        for (int64_t v = 0; v < V; v++) sum += exp((double)(zp[v] - mx));
-        const double lse = (double)mx + log(sum);
+        const double lse = log_sum_exp(zp, V);
         double kl = 0;
         for (int64_t v = 0; v < V; v++) {
             const double lq = (double)zp[v] - lse, pt = exp((double)lt[v]);
@@ -371,21 +379,26 @@ gf_status gf_e2e_loss(gf_e2e *t, int grad, double *loss, gf_err *err) {
 
 /* ---------------------------------------------------------------- steps */
 
-/* one Adam step on log d of every scale (k: the step's number from 1) */
+/* one Adam step on log d of every scale (k: the step's number from 1); with
+ * per_row every block of a row shares one factor e^u on its file scale */
 static void adam_step(gf_e2e *t, int k) {
     const double c1 = 1.0 - pow(ADAM_B1, k), c2 = 1.0 - pow(ADAM_B2, k), lr = t->o.lr;
     for (int64_t i = 0; i < t->n_mats; i++) {
         e2e_mat *mt = &t->mats[i];
+        const int64_t per = t->o.per_row ? mt->n_in / GF_QK : 1, ng = mt->nb / per;
         #pragma omp parallel for schedule(static) if (mt->nb >= PAR_MIN / GF_QK)
-        for (int64_t b = 0; b < mt->nb; b++) {
-            if (mt->d0[b] == 0.0f) continue;
-            const double gu = mt->g[b] * (double)gf_fp16_to_fp32(mt->h[b]); /* dL/du, d = d0 e^u */
-            mt->m[b] = ADAM_B1 * mt->m[b] + (1 - ADAM_B1) * gu;
-            mt->v[b] = ADAM_B2 * mt->v[b] + (1 - ADAM_B2) * gu * gu;
-            const double vh = mt->v[b] / c2;
-            if (vh > 0) mt->u[b] -= lr * (mt->m[b] / c1) / sqrt(vh);
-            const uint16_t h = gf_fp32_to_fp16((float)((double)mt->d0[b] * exp(mt->u[b])));
-            if (isfinite(gf_fp16_to_fp32(h))) mt->h[b] = h;
+        for (int64_t j = 0; j < ng; j++) {
+            double gu = 0; /* dL/du, d = d0 e^u */
+            for (int64_t b = j * per; b < (j + 1) * per; b++) gu += mt->g[b] * (double)gf_fp16_to_fp32(mt->h[b]);
+            mt->m[j] = ADAM_B1 * mt->m[j] + (1 - ADAM_B1) * gu;
+            mt->v[j] = ADAM_B2 * mt->v[j] + (1 - ADAM_B2) * gu * gu;
+            const double vh = mt->v[j] / c2;
+            if (vh > 0) mt->u[j] -= lr * (mt->m[j] / c1) / sqrt(vh);
+            for (int64_t b = j * per; b < (j + 1) * per; b++) {
+                if (mt->d0[b] == 0.0f) continue;
+                const uint16_t h = gf_fp32_to_fp16((float)((double)mt->d0[b] * exp(mt->u[j])));
+                if (isfinite(gf_fp16_to_fp32(h))) mt->h[b] = h;
+            }
         }
         gf_e2e_sync(t, i);
     }

@@ -26,6 +26,8 @@ typedef struct {
     uint64_t seed;
     int steps;          /* Adam steps; 0 measures the loss at the file's scales    */
     double lr;          /* Adam's step on log d                                    */
+    int per_row;        /* one factor per matrix row on the file's scales, not one
+                           per block: n_in/32 times fewer parameters              */
     /* after each evaluation k = 0 .. steps (k updates done): the training loss,
      * the validation loss (NAN without nval), and whether it is the best so far;
      * may be NULL */
@@ -36,6 +38,7 @@ typedef struct {
 typedef struct {
     int64_t n_matrices, n_fixed; /* block matrices tuned; block matrices of other types */
     int64_t n_scales;            /* scales tuned (blocks with d = 0 stay)               */
+    int64_t n_params;            /* factors tuned: n_scales, or with per_row the rows    */
     int64_t n_samples, n_val, seqlen;
     double loss_start, loss_best; /* mean KL per token, nats: training samples         */
     double val_start, val_best;  /* the same on the validation samples (NAN without)    */

@@ -176,7 +176,7 @@ tn="--nsamples 2 --seqlen 64 --steps 2"
 for t in 1 2; do
     "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/tuned$t.gguf" $tn -t $t 2>"$T/err" || bad "tune -t $t: $(tail -n 2 "$T/err")"
 done
-grep -q "tune: 28 matrices (98304 scales) tuned" "$T/err" && ok || bad "tune: no summary line: $(tail -n 2 "$T/err")"
+grep -q "tune: 28 matrices (98304 scales, 98304 factors) tuned" "$T/err" && ok || bad "tune: no summary line: $(tail -n 2 "$T/err")"
 cmp -s "$T/tuned1.gguf" "$T/tuned2.gguf" && ok || bad "tune: -t 1 and -t 2 write different bytes"
 [ "$(stat -c %s "$T/tuned1.gguf")" = "$(stat -c %s "$T/q4.gguf")" ] && ! cmp -s "$T/q4.gguf" "$T/tuned1.gguf" && ok ||
     bad "tune: the output is not the input with other scales"

@@ -10,7 +10,8 @@
  *   - the written file is the input with only tuned blocks' scale bytes changed,
  *     the calibration loss falls, and the held-out KLD (models/demo-valid.txt)
  *     falls below the untuned file's;
- *   - 1 and 2 threads write the same bytes;
+ *   - 1 and 2 threads write the same bytes; --val picks the validation minimum;
+ *     --per-row moves every block of a row by one factor;
  *   - inputs it must refuse: a base of another shape, a model with no
  *     one-scale matrix.
  */
@@ -279,6 +280,43 @@ static void check_validation(const kld_file *q, const kld_file *base, gf_tokeniz
     gf_e2e_free(t);
 }
 
+/* --per-row: every block of a row moves by one factor (up to the fp16 rounding of each scale) */
+static void check_per_row(const kld_file *q, const kld_file *base, gf_tokenizer *tok) {
+    gf_e2e_opts o = small;
+    o.steps = 4, o.per_row = 1;
+    gf_err err = {0};
+    gf_e2e *t = NULL, *t0 = NULL;
+    gf_e2e_result r;
+    if (gf_e2e_open(&t, q->m, base->m, tok, &o, &err) || gf_e2e_run(t, &r, &err) ||
+        gf_e2e_open(&t0, q->m, base->m, tok, &small, &err)) {
+        CHECK(0, "per-row run: %s", err.msg);
+        gf_e2e_free(t), gf_e2e_free(t0);
+        return;
+    }
+    printf("  per row: KL %.6f -> %.6f (step %d)\n", r.loss_start, r.loss_best, r.best_step);
+    CHECK(r.loss_best < 0.95 * r.loss_start, "per row: the loss falls: %.6f -> %.6f", r.loss_start, r.loss_best);
+    int64_t off = 0, moved = 0, rows = 0;
+    for (int64_t i = 0; i < gf_e2e_n_matrices(t); i++) {
+        int64_t nb, nb0;
+        const uint16_t *h = gf_e2e_scales(t, i, &nb), *h0 = gf_e2e_scales(t0, i, &nb0);
+        const int64_t per = q->m->hp.dim / GF_QK; /* rows of q, k, v, gate, up: D inputs */
+        if (i % 7 == 3 || i % 7 == 6) continue; /* o and down read other widths */
+        for (int64_t row = 0; row < nb / per; row++, rows++) {
+            double f = 0;
+            for (int64_t b = row * per; b < (row + 1) * per; b++) {
+                const double d0 = gf_fp16_to_fp32(h0[b]), d = gf_fp16_to_fp32(h[b]);
+                if (d0 == 0) continue;
+                if (f == 0) f = d / d0;
+                off += fabs(d / d0 - f) > 2.0 / 1024 * f;
+            }
+            moved += f != 1.0;
+        }
+    }
+    CHECK(off == 0 && moved > rows / 2, "per row: %lld scales off their row's factor, %lld of %lld rows moved",
+          (long long)off, (long long)moved, (long long)rows);
+    gf_e2e_free(t), gf_e2e_free(t0);
+}
+
 static void check_refusals(const kld_file *q, const kld_file *base, gf_tokenizer *tok) {
     gf_err err = {0};
     gf_e2e *t = NULL;
@@ -323,6 +361,7 @@ int main(void) {
         check_gradient(&q, &base, tok);
         check_tuned_file(&q, &base, tok);
         check_validation(&q, &base, tok);
+        check_per_row(&q, &base, tok);
         check_refusals(&q, &base, tok);
     }
     gf_tokenizer_free(tok);
