@@ -91,8 +91,10 @@ static void check_gradient(const kld_file *q, const kld_file *base, gf_tokenizer
     double l0;
     CHECK(gf_e2e_loss(t, 1, &l0, &err) == GF_OK, "loss: %s", err.msg);
     /* one matrix of each kind in the first block (q k v o gate up down), the last block's down, and all */
-    const int64_t ranges[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}, {n - 1, n}, {0, n}};
-    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+    /* (the sanitizer build: q, the last block's down, and all) */
+    const int64_t ranges[][2] = {{0, 1}, {n - 1, n}, {0, n}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}};
+    const size_t n_ranges = GF_SANITIZED ? 3 : sizeof ranges / sizeof ranges[0];
+    for (size_t r = 0; r < n_ranges; r++) {
         const int64_t i0 = ranges[r][0], i1 = ranges[r][1];
         const double eps = 0.01;
         const double pp = move(t, i0, i1, (const uint16_t *const *)orig, eps, 1, 42 + r);
@@ -201,7 +203,8 @@ static void check_tuned_file(const kld_file *q, const kld_file *base, gf_tokeniz
     CHECK(r.loss_best < 0.8 * r.loss_start && r.best_step > 0, "the calibration loss falls: %.6f -> %.6f",
           r.loss_start, r.loss_best);
     gf_e2e_result r2;
-    if (tune_into(q, base, tok, &o, 2, &out2, &r2))
+    if (GF_SANITIZED) memset(&out2, 0, sizeof out2); /* the 2-thread run and the held-out text: make test only */
+    else if (tune_into(q, base, tok, &o, 2, &out2, &r2))
         CHECK(out1.n == out2.n && memcmp(out1.p, out2.p, out1.n) == 0 && r2.loss_best == r.loss_best,
               "1 and 2 threads write the same bytes");
     free(out2.p);
@@ -230,7 +233,7 @@ static void check_tuned_file(const kld_file *q, const kld_file *base, gf_tokeniz
 
     /* held-out text */
     kld_ref ref;
-    if (kld_ref_open(&ref, MODEL, HELDOUT, 20000, 4)) {
+    if (!GF_SANITIZED && kld_ref_open(&ref, MODEL, HELDOUT, 20000, 4)) {
         const double before = kld_of(&ref, q->m), after = kld_of(&ref, w.m);
         printf("  held-out KLD (%s, 4 x 256): %.6f -> %.6f\n", HELDOUT, before, after);
         CHECK(after < 0.95 * before, "held-out KLD falls: %.6f -> %.6f", before, after);
