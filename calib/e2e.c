@@ -27,7 +27,7 @@
 #define ADAM_B2 0.999
 
 typedef struct {
-    int layer;
+    int layer;               /* -1: the output head (with a tied embedding, the embedding too) */
     gf_linear lin;
     gf_type type;
     int64_t n_out, n_in, nb; /* nb blocks of GF_QK                        */
@@ -50,6 +50,8 @@ struct gf_e2e {
     int64_t n_mats, n_fixed;
     e2e_mat **of;            /* (L * GF_LIN_COUNT) the tuned matrix, or NULL */
     float *head;             /* (V, D)                                      */
+    e2e_mat *hm;             /* the head's scales when tuned, or NULL        */
+    float *G_head;           /* (V, D) its dL/dW                            */
     gf_block_tape *tapes;    /* (L)                                         */
     float *xa, *xb, *xn, *dxa, *dxb, *dxn; /* (T, D)                        */
     float *logits;           /* (T, V), then dL/dlogits                     */
@@ -118,6 +120,27 @@ static void mat_rebuild(const e2e_mat *mt, float *w) {
     }
 }
 
+static const char *mat_name(const gf_e2e *t, const e2e_mat *mt) {
+    return mt->layer < 0 ? t->q->output_name : t->q->layers[mt->layer].name[mt->lin];
+}
+
+static float *mat_weights(const gf_e2e *t, const e2e_mat *mt) {
+    return mt->layer < 0 ? t->head : t->w[mt->layer * GF_LIN_COUNT + mt->lin];
+}
+
+/* the matrix's codes and scales, and what it adds to the counts */
+static gf_status mat_add(gf_e2e *t, e2e_mat *mt, const gf_wmat *W, const float *w, const char *name, gf_err *err) {
+    GF_TRY(mat_split(mt, W, w, name, err));
+    t->r.bytes += (size_t)(W->n_out * W->n_in) + (size_t)mt->nb * (3 * 2 + 4 + 4 * 8);
+    const int64_t per = t->o.per_row ? W->n_in / GF_QK : 1;
+    for (int64_t j = 0; j < mt->nb / per; j++) {
+        int64_t live = 0;
+        for (int64_t b = j * per; b < (j + 1) * per; b++) live += mt->d0[b] != 0.0f;
+        t->r.n_scales += live, t->r.n_params += live > 0;
+    }
+    return GF_OK;
+}
+
 static gf_status load_weights(gf_e2e *t, gf_err *err) {
     const gf_model *q = t->q;
     int64_t n_tuned = 0;
@@ -125,7 +148,8 @@ static gf_status load_weights(gf_e2e *t, gf_err *err) {
         for (int i = 0; i < GF_LIN_COUNT; i++) n_tuned += gf_type_info(q->layers[l].lin[i].type)->one_scale;
     GF_FAIL_IF(!n_tuned, err, GF_E_VALUE, "tune: %s has no block matrix of a type with one scale per block (q4_0, q8_0)",
                q->path);
-    t->mats = calloc((size_t)n_tuned, sizeof *t->mats);
+    const int head = t->o.head && gf_type_info(q->output.type)->one_scale;
+    t->mats = calloc((size_t)(n_tuned + head), sizeof *t->mats);
     t->w = calloc((size_t)(t->L * GF_LIN_COUNT), sizeof *t->w);
     t->of = calloc((size_t)(t->L * GF_LIN_COUNT), sizeof *t->of);
     GF_FAIL_IF(!t->mats || !t->w || !t->of, err, GF_E_NOMEM, "tune: out of memory");
@@ -144,19 +168,19 @@ static gf_status load_weights(gf_e2e *t, gf_err *err) {
             e2e_mat *mt = &t->mats[t->n_mats++];
             *mt = (e2e_mat){.layer = (int)l, .lin = (gf_linear)i, .type = W->type, .n_out = W->n_out, .n_in = W->n_in};
             t->of[l * GF_LIN_COUNT + i] = mt;
-            GF_TRY(mat_split(mt, W, w, name, err));
-            t->r.bytes += (size_t)(W->n_out * W->n_in) + (size_t)mt->nb * (3 * 2 + 4 + 4 * 8);
-            const int64_t per = t->o.per_row ? W->n_in / GF_QK : 1;
-            for (int64_t j = 0; j < mt->nb / per; j++) {
-                int64_t live = 0;
-                for (int64_t b = j * per; b < (j + 1) * per; b++) live += mt->d0[b] != 0.0f;
-                t->r.n_scales += live, t->r.n_params += live > 0;
-            }
+            GF_TRY(mat_add(t, mt, W, w, name, err));
         }
     t->head = malloc((size_t)(t->V * t->D) * sizeof *t->head);
     GF_FAIL_IF(!t->head, err, GF_E_NOMEM, "tune: out of memory for the output head");
     t->r.bytes += (size_t)(t->V * t->D) * sizeof *t->head;
-    return mat_floats(&q->output, q->output_name, t->head, err);
+    GF_TRY(mat_floats(&q->output, q->output_name, t->head, err));
+    if (!head) return GF_OK;
+    t->hm = &t->mats[t->n_mats++];
+    *t->hm = (e2e_mat){.layer = -1, .type = q->output.type, .n_out = q->output.n_out, .n_in = q->output.n_in};
+    t->G_head = malloc((size_t)(t->V * t->D) * sizeof *t->G_head);
+    GF_FAIL_IF(!t->G_head, err, GF_E_NOMEM, "tune: out of memory for the output head's gradient");
+    t->r.bytes += (size_t)(t->V * t->D) * sizeof *t->G_head;
+    return mat_add(t, t->hm, &q->output, t->head, q->output_name, err);
 }
 
 /* log Σ exp z over V logits, in double around their maximum */
@@ -266,7 +290,7 @@ void gf_e2e_free(gf_e2e *t) {
     free(t->mats);
     if (t->w)
         for (int64_t i = 0; i < t->L * GF_LIN_COUNT; i++) free(t->w[i]);
-    free(t->w), free(t->of), free(t->head);
+    free(t->w), free(t->of), free(t->head), free(t->G_head);
     if (t->tapes)
         for (int64_t l = 0; l < t->L; l++) gf_block_tape_free(&t->tapes[l]);
     free(t->tapes);
@@ -319,9 +343,11 @@ static gf_status sample_pass(gf_e2e *t, int64_t i, int grad, double *kl, gf_err 
     const int64_t T = t->T, D = t->D, V = t->V;
     const int32_t *tok = t->tokens + i * T;
     const size_t row = t->q->embd_row_bytes;
+    const int tied_tuned = t->hm && t->q->tied_output; /* the lookup reads the head's rows as tuned */
     for (int64_t p = 0; p < T; p++)
-        GF_TRY(gf_dequantize_checked(t->q->embd_type, (const uint8_t *)t->q->embd + (size_t)tok[p] * row, t->xa + p * D,
-                                     D, t->q->top_name[GF_TOP_EMBD], err));
+        if (tied_tuned) memcpy(t->xa + p * D, t->head + (size_t)tok[p] * (size_t)D, (size_t)D * sizeof(float));
+        else GF_TRY(gf_dequantize_checked(t->q->embd_type, (const uint8_t *)t->q->embd + (size_t)tok[p] * row,
+                                          t->xa + p * D, D, t->q->top_name[GF_TOP_EMBD], err));
     float *x = t->xa, *y = t->xb;
     for (int64_t l = 0; l < t->L; l++) {
         const gf_block_weights bw = layer_weights(t, l);
@@ -334,7 +360,8 @@ static gf_status sample_pass(gf_e2e *t, int64_t i, int grad, double *kl, gf_err 
     kl_grad(t->teacher + i * T * V, t->logits, t->tok_kl, T, V, 1.0 / (double)(t->S * T));
     for (int64_t p = 0; p < T; p++) *kl += t->tok_kl[p];
     if (!grad) return GF_OK;
-    if (gf_linear_backward(t->dxn, NULL, t->logits, t->xn, t->head, T, D, V, 0)) goto nomem;
+    if (t->hm) memset(t->G_head, 0, (size_t)(V * D) * sizeof(float));
+    if (gf_linear_backward(t->dxn, t->hm ? t->G_head : NULL, t->logits, t->xn, t->head, T, D, V, 0)) goto nomem;
     memset(t->dxa, 0, (size_t)(T * D) * sizeof(float));
     gf_norm_backward(nk, t->dxa, t->dxn, x, t->q->output_norm, T, D, t->hp.rms_eps);
     float *dy = t->dxa, *dx = t->dxb;
@@ -346,11 +373,17 @@ static gf_status sample_pass(gf_e2e *t, int64_t i, int grad, double *kl, gf_err 
             dW[j] = mt ? t->G[j] : NULL;
             if (mt) memset(t->G[j], 0, (size_t)(mt->n_out * mt->n_in) * sizeof(float));
         }
-        if (gf_block_backward(&t->hp, &bw, dy, dW, l > 0 ? dx : NULL, &t->tapes[l])) goto nomem;
+        if (gf_block_backward(&t->hp, &bw, dy, dW, l > 0 || tied_tuned ? dx : NULL, &t->tapes[l])) goto nomem;
         for (int j = 0; j < GF_LIN_COUNT; j++)
             if (t->of[l * GF_LIN_COUNT + j]) fold_grad(t->of[l * GF_LIN_COUNT + j], t->G[j]);
         float *s = dy; dy = dx, dx = s;
     }
+    if (tied_tuned) /* dL/dx of the first block's input, onto the embedding rows looked up, in token order */
+        for (int64_t p = 0; p < T; p++) {
+            float *g = t->G_head + (size_t)tok[p] * (size_t)D;
+            for (int64_t c = 0; c < D; c++) g[c] += dy[p * D + c];
+        }
+    if (t->hm) fold_grad(t->hm, t->G_head);
     return GF_OK;
 nomem:
     return gf_errf(err, GF_E_NOMEM, "tune: out of memory for a product's scratch");
@@ -358,7 +391,7 @@ nomem:
 
 void gf_e2e_sync(gf_e2e *t, int64_t i) {
     const e2e_mat *mt = &t->mats[i];
-    mat_rebuild(mt, t->w[mt->layer * GF_LIN_COUNT + mt->lin]);
+    mat_rebuild(mt, mat_weights(t, mt));
 }
 
 gf_status gf_e2e_val_loss(gf_e2e *t, double *loss, gf_err *err) {
@@ -440,7 +473,7 @@ gf_status gf_e2e_write(const gf_e2e *t, const gf_gguf *g, const void *file, size
     GF_FAIL_GOTO_IF(!ts || !ms, err, GF_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < t->n_mats; i++) {
         const e2e_mat *mt = &t->mats[i];
-        const char *name = t->q->layers[mt->layer].name[mt->lin];
+        const char *name = mat_name(t, mt);
         const int64_t k = gf_gguf_find_tensor(g, name);
         GF_FAIL_GOTO_IF(k < 0 || g->tensors[k].type != mt->type ||
                             g->tensors[k].nbytes != (uint64_t)mt->nb * gf_type_info(mt->type)->type_size,
@@ -450,7 +483,7 @@ gf_status gf_e2e_write(const gf_e2e *t, const gf_gguf *g, const void *file, size
     qsort(ts, (size_t)t->n_mats, sizeof *ts, by_offset);
     for (int64_t i = 0; i < t->n_mats; i++) /* the matrix of each tensor, in file order */
         for (int64_t j = 0; j < t->n_mats; j++)
-            if (!strcmp(t->q->layers[t->mats[j].layer].name[t->mats[j].lin], ts[i]->name.s)) ms[i] = &t->mats[j];
+            if (!strcmp(mat_name(t, &t->mats[j]), ts[i]->name.s)) ms[i] = &t->mats[j];
     uint64_t pos = 0;
     for (int64_t i = 0; i < t->n_mats; i++) {
         const uint64_t at = g->data_offset + ts[i]->offset, nb = ts[i]->nbytes;

@@ -26,6 +26,8 @@ typedef struct {
     uint64_t seed;
     int steps;          /* Adam steps; 0 measures the loss at the file's scales    */
     double lr;          /* Adam's step on log d                                    */
+    int head;           /* the output head's scales too (when its type has one
+                           scale per block); a tied embedding's lookup moves with them */
     int per_row;        /* one factor per matrix row on the file's scales, not one
                            per block: n_in/32 times fewer parameters              */
     /* after each evaluation k = 0 .. steps (k updates done): the training loss,

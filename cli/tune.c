@@ -35,6 +35,7 @@ static void help(FILE *f) {
                "                       step (default 0: the training samples' loss picks it)\n"
                "  --steps N            Adam steps on the scales (default 20; 0 measures the loss only)\n"
                "  --lr X               Adam's step on log(scale) (default 0.002)\n"
+               "  --head               the output head's scales too (a tied embedding's with them)\n"
                "  --per-row            one factor per matrix row on the file's scales (default: one per block)\n"
                "  --seed N             sample draw (default 0)\n"
                "  -t, --threads N      threads (default: all cores)\n"
@@ -53,7 +54,7 @@ typedef struct {
     const char *model, *base, *out, *calib;
     long nsamples, nval, seqlen, steps, seed, threads;
     double lr;
-    int force, per_row;
+    int force, per_row, head;
 } targs;
 
 static int parse(int argc, char **argv, targs *a) {
@@ -81,6 +82,7 @@ static int parse(int argc, char **argv, targs *a) {
             i++;
         } else if (OPT("--force")) a->force = 1;
         else if (OPT("--per-row")) a->per_row = 1;
+        else if (OPT("--head")) a->head = 1;
         else if (s[0] == '-') { fprintf(stderr, "gguf-forge tune: unknown option '%s'\n", s); help(stderr); return GF_EXIT_USAGE; }
         else if (!a->model) a->model = s;
         else { fprintf(stderr, "gguf-forge tune: unexpected argument '%s'\n", s); return GF_EXIT_USAGE; }
@@ -125,7 +127,7 @@ int gf_cmd_tune(int argc, char **argv) {
     if (a.calib && (st = gf_read_text(a.calib, MAX_TEXT_BYTES, &text, &text_len, &err))) goto done;
     const gf_e2e_opts o = {.text = text, .text_len = text_len, .name = a.calib ? a.calib : "built-in text",
                            .nsamples = a.nsamples, .nval = a.nval, .seqlen = a.seqlen, .seed = (uint64_t)a.seed,
-                           .steps = (int)a.steps, .lr = a.lr, .per_row = a.per_row, .progress = on_step, .ctx = &t0};
+                           .steps = (int)a.steps, .lr = a.lr, .per_row = a.per_row, .head = a.head, .progress = on_step, .ctx = &t0};
     if ((st = gf_e2e_open(&t, m, base, tok, &o, &err))) goto done;
     gf_e2e_result r;
     if ((st = gf_e2e_run(t, &r, &err))) goto done;

@@ -2,7 +2,8 @@
  * test_e2e.c - end-to-end scale tuning (calib/e2e.c, `gguf-forge tune`) on the
  * bundled qwen2-tiny at Q4_0 (min-max, every block matrix tuned):
  *   - the gradient dL/dd against central differences of the loss, along random
- *     ±1 directions of every scale of one matrix and of all matrices at once;
+ *     ±1 directions of every scale of one matrix and of all matrices at once,
+ *     the tied embedding's (the head's and the lookup's gradient) among them;
  *   - the loss of the written file: the tuner reopened on it gives the best
  *     step's loss exactly, and the engine's own forward (Q4_0 kernels, its
  *     Q8_0 activations) recomputes it from the decoded file within a measured
@@ -79,8 +80,11 @@ static void restore(gf_e2e *t, int64_t i0, int64_t i1, const uint16_t *const *or
 static void check_gradient(const kld_file *q, const kld_file *base, gf_tokenizer *tok) {
     gf_err err = {0};
     gf_e2e *t = NULL;
-    if (gf_e2e_open(&t, q->m, base->m, tok, &small, &err)) { CHECK(0, "open: %s", err.msg); return; }
+    gf_e2e_opts o = small;
+    o.head = 1; /* the tied Q8_0 embedding is the head: its scales get the gradient of both uses */
+    if (gf_e2e_open(&t, q->m, base->m, tok, &o, &err)) { CHECK(0, "open: %s", err.msg); return; }
     const int64_t n = gf_e2e_n_matrices(t);
+    CHECK(n == 29, "28 block matrices and the head: %lld", (long long)n);
     uint16_t **orig = calloc((size_t)n, sizeof *orig);
     for (int64_t i = 0; i < n; i++) {
         int64_t nb;
@@ -90,9 +94,10 @@ static void check_gradient(const kld_file *q, const kld_file *base, gf_tokenizer
     }
     double l0;
     CHECK(gf_e2e_loss(t, 1, &l0, &err) == GF_OK, "loss: %s", err.msg);
-    /* one matrix of each kind in the first block (q k v o gate up down), the last block's down, and all */
-    /* (the sanitizer build: q, the last block's down, and all) */
-    const int64_t ranges[][2] = {{0, 1}, {n - 1, n}, {0, n}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}};
+    /* the first block's q, the head, all; then the last block's down and the first block's k v o gate up down
+     * (the sanitizer build: the first three) */
+    const int64_t ranges[][2] = {{0, 1}, {n - 1, n}, {0, n}, {n - 2, n - 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 6},
+                                 {6, 7}};
     const size_t n_ranges = GF_SANITIZED ? 3 : sizeof ranges / sizeof ranges[0];
     for (size_t r = 0; r < n_ranges; r++) {
         const int64_t i0 = ranges[r][0], i1 = ranges[r][1];
