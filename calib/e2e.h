@@ -1,7 +1,8 @@
 /*
  * e2e.h - end-to-end tuning of a quantized model's block scales (EfficientQAT's
  * E2E-QP stage): the rounding of every Q4_0/Q8_0 block matrix stays as the file
- * has it, and only the fp16 scale d of each block moves, to lower the mean KL
+ * has it, and only the fp16 scale d of each block moves (with opts.head the output
+ * head's too, a tied embedding's with it), to lower the mean KL
  * divergence between a float base model's next-token distributions and the
  * quantized model's on calibration samples.  The loss is computed through the
  * whole model in float (the block forward and backward of backward.h, the final

@@ -181,6 +181,9 @@ cmp -s "$T/tuned1.gguf" "$T/tuned2.gguf" && ok || bad "tune: -t 1 and -t 2 write
 [ "$(stat -c %s "$T/tuned1.gguf")" = "$(stat -c %s "$T/q4.gguf")" ] && ! cmp -s "$T/q4.gguf" "$T/tuned1.gguf" && ok ||
     bad "tune: the output is not the input with other scales"
 "$G" ppl "$T/tuned1.gguf" -f "$T/calib.txt" -c 128 --chunks 1 >/dev/null 2>"$T/err" && ok || bad "ppl of a tuned file: $(tail -n 2 "$T/err")"
+"$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/tuned3.gguf" $tn --head --per-row --val 1 --lr 0.001 2>"$T/err" &&
+    grep -q "tune: 29 matrices (.*row factors) tuned.*validation" "$T/err" && ok ||
+    bad "tune --head --per-row --val 1: $(tail -n 2 "$T/err")"
 expect 1 "--base and -o are required" -- "$G" tune "$T/q4.gguf" -o "$T/o/out.gguf"
 expect 1 "--lr wants a number" -- "$G" tune "$T/q4.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf" --lr 0
 expect 2 "$T/none.gguf" -- "$G" tune "$T/none.gguf" --base "$T/f32.gguf" -o "$T/o/out.gguf"
