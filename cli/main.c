@@ -26,7 +26,7 @@ static const command commands[] = {
     {"eval", gf_cmd_eval, "eval MODEL.gguf --hellaswag FILE [--tasks N] [--vs BASE.gguf]  task accuracy as llama-perplexity scores it"},
     {"run", gf_cmd_run, "run MODEL.gguf -p PROMPT [-n 64]                          greedy generation, a smoke test"},
     {"bench", gf_cmd_bench, "bench MODEL.gguf [-p 512] [-n 128] [-r 3] [-t N]           engine speed as llama-bench measures it"},
-    {"tune", gf_cmd_tune, "tune MODEL.gguf --base F32.gguf -o OUT.gguf [--steps 20]  tune Q4_0/Q8_0 block scales end to end (KL to the base)"},
+    {"tune", gf_cmd_tune, "tune MODEL.gguf --base F32.gguf -o OUT.gguf [--head]     tune Q4_0/Q8_0 block scales end to end (KL to the base)"},
     {"report", gf_cmd_report, "report REPORT.json [--vs OTHER.json] [--svg FILE]       per-tensor error table (quantize --report)"},
 };
 
