@@ -8,9 +8,10 @@
  * head, the final norm and the blocks (gf_block_backward).  A block matrix's
  * dL/dW is folded into its scales right after that layer's backward
  * (dL/dd_b = Σ_j q_j dL/dW_j over block b), so one layer's weight gradients are
- * held at a time.  Every sum has a fixed order: per token, per block, samples in
- * order.  The scales used are the fp16 values the file will hold; Adam keeps
- * log d in double.
+ * held at a time.  With opts.head the head's dL/dW is folded into its scales
+ * too, after the lookup's gradient is added to the rows of a tied embedding.
+ * Every sum has a fixed order: per token, per block, samples in order.  The
+ * scales used are the fp16 values the file will hold; Adam keeps log d in double.
  */
 #include "e2e.h"
 
@@ -35,7 +36,8 @@ typedef struct {
     uint16_t *h;             /* (nb) the scales in use, fp16               */
     uint16_t *best;          /* (nb) the best evaluation's                 */
     float *d0;               /* (nb) the file's scales                     */
-    double *u, *m, *v;       /* (nb) log(d / d0) and Adam's moments        */
+    double *u, *m, *v;       /* (nb) log(d / d0) and Adam's moments, one per
+                                block (per_row: the first n_out, one per row) */
     double *g;               /* (nb) dL/dd of the last gradient            */
 } e2e_mat;
 

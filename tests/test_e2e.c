@@ -187,12 +187,9 @@ static void check_only_scales(const kld_file *q, const membuf *out) {
             bad += !(block_matrix && j % sizeof(gf_block_q4_0) < 2);
         }
     }
-    size_t tensor_bytes = 0;
-    for (uint64_t k = 0; k < q->g->n_tensors; k++) tensor_bytes += q->g->tensors[k].nbytes;
     CHECK(memcmp(q->f.p, out->p, (size_t)q->g->data_offset) == 0, "header unchanged");
     CHECK(bad == 0 && changed > 0, "%lld bytes changed, %lld of them not a block matrix's scale", (long long)changed,
           (long long)bad);
-    (void)tensor_bytes;
 }
 
 static void check_tuned_file(const kld_file *q, const kld_file *base, gf_tokenizer *tok) {
